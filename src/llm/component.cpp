@@ -1,0 +1,1 @@
+// placeholder so the component has a source until its first file lands
