@@ -1,8 +1,123 @@
+// ophtha bench --model PATH [--threads N] [--prompt-tokens 128] [--gen-tokens 64] [--repetitions 3] [--json]
+// Measures what llama-bench measures (pp = batched prompt pass, tg = one token at a time),
+// plus load time and peak resident memory.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
 #include "cli/commands.hpp"
-#include "ophtha/error.hpp"
+#include "ophtha/llama.hpp"
+#include "ophtha/tensor_type.hpp"
 
 namespace ophtha::cli {
+namespace {
 
-int run_bench(const Args&) { fail(ErrorCode::Unsupported, "'bench' is not built yet"); }
+const char* kBenchHelp =
+    "usage: ophtha bench --model PATH [options]\n"
+    "  --threads N         CPU threads (default: all available)\n"
+    "  --prompt-tokens N   tokens in the batched prompt pass (default 128)\n"
+    "  --gen-tokens N      tokens decoded one at a time (default 64)\n"
+    "  --repetitions N     timed runs after one warm-up (default 3)\n"
+    "  --json              one JSON object on stdout instead of a table\n";
+
+using Clock = std::chrono::steady_clock;
+
+double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+struct Stats {
+  double mean = 0, stddev = 0;
+};
+
+Stats stats(const std::vector<double>& xs) {
+  Stats s;
+  for (double x : xs) s.mean += x;
+  s.mean /= static_cast<double>(xs.size());
+  for (double x : xs) s.stddev += (x - s.mean) * (x - s.mean);
+  s.stddev = xs.size() > 1 ? std::sqrt(s.stddev / static_cast<double>(xs.size() - 1)) : 0;
+  return s;
+}
+
+double peak_rss_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+}  // namespace
+
+int run_bench(const Args& raw) {
+  Args args = raw;
+  args.parse({"--model", "--threads", "--prompt-tokens", "--gen-tokens", "--repetitions"}, {"--json"});
+  if (args.wants_help()) {
+    std::fputs(kBenchHelp, stdout);
+    return 0;
+  }
+  const std::string path = args.str("--model");
+  const auto n_prompt = args.integer_or("--prompt-tokens", 128, 1, 1 << 20);
+  const auto n_gen = args.integer_or("--gen-tokens", 64, 1, 1 << 20);
+  const auto reps = args.integer_or("--repetitions", 3, 1, 1000);
+
+  const auto t0 = Clock::now();
+  auto model = LlamaModel::load(path);
+  const double load_s = seconds(t0, Clock::now());
+  const LlamaConfig& c = model->config();
+  LlamaSessionOptions options;
+  options.n_threads = static_cast<int>(args.integer_or("--threads", 0, 0, 1024));
+  options.context_length = std::min<int64_t>(c.context_length, std::max<int64_t>(n_prompt, n_gen));
+  LlamaSession session(model, options);
+
+  // Random ids, as llama-bench uses; skip the first ids (control and byte tokens).
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<int32_t> pick(std::min<int32_t>(300, static_cast<int32_t>(c.vocab_size) - 1),
+                                              static_cast<int32_t>(c.vocab_size) - 1);
+  std::vector<int32_t> prompt(static_cast<size_t>(n_prompt));
+  for (auto& id : prompt) id = pick(rng);
+
+  std::vector<double> pp, tg;
+  for (int64_t r = 0; r <= reps; ++r) {  // run 0 is the warm-up
+    session.rewind(0);
+    auto a = Clock::now();
+    session.forward_tokens(prompt);
+    const double pp_s = seconds(a, Clock::now());
+    session.rewind(0);
+    int32_t id = prompt[0];
+    a = Clock::now();
+    for (int64_t i = 0; i < n_gen; ++i) id = static_cast<int32_t>(session.forward_tokens({id}).argmax().item<int64_t>());
+    const double tg_s = seconds(a, Clock::now());
+    if (r > 0) {
+      pp.push_back(static_cast<double>(n_prompt) / pp_s);
+      tg.push_back(static_cast<double>(n_gen) / tg_s);
+    }
+  }
+  const Stats pps = stats(pp), tgs = stats(tg);
+  const double size_mib = static_cast<double>(model->weight_bytes()) / (1 << 20);
+  const double kv_mib = 2.0 * c.n_layers * options.context_length * c.kv_dim() * 4 / (1 << 20);
+  const std::string type(tensor_type_info(model->layers()[0].wq.type).name);
+  if (args.flag("--json")) {
+    nlohmann::json j = {{"model", path},           {"type", type},
+                        {"weights_mib", size_mib}, {"threads", session.n_threads()},
+                        {"load_s", load_s},        {"prompt_tokens", n_prompt},
+                        {"gen_tokens", n_gen},     {"repetitions", reps},
+                        {"pp_tok_s", pps.mean},    {"pp_tok_s_sd", pps.stddev},
+                        {"tg_tok_s", tgs.mean},    {"tg_tok_s_sd", tgs.stddev},
+                        {"kv_cache_mib", kv_mib},  {"peak_rss_mib", peak_rss_mib()}};
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("| model | type | weights | threads | load | pp%lld tok/s | tg%lld tok/s | peak RSS |\n",
+                static_cast<long long>(n_prompt), static_cast<long long>(n_gen));
+    std::printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    std::printf("| %s | %s | %.1f MiB | %d | %.2f s | %.2f ± %.2f | %.2f ± %.2f | %.0f MiB |\n", path.c_str(),
+                type.c_str(), size_mib, session.n_threads(), load_s, pps.mean, pps.stddev, tgs.mean, tgs.stddev,
+                peak_rss_mib());
+  }
+  return 0;
+}
 
 }  // namespace ophtha::cli

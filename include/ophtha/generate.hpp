@@ -1,0 +1,52 @@
+// Text generation on a LlamaSession: prefill the prompt in one batched pass, then decode one
+// token at a time with a Sampler until EOS, a stop string, the token limit, or the caller stops.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ophtha/export.h"
+#include "ophtha/llama.hpp"
+#include "ophtha/sampler.hpp"
+
+namespace ophtha {
+
+enum class StopReason { Eos, StopString, TokenLimit, Cancelled };
+
+OPHTHA_API const char* stop_reason_name(StopReason reason);
+
+struct OPHTHA_API GenerateOptions {
+  int32_t max_tokens = 128;                // generated tokens at most
+  SamplerParams sampling;                  // temperature <= 0 → greedy
+  std::vector<std::string> stop_strings;   // generation ends before any of these
+  bool ignore_eos = false;
+  // Called on the generating thread with each new piece of text (complete UTF-8 only; may be
+  // empty while a character or a possible stop string is still incomplete) and the token id.
+  // Returning false cancels generation (StopReason::Cancelled).
+  std::function<bool(std::string_view text, int32_t token)> on_token;
+  // Polled once per layer and per token; returning true aborts with Error(Aborted).
+  std::function<bool()> should_abort;
+};
+
+struct OPHTHA_API GenerateResult {
+  std::vector<int32_t> tokens;  // generated ids (not the prompt's)
+  std::string text;             // their text, without any stop string
+  StopReason reason = StopReason::TokenLimit;
+  int64_t prompt_tokens = 0;
+  double prefill_seconds = 0;
+  double decode_seconds = 0;
+};
+
+// Generates after `prompt` (already tokenized, BOS included if wanted) at the session's current
+// position. Error(ContextOverflow) when the prompt does not fit; decoding stops cleanly with
+// TokenLimit when the context fills up.
+OPHTHA_API GenerateResult generate(LlamaSession& session, const std::vector<int32_t>& prompt,
+                                   const GenerateOptions& options);
+
+// Same, after ready-made prompt embeddings (T, dim) — the vision path's entry point.
+OPHTHA_API GenerateResult generate_from_embeddings(LlamaSession& session, const at::Tensor& prompt_embeddings,
+                                                   const GenerateOptions& options);
+
+}  // namespace ophtha

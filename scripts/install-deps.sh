@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs Ophtha's build and test dependencies from Debian 12 packages (run as root).
+set -euo pipefail
+packages=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libtorch-dev libeigen3-dev libstb-dev libfmt-dev doctest-dev pybind11-dev nlohmann-json3-dev
+  libsentencepiece-dev
+  libopenblas0-pthread            # makes libblas.so.3 (LibTorch's BLAS) OpenBLAS, not the reference BLAS
+  python3-numpy python3-pytest python3-sentencepiece python3-torch python3-nltk
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
