@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -55,8 +56,8 @@ std::pair<int64_t, int64_t> chunk_range(int64_t n, int64_t grain, int t, int par
 
 }  // namespace
 
-// Synchronisation: the caller publishes a call (fn_, n_, grain_) and then bumps generation_;
-// a worker that sees a new generation runs its chunk and decrements pending_. Sleeping on
+// Synchronisation: the caller publishes a call (fn, n, grain) and then bumps generation; a
+// worker that sees a new generation runs its chunk and decrements pending. Sleeping on
 // either side uses the Dekker pattern on seq_cst atomics (sleeper: announce, then re-check;
 // waker: publish, then look for announced sleepers), so no wake-up is lost and the fast
 // path takes no lock.
@@ -112,6 +113,18 @@ struct ThreadPool::Impl {
     }
   }
 
+  // Stops and joins the workers started so far.
+  void stop_workers() {
+    stop.store(true);
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      generation.fetch_add(1);
+      work_cv.notify_all();
+    }
+    for (std::thread& worker : workers) worker.join();
+    workers.clear();
+  }
+
   void wake_workers() {
     generation.fetch_add(1);
     if (sleeping_workers.load() > 0) {
@@ -138,18 +151,15 @@ ThreadPool::ThreadPool(int n_threads, int spin_microseconds) : impl_(std::make_u
   impl_->spin = std::chrono::microseconds(spin_microseconds);
   impl_->errors.resize(static_cast<size_t>(n_threads));
   impl_->workers.reserve(static_cast<size_t>(n_threads - 1));
-  for (int t = 1; t < n_threads; ++t) impl_->workers.emplace_back([this, t] { impl_->worker_loop(t); });
+  try {
+    for (int t = 1; t < n_threads; ++t) impl_->workers.emplace_back([this, t] { impl_->worker_loop(t); });
+  } catch (const std::system_error& e) {
+    impl_->stop_workers();
+    fail(ErrorCode::Internal, "ThreadPool: could not start {} threads: {}", n_threads, e.what());
+  }
 }
 
-ThreadPool::~ThreadPool() {
-  impl_->stop.store(true);
-  {
-    std::lock_guard<std::mutex> lock(impl_->mutex);
-    impl_->generation.fetch_add(1);
-    impl_->work_cv.notify_all();
-  }
-  for (std::thread& worker : impl_->workers) worker.join();
-}
+ThreadPool::~ThreadPool() { impl_->stop_workers(); }
 
 int ThreadPool::size() const { return impl_->n_threads; }
 

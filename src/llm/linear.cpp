@@ -32,6 +32,7 @@ void linear(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
     return;
   }
   claim_blas_threads(pool.size());
+  pool.park();  // our workers sleep while OpenBLAS's threads own the cores
   const at::Tensor xs = float_view(x, n_tokens, w.cols);
   at::Tensor ys = float_view(y, n_tokens, w.rows);
   if (w.type == TensorType::F32) {
@@ -43,6 +44,7 @@ void linear(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   for (int64_t r0 = 0; r0 < w.rows; r0 += block) {
     const int64_t n = std::min(block, w.rows - r0);
     kernels::dequantize_rows(w.type, w.data, r0, n, w.cols, scratch.data(), &pool);
+    pool.park();
     ys.narrow(1, r0, n).copy_(at::mm(xs, float_view(scratch.data(), n, w.cols).t()));
   }
 }

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "ophtha/error.hpp"
 #include "ophtha/llama.hpp"
 
 namespace ophtha {

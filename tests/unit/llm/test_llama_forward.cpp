@@ -17,7 +17,7 @@ using namespace ophtha;
 
 namespace {
 
-const char* kGqaArgs = "--type f32 --dim 64 --layers 2 --heads 8 --kv-heads 2 --ffn 172 --ctx 64 --seed 11 --std 0.1";
+const char* kGqaArgs = "--type f32 --dim 64 --layers 2 --heads 8 --kv-heads 2 --ffn 192 --ctx 64 --seed 11 --std 0.1";
 
 std::string gguf_model(const char* type = "f32") {
   return test::test_model(std::string("gqa-") + type, std::string("--format gguf ") + kGqaArgs + " --type " + type);
