@@ -19,9 +19,9 @@ struct OPHTHA_API SamplerParams {
   float top_p = 0.95f;          // keep the shortest most-likely prefix whose probability sum is >= top_p;
                                 // must be > 0; >= 1 → off
   float min_p = 0.05f;          // keep tokens with p >= min_p * p_max; must be <= 1; <= 0 → off
-  float repeat_penalty = 1.1f;  // CTRL / llama.cpp rule over the distinct ids of the last repeat_last_n
+  float repeat_penalty = 1.0f;  // CTRL / llama.cpp rule over the distinct ids of the last repeat_last_n
                                 // history entries: logit > 0 → logit / penalty, else logit * penalty;
-                                // must be > 0; 1 → off
+                                // must be > 0; 1 → off (the default, as in llama.cpp)
   int32_t repeat_last_n = 64;   // history window for the penalty; 0 → off; -1 → the whole history
   uint64_t seed = 0;            // seeds std::mt19937_64 (the standard fixes its output on every platform)
 };

@@ -15,7 +15,7 @@ static const char* kGenerateHelp =
     "  -n N                 tokens to generate (default 128)\n"
     "  --temp T             temperature; 0 = greedy (default 0.8)\n"
     "  --top-k K            (default 40; 0 = off)   --top-p P (default 0.95)   --min-p P (default 0.05)\n"
-    "  --repeat-penalty R   (default 1.1; 1 = off) over the last 64 tokens\n"
+    "  --repeat-penalty R   (default 1 = off, as llama.cpp) over the last 64 tokens\n"
     "  --seed S             sampling seed (default 1234); the same seed gives the same text\n"
     "  --threads N          CPU threads (default: all available)\n"
     "  --ctx N              context length (default: the model's)\n"
@@ -38,7 +38,7 @@ int run_generate(const Args& raw) {
   options.sampling.top_k = static_cast<int32_t>(args.integer_or("--top-k", 40, 0, 1 << 22));
   options.sampling.top_p = static_cast<float>(args.number_or("--top-p", 0.95, 0, 1));
   options.sampling.min_p = static_cast<float>(args.number_or("--min-p", 0.05, 0, 1));
-  options.sampling.repeat_penalty = static_cast<float>(args.number_or("--repeat-penalty", 1.1, 0.01, 100));
+  options.sampling.repeat_penalty = static_cast<float>(args.number_or("--repeat-penalty", 1.0, 0.01, 100));
   options.sampling.seed = static_cast<uint64_t>(args.integer_or("--seed", 1234, 0, INT64_MAX));
   options.ignore_eos = args.flag("--ignore-eos");
   options.stop_strings = args.all("--stop");

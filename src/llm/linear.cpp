@@ -1,11 +1,14 @@
 #include "llm/linear.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <vector>
 
 #include <ATen/ATen.h>
 
 #include "llm/cpu_threads.hpp"
 #include "ophtha/kernels.hpp"
+#include "ophtha/tensor_type.hpp"
 #include "ophtha/thread_pool.hpp"
 
 namespace ophtha::llm {
@@ -22,6 +25,20 @@ int64_t widen_block_rows(int64_t rows, int64_t cols) {
   return std::clamp<int64_t>(target / 16 * 16, 16, rows);
 }
 
+// x (n_tokens, cols) rounded through Q8_0, the way ggml (and our matvec) feed x to a Q8_0 or
+// Q4_0 matrix, so that a batched pass sees the same numbers as token-by-token decoding.
+const float* round_through_q8_0(const float* x, int64_t n_tokens, int64_t cols, ThreadPool& pool) {
+  thread_local std::vector<uint8_t> packed;
+  thread_local std::vector<float> rounded;
+  const uint64_t row_bytes = *tensor_bytes(TensorType::Q8_0, static_cast<uint64_t>(cols));
+  packed.resize(static_cast<size_t>(row_bytes * static_cast<uint64_t>(n_tokens)));
+  rounded.resize(static_cast<size_t>(n_tokens * cols));
+  for (int64_t t = 0; t < n_tokens; ++t)
+    kernels::quantize_row_q8_0(x + t * cols, packed.data() + static_cast<uint64_t>(t) * row_bytes, cols);
+  kernels::dequantize_rows(TensorType::Q8_0, packed.data(), 0, n_tokens, cols, rounded.data(), &pool);
+  return rounded.data();
+}
+
 }  // namespace
 
 void linear(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
@@ -33,7 +50,8 @@ void linear(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   }
   claim_blas_threads(pool.size());
   pool.park();  // our workers sleep while OpenBLAS's threads own the cores
-  const at::Tensor xs = float_view(x, n_tokens, w.cols);
+  const bool quantized = w.type == TensorType::Q8_0 || w.type == TensorType::Q4_0;
+  const at::Tensor xs = float_view(quantized ? round_through_q8_0(x, n_tokens, w.cols, pool) : x, n_tokens, w.cols);
   at::Tensor ys = float_view(y, n_tokens, w.rows);
   if (w.type == TensorType::F32) {
     at::mm_out(ys, xs, float_view(static_cast<const float*>(w.data), w.rows, w.cols).t());
