@@ -1,9 +1,7 @@
 // The transformer against a plain ATen implementation of LLaMA2 written here from the paper's
 // equations, and against itself: KV-cache decoding vs full recompute, batched prefill vs
 // token-by-token, GGUF vs Hugging Face layouts of the same weights, several threads at once.
-#include <doctest/doctest.h>
-
-#include <ATen/ATen.h>
+#include "support/doctest_with_aten.hpp"
 
 #include <atomic>
 #include <thread>

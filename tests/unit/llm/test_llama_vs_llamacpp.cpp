@@ -7,9 +7,7 @@
 //     than the golden's tie threshold apart (100 % for F32/F16; ≥ 95 % for Q8_0/Q4_0),
 //   - the log-probabilities llama.cpp gave its top three tokens,
 //   - free-running greedy generation, token for token, up to the first tie step.
-#include <doctest/doctest.h>
-
-#include <ATen/ATen.h>
+#include "support/doctest_with_aten.hpp"
 #include <nlohmann/json.hpp>
 
 #include <array>
