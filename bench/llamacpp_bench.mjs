@@ -2,8 +2,15 @@
 // Measures what llama-bench measures: pp = one batched pass over N random prompt tokens,
 // tg = M tokens decoded one at a time (greedy). Prints one JSON line.
 //   node bench/llamacpp_bench.mjs MODEL.gguf [--threads 2] [--prompt-tokens 128] [--gen-tokens 64] [--repetitions 3]
-// NODE_PATH or a node_modules with node-llama-cpp@3.21.1 must be reachable (see docs/benchmarks.md).
-import { getLlama } from "node-llama-cpp";
+// node-llama-cpp@3.21.1 is imported from $LLAMACPP_DIR/node_modules (a folder where
+// `npm install node-llama-cpp@3.21.1` ran; see docs/benchmarks.md), else resolved normally.
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const package_dir = process.env.LLAMACPP_DIR;
+const { getLlama } = await import(package_dir
+  ? pathToFileURL(join(package_dir, "node_modules", "node-llama-cpp", "dist", "index.js")).href
+  : "node-llama-cpp");
 
 const args = process.argv.slice(2);
 const model_path = args[0];

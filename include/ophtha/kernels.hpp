@@ -56,6 +56,20 @@ struct MatvecJob {
 // the types may differ. Results are bit-identical to separate matvec calls. At most 16 jobs.
 OPHTHA_API void matvec_multi(const MatvecJob* jobs, int n_jobs, int64_t cols, const float* x, ThreadPool* pool);
 
+// ---- matrix-matrix products (prefill) ---------------------------------------------------
+
+// Whether gemm() has a fast path for this type and row length on this CPU: AVX-512F present
+// (checked at run time), cols a multiple of 32, type F32/F16/BF16/Q8_0/Q4_0.
+OPHTHA_API bool gemm_supported(TensorType type, int64_t cols);
+
+// Y [n_tokens, rows] = X [n_tokens, cols] · Wᵀ for W [rows, cols] in its stored type, rows
+// split over the pool. Float weights are read in place; half and quantised ones are widened
+// to f32 a 6 × 512 block at a time (each block once for all tokens), so no f32 copy of the
+// matrix is ever made. X is used as given (callers round it through Q8_0 for quantised W, as
+// matvec does). Returns false, leaving Y untouched, when !gemm_supported(type, cols).
+OPHTHA_API bool gemm(TensorType type, const void* W, int64_t rows, int64_t cols, const float* X, int64_t n_tokens,
+                     float* Y, ThreadPool* pool);
+
 // ---- dequantisation ---------------------------------------------------------------------
 
 // dst [rows, cols] f32 = rows [row0, row0 + rows) of W, widened. Bit-identical to

@@ -1,6 +1,6 @@
 // Stored-weight kernels: matvec and matvec_multi against the scalar reference for every type
 // and awkward shapes, their independence from the thread count, and dequantize_rows against
-// its reference bit for bit.
+// its reference bit for bit; gemm (the prefill product) against the same reference.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -77,8 +77,10 @@ std::vector<float> q8_round_trip(const std::vector<float>& x) {
 //   <= 127 d 2^-11 = 0.062 d) + a few u: 0.57 d per element. Hence an extra
 //   sum over blocks b of 0.57 d_b sum_{i in b} |w_i|.
 // The reference (double sums of the same widened weights) is exact to well below both.
+// `x_quantized`: whether the kernel rounds x through Q8_0 itself (matvec on Q8_0/Q4_0 does,
+// gemm never does). `y` may be a row of a larger output with stride 1.
 void check_against_reference(TensorType type, const std::vector<uint8_t>& W, int64_t rows, int64_t cols,
-                             const std::vector<float>& x, const std::vector<float>& y) {
+                             const std::vector<float>& x, const float* y, bool x_quantized = true) {
   std::vector<float> expected(static_cast<size_t>(rows)), w(static_cast<size_t>(cols));
   matvec_reference(type, W.data(), rows, cols, x.data(), expected.data());
   const double u = std::ldexp(1.0, -24);
@@ -87,7 +89,7 @@ void check_against_reference(TensorType type, const std::vector<uint8_t>& W, int
     dequantize_rows_reference(type, W.data(), r, 1, cols, w.data());
     double magnitude = 0.0, x_rounding = 0.0;
     for (int64_t j = 0; j < cols; ++j) magnitude += std::fabs(static_cast<double>(w[j]) * x[j]);
-    if (is_quantized(type)) {
+    if (x_quantized && is_quantized(type)) {
       for (int64_t b = 0; b < cols / 32; ++b) {
         double amax = 0.0, w_l1 = 0.0;
         for (int64_t j = b * 32; j < b * 32 + 32; ++j) {
@@ -130,7 +132,7 @@ TEST_CASE("matvec matches the scalar reference for every type and awkward shapes
       for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
         std::vector<float> y(static_cast<size_t>(s.rows), NAN);
         matvec(type, W.data(), s.rows, s.cols, x.data(), y.data(), p);
-        check_against_reference(type, W, s.rows, s.cols, x, y);
+        check_against_reference(type, W, s.rows, s.cols, x, y.data());
       }
     }
   }
@@ -241,4 +243,56 @@ TEST_CASE("dequantize_rows_reference decodes ggml blocks as documented") {
   CHECK(out[15] == -4.f);
   CHECK(out[31] == 0.f);
   CHECK(out[1] == 16.f);
+}
+
+TEST_CASE("gemm equals the reference product for every token, type and awkward shape") {
+  std::mt19937 rng(7);
+  ThreadPool pool(3);
+  const Shape shapes[] = {{1, 32}, {5, 64}, {6, 512}, {13, 544}, {37, 1056}, {131, 96}};
+  for (TensorType type : kAllTypes) {
+    for (const Shape& s : shapes) {
+      const std::vector<uint8_t> W = random_matrix(type, s.rows, s.cols, rng);
+      for (int64_t tokens : {1, 3, 4, 9}) {
+        const std::vector<float> X = random_floats(tokens * s.cols, rng);
+        std::vector<float> Y(static_cast<size_t>(tokens * s.rows), NAN);
+        if (!gemm_supported(type, s.cols)) {
+          CHECK_FALSE(gemm(type, W.data(), s.rows, s.cols, X.data(), tokens, Y.data(), &pool));
+          CHECK(std::isnan(Y[0]));
+          continue;
+        }
+        INFO(type_name(type), " [", s.rows, ", ", s.cols, "] × ", tokens, " tokens");
+        REQUIRE(gemm(type, W.data(), s.rows, s.cols, X.data(), tokens, Y.data(), &pool));
+        for (int64_t t = 0; t < tokens; ++t) {
+          const std::vector<float> x(X.begin() + t * s.cols, X.begin() + (t + 1) * s.cols);
+          check_against_reference(type, W, s.rows, s.cols, x, Y.data() + t * s.rows, /*x_quantized=*/false);
+        }
+      }
+    }
+  }
+  if (!gemm_supported(TensorType::F32, 64)) MESSAGE("this CPU has no AVX-512F: gemm's fast path was not exercised");
+}
+
+TEST_CASE("gemm declines rows that are not a multiple of 32 and leaves the output untouched") {
+  std::mt19937 rng(8);
+  const std::vector<uint8_t> W = random_matrix(TensorType::F32, 4, 48, rng);
+  const std::vector<float> X = random_floats(2 * 48, rng);
+  std::vector<float> Y(8, 123.f);
+  CHECK_FALSE(gemm_supported(TensorType::F32, 48));
+  CHECK_FALSE(gemm(TensorType::F32, W.data(), 4, 48, X.data(), 2, Y.data(), nullptr));
+  CHECK(Y == std::vector<float>(8, 123.f));
+}
+
+TEST_CASE("gemm results do not depend on the thread count") {
+  std::mt19937 rng(9);
+  for (TensorType type : kAllTypes) {
+    const int64_t rows = 97, cols = 1024, tokens = 7;
+    if (!gemm_supported(type, cols)) continue;
+    const std::vector<uint8_t> W = random_matrix(type, rows, cols, rng);
+    const std::vector<float> X = random_floats(tokens * cols, rng);
+    std::vector<float> one(static_cast<size_t>(tokens * rows)), three(one.size());
+    ThreadPool pool1(1), pool3(3);
+    REQUIRE(gemm(type, W.data(), rows, cols, X.data(), tokens, one.data(), &pool1));
+    REQUIRE(gemm(type, W.data(), rows, cols, X.data(), tokens, three.data(), &pool3));
+    CHECK_MESSAGE(std::memcmp(one.data(), three.data(), one.size() * sizeof(float)) == 0, type_name(type));
+  }
 }
