@@ -74,6 +74,12 @@ struct ActivationQ8 {
 // compiled, same bits as quantize_row_q8_0 either way.
 void quantize_activation_q8(const float* x, int64_t n, int8_t* qs, float* d);
 
+// The integer prefill product for Q8_0 / Q4_0 (gemm_int8.cpp): AVX-512 VNNI, checked at run
+// time by gemm_int8_supported(). Quantises X to Q8_0 per token, like matvec.
+bool gemm_int8_supported();
+void gemm_int8(TensorType type, const void* W, int64_t rows, int64_t cols, const float* X, int64_t n_tokens, float* Y,
+               ThreadPool* pool);
+
 #if OPHTHA_KERNELS_AVX2
 
 // AVX2 decoders shared by matvec and dequantize.

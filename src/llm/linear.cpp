@@ -48,9 +48,9 @@ void linear(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
       kernels::matvec(w.type, w.data, w.rows, w.cols, x + t * w.cols, y + t * w.rows, &pool);
     return;
   }
+  if (kernels::gemm(w.type, w.data, w.rows, w.cols, x, n_tokens, y, &pool)) return;
   const bool quantized = w.type == TensorType::Q8_0 || w.type == TensorType::Q4_0;
   const float* xq = quantized ? round_through_q8_0(x, n_tokens, w.cols, pool) : x;
-  if (kernels::gemm(w.type, w.data, w.rows, w.cols, xq, n_tokens, y, &pool)) return;
   claim_blas_threads(pool.size());
   pool.park();  // our workers sleep while OpenBLAS's threads own the cores
   const at::Tensor xs = float_view(xq, n_tokens, w.cols);
