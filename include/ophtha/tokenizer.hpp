@@ -120,7 +120,10 @@ class OPHTHA_API Tokenizer {
 // one decoder per stream, used by one thread at a time.
 class OPHTHA_API TokenStreamDecoder {
  public:
-  explicit TokenStreamDecoder(const Tokenizer& tokenizer);
+  // `continues_text`: the stream continues existing text (generation after a prompt), so the
+  // first piece keeps its leading "▁" as a space, as llama.cpp prints it; the concatenation then
+  // equals decode() with that one space put back.
+  explicit TokenStreamDecoder(const Tokenizer& tokenizer, bool continues_text = false);
 
   // Adds one token; returns the text that is now complete ("" when everything is still held).
   // Throws Error(InvalidArgument) when id is outside [0, n_vocab()); the decoder is then unchanged.

@@ -21,7 +21,7 @@ GenerateResult decode_loop(LlamaSession& session, at::Tensor logits, std::vector
                            const GenerateOptions& options, GenerateResult result) {
   const Tokenizer& tokenizer = session.model().tokenizer();
   Sampler sampler(options.sampling);
-  TokenStreamDecoder text_stream(tokenizer);
+  TokenStreamDecoder text_stream(tokenizer, /*continues_text=*/true);  // after the prompt, as llama.cpp prints
   StopStringMatcher stops(options.stop_strings);
   const auto start = Clock::now();
   auto emit = [&](const std::string& piece, int32_t id) {

@@ -6,7 +6,8 @@
 
 namespace ophtha {
 
-TokenStreamDecoder::TokenStreamDecoder(const Tokenizer& tokenizer) : tokenizer_(tokenizer) {}
+TokenStreamDecoder::TokenStreamDecoder(const Tokenizer& tokenizer, bool continues_text)
+    : tokenizer_(tokenizer), at_start_(!continues_text) {}
 
 std::string TokenStreamDecoder::push(int32_t id) {
   const detail::TokenizerTables& tables = *tokenizer_.tables_;

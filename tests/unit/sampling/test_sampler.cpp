@@ -195,7 +195,10 @@ TEST_CASE("sample refuses NaN and +inf logits naming the index, all -inf, and a 
   CHECK_THROWS_WITH_AS(sampler.sample(nullptr, 4, {}), doctest::Contains("null"), Error);
 
   const std::vector<float> fine(4, 0.0f);
-  CHECK_THROWS_WITH_AS(sampler.sample(fine.data(), 4, {0, 9}), doctest::Contains("history[1] = 9"), Error);
+  SamplerParams penalised;
+  penalised.repeat_penalty = 1.1f;  // the history is read only while the penalty is on
+  Sampler with_penalty{penalised};
+  CHECK_THROWS_WITH_AS(with_penalty.sample(fine.data(), 4, {0, 9}), doctest::Contains("history[1] = 9"), Error);
   try {
     sampler.sample(fine.data(), 0, {});
   } catch (const Error& e) {

@@ -1,8 +1,10 @@
-// Tokenizer::from_sentencepiece_model: what it reads from LLaMA 2's tokenizer.model, and that
-// broken, truncated or unsupported files give an ophtha::Error naming the file, never a crash.
-// Variants are made by appending protobuf fields to the real file (protobuf merges them).
+// Tokenizer::from_sentencepiece_model: what it reads from LLaMA 2's tokenizer.model, that broken,
+// truncated or unsupported files give an ophtha::Error naming the file, never a crash, and that the
+// loaded tokenizer gives long texts back unchanged. Variants are made by appending protobuf fields
+// to the real file (protobuf merges them).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -43,6 +45,42 @@ Error load_error(const std::string& suffix) {
   }
   FAIL("expected an Error for the model with suffix of " << suffix.size() << " bytes");
   return Error(ErrorCode::Internal, "");
+}
+
+// `bytes` of random valid UTF-8 without U+2581 "▁" (which decode() shows as a space): ASCII words and
+// whitespace, common CJK, and code points from anywhere in Unicode (most have no piece: byte fallback).
+std::string random_utf8_text(size_t bytes, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string text;
+  const auto append_code_point = [&text](uint32_t cp) {
+    if (cp < 0x80) {
+      text += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      text += static_cast<char>(0xC0 | (cp >> 6));
+      text += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      text += static_cast<char>(0xE0 | (cp >> 12));
+      text += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      text += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      text += static_cast<char>(0xF0 | (cp >> 18));
+      text += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      text += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      text += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+  };
+  static const char* const words[] = {"the ", "retina ", "macular edema ", "OCT", "  ", "\n", "\t", "0.6", "mmHg "};
+  while (text.size() < bytes) {
+    switch (rng() % 4) {
+      case 0: text += words[rng() % (sizeof words / sizeof words[0])]; break;
+      case 1: append_code_point(0x4E00 + rng() % (0x9FFF - 0x4E00 + 1)); break;  // CJK Unified Ideographs
+      default: {
+        const uint32_t cp = 1 + rng() % 0x10FFFF;
+        if ((cp < 0xD800 || cp > 0xDFFF) && cp != 0x2581) append_code_point(cp);
+      }
+    }
+  }
+  return text;
 }
 
 bool contains(const char* text, const char* part) { return std::string(text).find(part) != std::string::npos; }
@@ -185,5 +223,18 @@ TEST_CASE("malformed models give Error(InvalidFormat) saying what is wrong") {
     const Error e = load_error(c.suffix);
     CHECK_MESSAGE(e.code() == ErrorCode::InvalidFormat, e.what());
     CHECK_MESSAGE(contains(e.what(), c.expected), "expected the message to mention '" << std::string(c.expected) << "': " << std::string(e.what()));
+  }
+}
+
+TEST_CASE("1 MB of random valid UTF-8 without \"▁\" comes back unchanged from decode(encode(text))") {
+  const Tokenizer tokenizer = Tokenizer::from_sentencepiece_model(OPHTHA_LLAMA2_TOKENIZER);
+  for (uint32_t seed : {1u, 2u}) {
+    const std::string text = random_utf8_text(1 << 20, seed);
+    const std::string decoded = tokenizer.decode(tokenizer.encode(text, true));
+    size_t first_difference = 0;
+    while (first_difference < std::min(text.size(), decoded.size()) && text[first_difference] == decoded[first_difference])
+      ++first_difference;
+    CHECK_MESSAGE(decoded == text, "seed " << seed << ": " << text.size() << " bytes in, " << decoded.size()
+                                           << " bytes out, first difference at byte " << first_difference);
   }
 }

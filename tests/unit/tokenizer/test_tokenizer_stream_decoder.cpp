@@ -146,3 +146,13 @@ TEST_CASE("random id streams heavy in byte tokens: every push is whole UTF-8 and
     CHECK_MESSAGE(text + tail == t.decode(ids), "trial " << trial << ": streamed text differs from decode()");
   }
 }
+
+TEST_CASE("a stream that continues text keeps the first piece's space, as llama.cpp prints a continuation") {
+  const std::vector<int32_t> ids = llama2().encode("fundus photograph", false);  // "▁fund", ...
+  TokenStreamDecoder continuation(llama2(), /*continues_text=*/true);
+  std::string text;
+  for (int32_t id : ids) text += continuation.push(id);
+  text += continuation.flush();
+  CHECK(text == " " + llama2().decode(ids));
+  CHECK(text == " fundus photograph");
+}
