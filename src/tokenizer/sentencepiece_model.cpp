@@ -6,10 +6,12 @@
 //                   24 treat_whitespace_as_suffix  35 byte_fallback  40 unk_id  41 bos_id  42 eos_id
 //   NormalizerSpec  1 name  2 precompiled_charsmap  3 add_dummy_prefix (default true)
 //                   4 remove_extra_whitespaces (default true)  5 escape_whitespaces (default true)
+#include <sys/stat.h>
+
 #include <cerrno>
+#include <cstdio>
+#include <memory>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <set>
 
@@ -204,11 +206,23 @@ void read_normalizer_spec(ProtoReader reader, NormalizerSpec& spec) {
   }
 }
 
+// Whole-file read with a size cap: tokenizer.model files are a few hundred KiB to a few MiB.
+constexpr uint64_t kMaxModelBytes = 256ull << 20;
+
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(ErrorCode::Io, "{}: cannot open tokenizer model: {}", path, std::strerror(errno));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) fail(ErrorCode::Io, "{}: cannot read tokenizer model: {}", path, std::strerror(errno));
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    fail(ErrorCode::Io, "{}: cannot open tokenizer model: {}", path, std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) fail(ErrorCode::Io, "{}: cannot open tokenizer model: not a regular file", path);
+  if (static_cast<uint64_t>(st.st_size) > kMaxModelBytes)
+    fail(ErrorCode::InvalidFormat, "{}: {} bytes is too large for a SentencePiece model (limit {} MiB)", path,
+         static_cast<uint64_t>(st.st_size), kMaxModelBytes >> 20);
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), std::fclose);
+  if (!file) fail(ErrorCode::Io, "{}: cannot open tokenizer model: {}", path, std::strerror(errno));
+  std::string bytes(static_cast<size_t>(st.st_size), '\0');
+  if (std::fread(bytes.data(), 1, bytes.size(), file.get()) != bytes.size())
+    fail(ErrorCode::Io, "{}: cannot read tokenizer model: {}", path,
+         std::ferror(file.get()) ? std::strerror(errno) : "file shrank while reading");
   return bytes;
 }
 

@@ -124,14 +124,16 @@ TEST_CASE("LLaMA 2's tokenizer.model loads 32000 pieces with <unk> 0, <s> 1, </s
   CHECK(byte_pieces == 256);
 }
 
-TEST_CASE("a file that cannot be opened gives Error(Io) naming the file") {
-  const std::string path = std::string(OPHTHA_TEST_WORK_DIR) + "/no-such-dir/tokenizer.model";
-  try {
-    Tokenizer::from_sentencepiece_model(path);
-    FAIL("expected Error(Io)");
-  } catch (const Error& e) {
-    CHECK(e.code() == ErrorCode::Io);
-    CHECK_MESSAGE(contains(e.what(), path.c_str()), e.what());
+TEST_CASE("a missing file or a folder gives Error(Io) naming the path") {
+  for (const std::string path : {std::string(OPHTHA_TEST_WORK_DIR) + "/no-such-dir/tokenizer.model",
+                                 std::string(OPHTHA_SOURCE_DIR) + "/tests"}) {
+    try {
+      Tokenizer::from_sentencepiece_model(path);
+      FAIL("expected Error(Io)");
+    } catch (const Error& e) {
+      CHECK(e.code() == ErrorCode::Io);
+      CHECK_MESSAGE(contains(e.what(), path.c_str()), e.what());
+    }
   }
 }
 
