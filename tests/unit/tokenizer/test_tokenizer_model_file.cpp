@@ -125,7 +125,7 @@ TEST_CASE("LLaMA 2's tokenizer.model loads 32000 pieces with <unk> 0, <s> 1, </s
 }
 
 TEST_CASE("a missing file or a folder gives Error(Io) naming the path") {
-  for (const std::string path : {std::string(OPHTHA_TEST_WORK_DIR) + "/no-such-dir/tokenizer.model",
+  for (const std::string& path : {std::string(OPHTHA_TEST_WORK_DIR) + "/no-such-dir/tokenizer.model",
                                  std::string(OPHTHA_SOURCE_DIR) + "/tests"}) {
     try {
       Tokenizer::from_sentencepiece_model(path);
