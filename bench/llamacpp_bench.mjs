@@ -1,6 +1,6 @@
 // llama.cpp's speed on the same GGUF file, through node-llama-cpp (prebuilt llama.cpp).
 // Measures what llama-bench measures: pp = one batched pass over N random prompt tokens,
-// tg = M tokens decoded one at a time (greedy). Prints one JSON line.
+// tg = M random tokens decoded one at a time, without sampling (as llama-bench does). Prints one JSON line.
 //   node bench/llamacpp_bench.mjs MODEL.gguf [--threads 2] [--prompt-tokens 128] [--gen-tokens 64] [--repetitions 3]
 // node-llama-cpp@3.21.1 is imported from $LLAMACPP_DIR/node_modules (a folder where
 // `npm install node-llama-cpp@3.21.1` ran; see docs/benchmarks.md), else resolved normally.
@@ -39,11 +39,9 @@ for (let r = 0; r <= reps; ++r) {  // r = 0 is the warm-up
   await sequence.evaluateWithoutGeneratingNewTokens(prompt);
   const pp_s = (performance.now() - t0) / 1000;
   await sequence.clearHistory();
-  let produced = 0;
+  // As llama-bench's tg: one llama_decode per token, random tokens, no sampling.
   t0 = performance.now();
-  for await (const token of sequence.evaluate([prompt[0]], { temperature: 0 })) {
-    if (++produced >= n_gen) break;
-  }
+  for (let i = 0; i < n_gen; ++i) await sequence.evaluateWithoutGeneratingNewTokens([random_token()]);
   const tg_s = (performance.now() - t0) / 1000;
   if (r > 0) { pp.push(n_prompt / pp_s); tg.push(n_gen / tg_s); }
   await context.dispose();

@@ -59,7 +59,9 @@ OPHTHA_API void matvec_multi(const MatvecJob* jobs, int n_jobs, int64_t cols, co
 // ---- matrix-matrix products (prefill) ---------------------------------------------------
 
 // Whether gemm() has a fast path for this type and row length on this CPU: AVX-512F present
-// (checked at run time), cols a multiple of 32, type F32/F16/BF16/Q8_0/Q4_0.
+// (checked at run time), cols a multiple of 32, type F32/F16/BF16/Q8_0/Q4_0. Setting the
+// environment variable OPHTHA_NO_AVX512 (read once per process) turns the AVX-512 paths off,
+// to test or measure the AVX2 + BLAS fallback on an AVX-512 machine.
 OPHTHA_API bool gemm_supported(TensorType type, int64_t cols);
 
 // Y [n_tokens, rows] = X [n_tokens, cols] · Wᵀ for W [rows, cols] in its stored type, rows

@@ -11,6 +11,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <array>
 #include <utility>
 #include <vector>
@@ -129,7 +130,8 @@ const float* round_through_q8_0(const float* X, int64_t n_tokens, int64_t cols) 
 }
 
 bool cpu_has_avx512() {
-  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                          std::getenv("OPHTHA_NO_AVX512") == nullptr;
   return has;
 }
 

@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <array>
 #include <cstring>
 #include <vector>
@@ -145,7 +146,7 @@ void quantize_tokens(const float* X, int64_t n_tokens, int64_t cols, QuantizedTo
 
 bool gemm_int8_supported() {
   static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vnni");
+                          __builtin_cpu_supports("avx512vnni") && std::getenv("OPHTHA_NO_AVX512") == nullptr;
   return has;
 }
 

@@ -272,7 +272,7 @@ TEST_CASE("gemm equals the reference product for every token, type and awkward s
       }
     }
   }
-  if (!gemm_supported(TensorType::F32, 64)) MESSAGE("this CPU has no AVX-512F: gemm's fast path was not exercised");
+  if (!gemm_supported(TensorType::F32, 64)) MESSAGE("AVX-512 paths off (no AVX-512F, or OPHTHA_NO_AVX512 set): gemm's fast path was not exercised");
 }
 
 TEST_CASE("gemm declines rows that are not a multiple of 32 and leaves the output untouched") {
