@@ -63,6 +63,7 @@ int run_generate(const Args& raw) {
     for (size_t i = 0; i < result.tokens.size(); ++i) std::printf(i ? " %d" : "%d", result.tokens[i]);
   }
   std::printf("\n");
+  std::fflush(stdout);  // the text before the statistics on a shared terminal
   const double decoded = static_cast<double>(result.tokens.size());
   std::fprintf(stderr, "prompt: %lld tokens in %.3f s (%.1f tok/s); generated: %zu tokens in %.3f s (%.1f tok/s); stop: %s\n",
                static_cast<long long>(result.prompt_tokens), result.prefill_seconds,
