@@ -405,6 +405,7 @@ def parse_args(argv=None):
     p.add_argument("--rope-theta", type=float, default=10000.0)
     p.add_argument("--rms-eps", type=float, default=1e-5)
     p.add_argument("--shards", type=int, default=3, help="files of --format hf-sharded")
+    p.add_argument("--eos-id", type=int, help="end-of-sequence id written to the metadata (default: the tokenizer's)")
     a = p.parse_args(argv)
     a.kv_heads = a.kv_heads or a.heads
     problems = []
@@ -448,6 +449,8 @@ def write_model(a):
     """Writes the model described by parsed arguments `a` to a.out, atomically."""
     vocab = Vocab(a.tokenizer, a.n_vocab)
     a.n_vocab = vocab.n
+    if a.eos_id is not None:
+        vocab.eos = a.eos_id
     specs = tensor_specs(a)
     out = os.path.abspath(a.out)
     parent = os.path.dirname(out)
