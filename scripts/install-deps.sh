@@ -6,7 +6,7 @@ packages=(
   libtorch-dev libeigen3-dev libstb-dev libfmt-dev doctest-dev pybind11-dev nlohmann-json3-dev
   libsentencepiece-dev
   libopenblas0-pthread            # makes libblas.so.3 (LibTorch's BLAS) OpenBLAS, not the reference BLAS
-  python3-numpy python3-pytest python3-sentencepiece python3-torch python3-nltk
+  python3-numpy python3-pytest python3-sentencepiece python3-torch python3-torchvision python3-nltk python3-pil
 )
 missing=()
 for p in "${packages[@]}"; do

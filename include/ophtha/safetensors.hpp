@@ -11,6 +11,11 @@
 //   - a file shorter than 8 bytes; N > 100,000,000; 8 + N past the end of the file;
 //   - a header that is not valid UTF-8 JSON, is not an object, nests more than 8 deep, or repeats a
 //     key in any object (so duplicate tensor names);
+//   - limits of Ophtha's own, far above real checkpoints, that bound the memory a valid but hostile
+//     header can cost (a parsed JSON document takes ~25× its text): more than 262,144 tensors; a
+//     tensor entry of more than 64 JSON values; a shape of more than 16 dimensions; "__metadata__"
+//     of more than 65,536 entries. Each entry is checked and dropped as soon as it is parsed, so
+//     the reader holds about 0.5 KB per tensor plus the names, never the whole JSON document;
 //   - a tensor entry that is not an object with "dtype" (a known name), "shape" (non-negative
 //     integers) and "data_offsets" (two non-negative integers); "__metadata__" that is not an object
 //     of strings;
@@ -71,8 +76,10 @@ class OPHTHA_API SafetensorsFile {
 // Ownership, thread safety: as SafetensorsFile; copies share the open shards.
 // Errors: Error(Io) when the folder holds neither file or a file cannot be mapped;
 // Error(InvalidFormat) for an index that is not a JSON object with a "weight_map" object of strings,
-// a shard name that is not a plain file name, a shard file that is missing (named), a tensor the
-// weight_map lists for a shard that does not hold it, and anything SafetensorsFile::open rejects.
+// an index over 100,000,000 bytes or of more than 266,240 JSON values (about 262,144 tensors),
+// a shard name that is not a plain file name, a shard file that is missing or not a regular file
+// (named), a tensor the weight_map lists for a shard that does not hold it, and anything
+// SafetensorsFile::open rejects.
 class OPHTHA_API SafetensorsCheckpoint {
  public:
   static SafetensorsCheckpoint open(const std::string& dir);
@@ -98,8 +105,10 @@ struct SafetensorsTensorData {
 // Writes a safetensors file atomically (AtomicFileWriter), laid out as the reference writer does:
 // tensors sorted by descending dtype size, then by name; the JSON header padded with spaces to a
 // multiple of 8 bytes, so every tensor is naturally aligned in a mapping.
-// Errors: Error(InvalidArgument) for an unknown dtype, a negative dimension, a byte count that does
-// not match the shape, a repeated name or the name "__metadata__"; Error(Io) when writing fails.
+// Errors: Error(InvalidArgument) naming the tensor for an unknown dtype, a negative dimension, a
+// byte count that does not match the shape, a repeated name, the name "__metadata__", or a name
+// that is not valid UTF-8; naming the entry for metadata that is not valid UTF-8; Error(Io) when
+// writing fails.
 OPHTHA_API void write_safetensors(const std::string& path,
                                   const std::vector<SafetensorsTensorData>& tensors,
                                   const std::map<std::string, std::string>& metadata = {});

@@ -72,6 +72,7 @@ const std::vector<Command>& commands() {
       {"generate", run_generate},
       {"tokenize", run_tokenize},
       {"bench", run_bench},
+      {"preprocess", run_preprocess},
   };
   return table;
 }

@@ -40,5 +40,6 @@ const std::vector<Command>& commands();
 int run_generate(const Args& args);
 int run_tokenize(const Args& args);
 int run_bench(const Args& args);
+int run_preprocess(const Args& args);
 
 }  // namespace ophtha::cli

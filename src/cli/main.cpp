@@ -18,7 +18,8 @@ void print_usage() {
       "commands:\n"
       "  generate   generate text from a prompt with a GGUF or Hugging Face model\n"
       "  tokenize   print the token ids of a text with a tokenizer.model or GGUF\n"
-      "  bench      measure load time, prefill and decode speed, peak memory\n\n"
+      "  bench      measure load time, prefill and decode speed, peak memory\n"
+      "  preprocess turn an ophthalmic image into the encoder's input tensor (.npy)\n\n"
       "`ophtha <command> --help` describes a command's options.\n",
       OPHTHA_VERSION_STRING);
 }
@@ -36,7 +37,7 @@ int report_error(const std::string& command, std::string message) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "ophtha: no command given: expected generate, tokenize or bench (try `ophtha --help`)\n");
+    std::fprintf(stderr, "ophtha: no command given: expected generate, tokenize, bench or preprocess (try `ophtha --help`)\n");
     return 2;
   }
   if (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <set>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -21,37 +23,88 @@ using nlohmann::json;
 
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;  // MAX_HEADER_SIZE in tensor.rs
 constexpr int kMaxJsonDepth = 8;
+// nlohmann's document costs ~25× its text in memory, so these bound what a valid but hostile
+// 100 MB header or index can make the reader hold (safetensors.hpp lists them).
+constexpr uint64_t kMaxTensors = 1 << 18;            // per file, and per index
+constexpr uint64_t kMaxRank = 16;
+constexpr uint64_t kMaxEntryValues = 64;             // JSON values in one tensor entry
+constexpr uint64_t kMaxMetadataEntries = 1 << 16;
+constexpr uint64_t kMaxIndexValues = kMaxTensors + 4096;  // weight_map: one string per tensor
 constexpr const char* kIndexName = "model.safetensors.index.json";
 constexpr const char* kSingleName = "model.safetensors";
 
-// Parses `text` as JSON, refusing repeated keys in any object and nesting deeper than
-// kMaxJsonDepth (nlohmann would keep the last of repeated keys silently).
-json parse_strict_json(std::string_view text, const std::string& path, std::string_view what) {
+// How much of a document parse_strict_json keeps, and what it hands over as it goes.
+struct JsonBounds {
+  uint64_t max_members;  // keys of the top-level object
+  // With take_member: each member of the top-level object, once complete, is passed to it and
+  // dropped from the document, so the document never holds more than one member; the value limit
+  // (max_values_of(member name)) then applies to each member alone. Without: to the whole document.
+  std::function<void(const std::string& name, const json& value)> take_member;
+  std::function<uint64_t(const std::string& name)> max_values_of;
+};
+
+// Parses `text` as JSON, refusing repeated keys in any object (nlohmann would keep the last
+// silently), nesting deeper than kMaxJsonDepth, and more keys or values than `bounds` allow —
+// each refused before nlohmann has built the document that would hold them.
+json parse_strict_json(std::string_view text, const std::string& path, std::string_view what,
+                       const JsonBounds& bounds) {
   std::vector<std::set<std::string>> open_objects;
+  std::vector<bool> open_is_object;
   int depth = 0;
-  auto callback = [&](int, json::parse_event_t event, json& parsed) {
+  std::string member;         // the top-level key whose value is being parsed
+  uint64_t values = 0;        // values since `member` began (or in the document)
+  uint64_t max_values = bounds.take_member ? 0 : bounds.max_values_of("");
+  auto count_value = [&]() {
+    if (++values > max_values) {
+      if (bounds.take_member)
+        fail(ErrorCode::InvalidFormat, "{}: {}: '{}' holds more than {} JSON values", path, what, member,
+             max_values);
+      fail(ErrorCode::InvalidFormat, "{}: {} holds more than {} JSON values", path, what, max_values);
+    }
+  };
+  // A member of the top-level object is complete: hand it over and drop it from the document.
+  auto take = [&](int at_depth, json& parsed) {
+    if (!bounds.take_member || at_depth != 1 || !open_is_object.front()) return true;
+    bounds.take_member(member, parsed);
+    return false;
+  };
+  auto callback = [&](int at_depth, json::parse_event_t event, json& parsed) {
     switch (event) {
       case json::parse_event_t::object_start:
-        open_objects.emplace_back();
-        [[fallthrough]];
       case json::parse_event_t::array_start:
+        if (at_depth > 0) count_value();
+        if (at_depth == 0 && bounds.take_member && event == json::parse_event_t::array_start)
+          fail(ErrorCode::InvalidFormat, "{}: {} is a JSON array, expected an object", path, what);
+        open_objects.emplace_back();
+        open_is_object.push_back(event == json::parse_event_t::object_start);
         if (++depth > kMaxJsonDepth)
-          fail(ErrorCode::InvalidFormat, "{}: {} nests deeper than {} levels", path, what,
-               kMaxJsonDepth);
-        break;
+          fail(ErrorCode::InvalidFormat, "{}: {} nests deeper than {} levels", path, what, kMaxJsonDepth);
+        return true;
       case json::parse_event_t::object_end:
-        open_objects.pop_back();
-        [[fallthrough]];
       case json::parse_event_t::array_end:
+        open_objects.pop_back();
+        open_is_object.pop_back();
         --depth;
-        break;
-      case json::parse_event_t::key:
-        if (!open_objects.back().insert(parsed.get<std::string>()).second)
-          fail(ErrorCode::InvalidFormat, "{}: {} repeats the key '{}'", path, what,
-               parsed.get<std::string>());
-        break;
+        return take(at_depth, parsed);
+      case json::parse_event_t::key: {
+        std::set<std::string>& keys = open_objects.back();
+        if (!keys.insert(parsed.get<std::string>()).second)
+          fail(ErrorCode::InvalidFormat, "{}: {} repeats the key '{}'", path, what, parsed.get<std::string>());
+        if (at_depth == 1) {
+          if (keys.size() > bounds.max_members)
+            fail(ErrorCode::InvalidFormat, "{}: {} has more than {} top-level keys", path, what,
+                 bounds.max_members);
+          if (bounds.take_member) {
+            member = parsed.get<std::string>();
+            values = 0;
+            max_values = bounds.max_values_of(member);
+          }
+        }
+        return true;
+      }
       case json::parse_event_t::value:
-        break;
+        if (at_depth > 0) count_value();
+        return take(at_depth, parsed);
     }
     return true;
   };
@@ -70,6 +123,11 @@ bool file_exists(const std::string& path) {
 bool is_regular_file(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// Opening a FIFO would block until a writer came; refuse anything but a plain file first.
+void require_regular_file(const std::string& path) {
+  if (!is_regular_file(path)) fail(ErrorCode::Io, "cannot open '{}': not a regular file", path);
 }
 
 }  // namespace
@@ -123,6 +181,8 @@ std::pair<uint64_t, SafetensorsTensor> SafetensorsFile::Impl::read_entry(const s
   if (!elem_size) fail_format("tensor '{}' has unknown dtype '{}'", name, t.dtype);
   const json& shape = entry["shape"];
   if (!shape.is_array()) fail_format("tensor '{}': shape is a JSON {}, expected an array", name, shape.type_name());
+  if (shape.size() > kMaxRank)
+    fail_format("tensor '{}': shape has {} dimensions, more than the limit of {}", name, shape.size(), kMaxRank);
   uint64_t n_elems = 1;
   for (const json& d : shape) {
     if (!d.is_number_unsigned() ||
@@ -161,18 +221,24 @@ void SafetensorsFile::Impl::parse() {
     fail_format("header length {} runs past the end of the file ({} bytes)", header_len, size);
   const std::string_view text(reinterpret_cast<const char*>(file->data() + 8),
                               static_cast<size_t>(header_len));
-  const json header = parse_strict_json(text, path(), "header");
-  if (!header.is_object()) fail_format("header is a JSON {}, expected an object", header.type_name());
-
   std::vector<std::pair<uint64_t, SafetensorsTensor>> entries;  // (BEGIN, tensor)
-  for (const auto& [name, entry] : header.items()) {
-    if (name == "__metadata__")
+  JsonBounds bounds;
+  bounds.max_members = kMaxTensors + 1;  // and __metadata__
+  bounds.max_values_of = [](const std::string& name) {
+    return name == "__metadata__" ? kMaxMetadataEntries + 1 : kMaxEntryValues;  // + the object itself
+  };
+  bounds.take_member = [&](const std::string& name, const json& entry) {
+    if (name == "__metadata__") {
       read_metadata(entry);
-    else
-      entries.push_back(read_entry(name, entry));
-  }
+      return;
+    }
+    if (entries.size() == kMaxTensors) fail_format("header lists more than {} tensors, the limit", kMaxTensors);
+    entries.push_back(read_entry(name, entry));
+  };
+  const json header = parse_strict_json(text, path(), "header", bounds);
+  if (!header.is_object()) fail_format("header is a JSON {}, expected an object", header.type_name());
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
-    return std::make_pair(a.first, a.second.nbytes) < std::make_pair(b.first, b.second.nbytes);
+    return std::tie(a.first, a.second.nbytes, a.second.name) < std::tie(b.first, b.second.nbytes, b.second.name);
   });
   const uint64_t buffer_start = 8 + header_len;
   const uint64_t buffer_size = size - buffer_start;
@@ -236,7 +302,7 @@ void SafetensorsCheckpoint::Impl::open_index(const std::string& dir, const std::
   const json index = parse_strict_json(
       std::string_view(reinterpret_cast<const char*>(index_file->data()),
                        static_cast<size_t>(index_file->size())),
-      index_path, "index");
+      index_path, "index", JsonBounds{1024, nullptr, [](const std::string&) { return kMaxIndexValues; }});
   if (!index.is_object() || !index.contains("weight_map"))
     fail(ErrorCode::InvalidFormat, "{}: missing \"weight_map\"", index_path);
   const json& weight_map = index["weight_map"];
@@ -256,8 +322,8 @@ void SafetensorsCheckpoint::Impl::open_index(const std::string& dir, const std::
     auto it = shard_of_name.find(shard_name);
     if (it == shard_of_name.end()) {
       const std::string shard_path = dir + "/" + shard_name;
-      if (!file_exists(shard_path))
-        fail(ErrorCode::InvalidFormat, "{}: shard '{}' (listed for tensor '{}') does not exist",
+      if (!is_regular_file(shard_path))
+        fail(ErrorCode::InvalidFormat, "{}: shard '{}' (listed for tensor '{}') does not exist or is not a file",
              index_path, shard_path, name);
       shards.push_back(SafetensorsFile::open(shard_path));
       it = shard_of_name.emplace(shard_name, shards.size() - 1).first;
@@ -277,8 +343,10 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& dir) {
   if (is_regular_file(dir)) {
     impl->add_all(SafetensorsFile::open(dir));
   } else if (file_exists(index_path)) {
+    require_regular_file(index_path);
     impl->open_index(dir, index_path);
   } else if (file_exists(single_path)) {
+    require_regular_file(single_path);
     impl->add_all(SafetensorsFile::open(single_path));
   } else {
     fail(ErrorCode::Io, "{}: holds neither {} nor {}", dir, kIndexName, kSingleName);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <set>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -10,6 +11,41 @@
 #include "ophtha/safetensors.hpp"
 
 namespace ophtha {
+namespace {
+
+// True when `text` is well-formed UTF-8 (RFC 3629: shortest form, no surrogates, at most
+// U+10FFFF) — what the JSON header must hold, and what nlohmann refuses to dump otherwise.
+bool is_valid_utf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto byte = [&](size_t k) { return static_cast<uint8_t>(text[k]); };
+    const uint8_t lead = byte(i);
+    size_t length = 0;
+    uint8_t lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (lead < 0x80) length = 1;
+    else if (lead >= 0xC2 && lead <= 0xDF) length = 2;
+    else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      if (lead == 0xE0) lo = 0xA0;  // no overlong forms
+      if (lead == 0xED) hi = 0x9F;  // no surrogates
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      if (lead == 0xF0) lo = 0x90;  // no overlong forms
+      if (lead == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
+    } else {
+      return false;
+    }
+    if (i + length > text.size()) return false;
+    for (size_t k = 1; k < length; ++k) {
+      const uint8_t b = byte(i + k);
+      if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
+}  // namespace
 
 void write_safetensors(const std::string& path, const std::vector<SafetensorsTensorData>& tensors,
                        const std::map<std::string, std::string>& metadata) {
@@ -18,6 +54,8 @@ void write_safetensors(const std::string& path, const std::vector<SafetensorsTen
   for (const SafetensorsTensorData& t : tensors) {
     if (t.name == "__metadata__")
       fail(ErrorCode::InvalidArgument, "{}: a tensor may not be named __metadata__", path);
+    if (!is_valid_utf8(t.name))
+      fail(ErrorCode::InvalidArgument, "{}: tensor name '{}' is not valid UTF-8", path, t.name);
     if (!names.insert(t.name).second)
       fail(ErrorCode::InvalidArgument, "{}: tensor '{}' given twice", path, t.name);
     const std::optional<uint64_t> elem_size = safetensors_dtype_size(t.dtype);
@@ -33,6 +71,9 @@ void write_safetensors(const std::string& path, const std::vector<SafetensorsTen
            t.name, t.bytes.size(), t.dtype, n_bytes);
     order.push_back(&t);
   }
+  for (const auto& [key, value] : metadata)
+    if (!is_valid_utf8(key) || !is_valid_utf8(value))
+      fail(ErrorCode::InvalidArgument, "{}: __metadata__ entry '{}' is not valid UTF-8 (key or value)", path, key);
   std::sort(order.begin(), order.end(), [](const SafetensorsTensorData* a, const SafetensorsTensorData* b) {
     const uint64_t sa = *safetensors_dtype_size(a->dtype), sb = *safetensors_dtype_size(b->dtype);
     return sa != sb ? sa > sb : a->name < b->name;

@@ -1,5 +1,8 @@
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include <ATen/ATen.h>
 
@@ -33,13 +36,32 @@ LlamaSession::LlamaSession(std::shared_ptr<const LlamaModel> model, const LlamaS
   if (options.n_threads < 0 || options.n_threads > 1024)
     fail(ErrorCode::InvalidArgument, "n_threads must be in [0, 1024], got {}", options.n_threads);
   if (options.context_length < 0 || options.context_length > c.context_length)
-    fail(ErrorCode::InvalidArgument, "context_length must be in [0, {}] (the model's), got {}",
-         c.context_length, options.context_length);
+    fail(ErrorCode::InvalidArgument, "{}: LlamaSessionOptions::context_length must be in [0, {}] (the model's), got {}",
+         model_->source(), c.context_length, options.context_length);
   context_length_ = options.context_length ? options.context_length : c.context_length;
+  // The KV cache is the one allocation whose size a file chooses (through the context length):
+  // refuse it before allocating when it could never fit, instead of failing inside LibTorch or
+  // being killed while zeroing it.
+  uint64_t kv_bytes = 2 * sizeof(float);
+  for (const int64_t n : {c.n_layers, context_length_, c.kv_dim()})
+    if (__builtin_mul_overflow(kv_bytes, static_cast<uint64_t>(n), &kv_bytes)) kv_bytes = UINT64_MAX;
+  const uint64_t memory = static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(::sysconf(_SC_PAGE_SIZE));
+  const double gib = 1024.0 * 1024.0 * 1024.0;
+  if (kv_bytes > memory)
+    fail(ErrorCode::InvalidArgument,
+         "{}: a KV cache for context_length {} needs {:.1f} GiB (2 × {} layers × {} positions × {} kv_dim × 4 B), "
+         "more than this machine's {:.1f} GiB of memory; pass a smaller LlamaSessionOptions::context_length",
+         model_->source(), context_length_, static_cast<double>(kv_bytes) / gib, c.n_layers, context_length_,
+         c.kv_dim(), static_cast<double>(memory) / gib);
   pool_ = std::make_unique<ThreadPool>(options.n_threads ? options.n_threads : llm::available_cores());
   const auto f32 = at::TensorOptions().dtype(at::kFloat);
-  k_cache_ = at::zeros({c.n_layers, context_length_, c.kv_dim()}, f32);
-  v_cache_ = at::zeros({c.n_layers, context_length_, c.kv_dim()}, f32);
+  try {
+    k_cache_ = at::zeros({c.n_layers, context_length_, c.kv_dim()}, f32);
+    v_cache_ = at::zeros({c.n_layers, context_length_, c.kv_dim()}, f32);
+  } catch (const std::exception& e) {  // c10::Error or std::bad_alloc
+    fail(ErrorCode::InvalidArgument, "{}: cannot allocate a KV cache of {:.1f} GiB for context_length {}: {}",
+         model_->source(), static_cast<double>(kv_bytes) / gib, context_length_, e.what());
+  }
 }
 
 LlamaSession::~LlamaSession() = default;

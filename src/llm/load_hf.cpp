@@ -1,7 +1,14 @@
 // LLaMA models from a Hugging Face folder: config.json (LlamaForCausalLM), model.safetensors or
 // shards listed in model.safetensors.index.json, and tokenizer.model. HF keeps q/k rows in the
 // rotate-half layout, so the model runs RoPE with RopeLayout::HalfSplit instead of permuting.
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
+#include <limits>
+#include <optional>
+#include <type_traits>
 #include <map>
 #include <unordered_map>
 
@@ -39,9 +46,18 @@ std::string hf_name(const std::string& canonical) {
   return canonical;
 }
 
+// config.json of a real checkpoint is a few KiB; the limit only stops a hostile one from being read.
+constexpr std::streamsize kMaxConfigBytes = 16 << 20;
+
 nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) fail(ErrorCode::Io, "cannot open '{}'", path);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) fail(ErrorCode::Io, "cannot open '{}': {}", path, std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) fail(ErrorCode::Io, "cannot open '{}': not a regular file", path);
+  if (st.st_size > kMaxConfigBytes)
+    fail(ErrorCode::InvalidFormat, "{}: {} bytes is too large for a config.json (limit {} MiB)", path, st.st_size,
+         kMaxConfigBytes >> 20);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(ErrorCode::Io, "cannot open '{}': {}", path, std::strerror(errno));
   try {
     return nlohmann::json::parse(in);
   } catch (const nlohmann::json::exception& e) {
@@ -54,14 +70,31 @@ int64_t int_field(const nlohmann::json& j, const std::string& path, const char* 
     if (fallback) return *fallback;
     fail(ErrorCode::InvalidFormat, "{}: field '{}' is missing", path, key);
   }
-  if (!j[key].is_number_integer()) fail(ErrorCode::InvalidFormat, "{}: field '{}' must be an integer", path, key);
-  return j[key].get<int64_t>();
+  const nlohmann::json& v = j[key];
+  if (!v.is_number_integer())
+    fail(ErrorCode::InvalidFormat, "{}: field '{}' is {}, expected an integer", path, key, v.dump());
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    fail(ErrorCode::InvalidFormat, "{}: field '{}' is {}, far beyond any model", path, key, v.dump());
+  return v.get<int64_t>();
 }
 
 double number_field(const nlohmann::json& j, const std::string& path, const char* key, double fallback) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
-  if (!j[key].is_number()) fail(ErrorCode::InvalidFormat, "{}: field '{}' must be a number", path, key);
+  if (!j[key].is_number())
+    fail(ErrorCode::InvalidFormat, "{}: field '{}' is {}, expected a number", path, key, j[key].dump());
   return j[key].get<double>();
+}
+
+template <typename T>
+T typed_field(const nlohmann::json& j, const std::string& path, const char* key, T fallback) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  const nlohmann::json& v = j[key];
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!v.is_boolean()) fail(ErrorCode::InvalidFormat, "{}: field '{}' is {}, expected true or false", path, key, v.dump());
+  } else {
+    if (!v.is_string()) fail(ErrorCode::InvalidFormat, "{}: field '{}' is {}, expected a string", path, key, v.dump());
+  }
+  return v.get<T>();
 }
 
 }  // namespace
@@ -70,11 +103,13 @@ std::shared_ptr<const LlamaModel> LlamaModelBuilder::from_hf(const std::string& 
   const std::string config_path = dir + "/config.json";
   const nlohmann::json j = read_json(config_path);
   if (!j.is_object()) fail(ErrorCode::InvalidFormat, "{}: expected a JSON object", config_path);
-  const std::string model_type = j.value("model_type", std::string());
+  const std::string model_type = typed_field<std::string>(j, config_path, "model_type", "");
   if (model_type != "llama")
     fail(ErrorCode::Unsupported, "{}: model_type is '{}', expected 'llama'", config_path, model_type);
   if (j.contains("rope_scaling") && !j["rope_scaling"].is_null())
     fail(ErrorCode::Unsupported, "{}: rope_scaling is not supported (only null)", config_path);
+  if (const std::string act = typed_field<std::string>(j, config_path, "hidden_act", "silu"); act != "silu")
+    fail(ErrorCode::Unsupported, "{}: hidden_act is '{}', only 'silu' (SwiGLU) is supported", config_path, act);
 
   LlamaConfig c;
   c.dim = int_field(j, config_path, "hidden_size", std::nullopt);
@@ -87,9 +122,12 @@ std::shared_ptr<const LlamaModel> LlamaModelBuilder::from_hf(const std::string& 
   c.rms_eps = static_cast<float>(number_field(j, config_path, "rms_norm_eps", 1e-6));
   c.rope_theta = static_cast<float>(number_field(j, config_path, "rope_theta", 10000.0));
   c.rope_layout = RopeLayout::HalfSplit;
-  c.tied_output = j.value("tie_word_embeddings", false);
+  c.tied_output = typed_field<bool>(j, config_path, "tie_word_embeddings", false);
   c.head_dim = c.n_heads > 0 ? c.dim / c.n_heads : 0;
   c.validate(config_path);
+  if (const int64_t head_dim = int_field(j, config_path, "head_dim", c.head_dim); head_dim != c.head_dim)
+    fail(ErrorCode::Unsupported, "{}: head_dim is {}, only hidden_size / num_attention_heads = {} is supported",
+         config_path, head_dim, c.head_dim);
 
   auto tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_sentencepiece_model(dir + "/tokenizer.model"));
   if (tokenizer->n_vocab() != c.vocab_size)
@@ -100,17 +138,21 @@ std::shared_ptr<const LlamaModel> LlamaModelBuilder::from_hf(const std::string& 
   std::map<std::string, StoredTensor> bound;
   auto model = make();
   set(*model, dir, c, tokenizer, checkpoint);
-  bind_all(*model, dir, checkpoint, options, [&](const std::string& canonical) -> const StoredTensor* {
-    const std::string name = hf_name(canonical);
-    const SafetensorsTensor* t = checkpoint->find(name);
-    if (!t) return nullptr;
-    static const std::unordered_map<std::string, TensorType> dtypes = {
-        {"F32", TensorType::F32}, {"F16", TensorType::F16}, {"BF16", TensorType::BF16}};
-    const auto type = dtypes.find(t->dtype);
-    if (type == dtypes.end())
-      fail(ErrorCode::Unsupported, "{}: tensor '{}' has dtype {}, expected F32, F16 or BF16", t->file, name, t->dtype);
-    return &(bound[name] = StoredTensor{name, type->second, t->shape, t->data, t->nbytes});
-  });
+  bind_all(
+      *model, dir, checkpoint, options,
+      [&](const std::string& canonical) -> const StoredTensor* {
+        const std::string name = hf_name(canonical);
+        const SafetensorsTensor* t = checkpoint->find(name);
+        if (!t) return nullptr;
+        static const std::unordered_map<std::string, TensorType> dtypes = {
+            {"F32", TensorType::F32}, {"F16", TensorType::F16}, {"BF16", TensorType::BF16}};
+        const auto type = dtypes.find(t->dtype);
+        if (type == dtypes.end())
+          fail(ErrorCode::Unsupported, "{}: tensor '{}' has dtype {}, expected F32, F16 or BF16", t->file, name,
+               t->dtype);
+        return &(bound[name] = StoredTensor{t->file, name, type->second, t->shape, t->data, t->nbytes});
+      },
+      hf_name);
   return model;
 }
 

@@ -127,6 +127,37 @@ TEST_CASE("write_safetensors refuses tensors the reader would reject") {
   CHECK_FALSE(std::filesystem::exists(path));
 }
 
+TEST_CASE("write_safetensors refuses a tensor name or metadata that is not valid UTF-8, naming it") {
+  const std::string path = work_dir("not_utf8") + "/x.safetensors";
+  for (const std::string& bad : {std::string("w\xff"), std::string("\xc0\x80"), std::string("\xed\xa0\x80"),
+                                std::string("\xf4\x90\x80\x80"), std::string("ab\xe2\x82")}) {
+    INFO("bytes: " << bad);
+    check_message(error_from([&] { write_safetensors(path, {make_tensor(bad, "F32", {1}, 0)}); }),
+                  ErrorCode::InvalidArgument, "tensor name '" + bad + "' is not valid UTF-8");
+    check_message(error_from([&] { write_safetensors(path, {make_tensor("w", "F32", {1}, 0)}, {{"k", bad}}); }),
+                  ErrorCode::InvalidArgument, "__metadata__ entry 'k' is not valid UTF-8");
+    check_message(error_from([&] { write_safetensors(path, {make_tensor("w", "F32", {1}, 0)}, {{bad, "v"}}); }),
+                  ErrorCode::InvalidArgument, "__metadata__ entry '" + bad + "'");
+  }
+  CHECK_FALSE(std::filesystem::exists(path));
+  const std::string utf8 = "w\xc3\xa9\xe2\x96\x81\xf0\x9f\x98\x80";  // é ▁ 😀
+  write_safetensors(path, {make_tensor(utf8, "F32", {1}, 0)}, {{utf8, utf8}});
+  const SafetensorsFile f = SafetensorsFile::open(path);
+  CHECK(f.find(utf8) != nullptr);
+  CHECK(f.metadata().at(utf8) == utf8);
+}
+
+TEST_CASE("an index of more JSON values than about 262,144 tensors need is refused while parsing") {
+  const std::string dir = work_dir("huge_index");
+  std::string json = R"({"weight_map": {)";
+  for (int i = 0; i < 300'000; ++i) json += (i ? ",\"t" : "\"t") + std::to_string(i) + "\":\"a.safetensors\"";
+  json += "}}";
+  write_text(dir + "/model.safetensors.index.json", json);
+  const Error e = error_from([&] { SafetensorsCheckpoint::open(dir); });
+  check_message(e, ErrorCode::InvalidFormat, "index holds more than 266240 JSON values");
+  check_message(e, ErrorCode::InvalidFormat, dir + "/model.safetensors.index.json");
+}
+
 TEST_CASE("a checkpoint folder with model.safetensors reads all of its tensors") {
   const std::string dir = work_dir("single");
   const std::vector<SafetensorsTensorData> tensors = {make_tensor("b", "F16", {2, 2}, 1),

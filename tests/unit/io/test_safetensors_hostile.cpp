@@ -171,6 +171,70 @@ TEST_CASE("each hostile safetensors file throws the documented error") {
   }
 }
 
+std::string repeated(const std::string& text, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += text;
+  return out;
+}
+
+// A header of `n` zero-byte tensors t0, t1, ... (all at offset 0), each of shape `shape`, plus
+// `metadata_entries` entries of __metadata__.
+std::string many_entries_header(size_t n, const std::string& shape, size_t metadata_entries = 0) {
+  std::string header = "{";
+  if (metadata_entries > 0) {
+    header += "\"__metadata__\":{";
+    for (size_t i = 0; i < metadata_entries; ++i) header += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":\"v\"";
+    header += "}";
+  }
+  for (size_t i = 0; i < n; ++i)
+    header += ((i || metadata_entries) ? ",\"t" : "\"t") + std::to_string(i) +
+              "\":{\"dtype\":\"U8\",\"shape\":" + shape + ",\"data_offsets\":[0,0]}";
+  return header + "}";
+}
+
+TEST_CASE("a valid header at the reader's limits loads: 262,144 tensors, rank 16, 65,536 metadata entries") {
+  const std::string path = work_path("at_limits.safetensors");
+  write_bytes(path, make_file(many_entries_header(262'144, "[0]", 65'536), 0));
+  const SafetensorsFile f = SafetensorsFile::open(path);
+  CHECK(f.tensors().size() == 262'144);
+  CHECK(f.metadata().size() == 65'536);
+  CHECK(f.find("t262143") != nullptr);
+  write_bytes(path, make_file(many_entries_header(1, "[0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]"), 0));
+  CHECK(SafetensorsFile::open(path).find("t0")->shape.size() == 16);
+}
+
+TEST_CASE("a valid header past the reader's limits is refused while parsing, naming what was too large") {
+  struct Case {
+    const char* what;
+    std::string header;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"262,145 tensors", many_entries_header(262'145, "[0]"), "header lists more than 262144 tensors, the limit"},
+      {"rank 17", many_entries_header(1, "[0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]"),
+       "tensor 't0': shape has 17 dimensions, more than the limit of 16"},
+      {"rank 100,000", many_entries_header(1, "[0" + repeated(",1", 100'000) + "]"),
+       "header: 't0' holds more than 64 JSON values"},
+      {"65,537 metadata entries", many_entries_header(0, "[0]", 65'537),
+       "header: '__metadata__' holds more than 65537 JSON values"},
+  };
+  const std::string path = work_path("past_limits.safetensors");
+  for (const Case& c : cases) {
+    INFO("case: " << std::string(c.what));
+    write_bytes(path, make_file(c.header, 0));
+    try {
+      SafetensorsFile::open(path);
+      FAIL("expected an error, the file loaded");
+    } catch (const Error& e) {
+      const std::string message = e.what();
+      INFO("message: " << message);
+      CHECK(e.code() == ErrorCode::InvalidFormat);
+      CHECK(message.find(c.message) != std::string::npos);
+      CHECK(message.find(path) != std::string::npos);
+    }
+  }
+}
+
 TEST_CASE("a header of zero tensors and no data is a valid file") {
   const std::string path = work_path("empty.safetensors");
   write_bytes(path, make_file("{}", 0));

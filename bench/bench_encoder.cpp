@@ -1,0 +1,109 @@
+// Vision encoder benchmark: ResNet-50 at 224 × 224, images per second for batches of 1 and 8, on
+// LibTorch's intra-op pool at a given thread count (default 2, the machine's cores).
+// bench/torchvision_encoder_bench.py times torchvision on the same shapes and threads.
+//
+//   ophtha_bench_encoder [--weights FILE] [--threads N] [--seconds S]
+//
+// Without --weights a ResNet-50 state_dict with He-initialised convolutions and identity
+// BatchNorms (torchvision's names, F32) is written to $TMPDIR. Per batch size: two warm-up calls,
+// then timed calls for at least S seconds (default 5); prints the median, best and worst images/s
+// over the calls (the median, because a busy core makes OpenMP's barriers stall some calls badly).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include <ATen/Parallel.h>
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/ones.h>
+#include <ATen/ops/randn.h>
+#include <ATen/ops/zeros.h>
+#include <torch/version.h>
+
+#include "ophtha/safetensors.hpp"
+#include "ophtha/vision_encoder.hpp"
+#include "vision/encoder_resnet.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::string weights;
+  int threads = 2;
+  double seconds = 5;
+};
+
+ophtha::SafetensorsTensorData f32_tensor(const std::string& name, const at::Tensor& t) {
+  const at::Tensor c = t.contiguous();
+  const auto* bytes = static_cast<const uint8_t*>(c.data_ptr());
+  return {name, "F32", c.sizes().vec(), std::vector<uint8_t>(bytes, bytes + c.numel() * sizeof(float))};
+}
+
+std::string write_random_resnet50() {
+  const ophtha::vision::ResNetLayout layout = ophtha::vision::resnet_layout(ophtha::EncoderArch::ResNet50);
+  std::vector<const ophtha::vision::ConvBnSpec*> specs{&layout.stem};
+  for (const auto& block : layout.blocks) {
+    for (const auto& conv : block.path) specs.push_back(&conv);
+    if (block.downsample) specs.push_back(&*block.downsample);
+  }
+  std::vector<ophtha::SafetensorsTensorData> tensors;
+  for (const auto* s : specs) {
+    const double he = std::sqrt(2.0 / static_cast<double>(s->out * s->kernel * s->kernel));
+    tensors.push_back(f32_tensor(s->conv + ".weight", at::randn({s->out, s->in, s->kernel, s->kernel}) * he));
+    tensors.push_back(f32_tensor(s->bn + ".weight", at::ones({s->out})));
+    tensors.push_back(f32_tensor(s->bn + ".bias", at::zeros({s->out})));
+    tensors.push_back(f32_tensor(s->bn + ".running_mean", at::zeros({s->out})));
+    tensors.push_back(f32_tensor(s->bn + ".running_var", at::ones({s->out})));
+  }
+  const char* tmp = std::getenv("TMPDIR");
+  const std::string path = std::string(tmp ? tmp : "/tmp") + "/ophtha_bench_resnet50.safetensors";
+  ophtha::write_safetensors(path, tensors);
+  return path;
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (i + 1 >= argc) throw std::invalid_argument("missing value after " + arg);
+    if (arg == "--weights") o.weights = argv[++i];
+    else if (arg == "--threads") o.threads = std::max(1, std::atoi(argv[++i]));
+    else if (arg == "--seconds") o.seconds = std::atof(argv[++i]);
+    else throw std::invalid_argument("unknown argument " + arg);
+  }
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const Options o = parse(argc, argv);
+  at::set_num_threads(o.threads);
+  const std::string weights = o.weights.empty() ? write_random_resnet50() : o.weights;
+  const auto encoder = ophtha::load_vision_encoder(weights, ophtha::EncoderArch::ResNet50);
+  std::printf("ophtha ResNet-50, 224x224, %d threads (LibTorch %s)\n", at::get_num_threads(), TORCH_VERSION);
+  for (const int64_t batch : {1, 8}) {
+    const at::Tensor images = at::randn({batch, 3, 224, 224});
+    for (int i = 0; i < 2; ++i) encoder->encode(images);
+    std::vector<double> rates;
+    const auto start = Clock::now();
+    while (rates.empty() || std::chrono::duration<double>(Clock::now() - start).count() < o.seconds) {
+      const auto t0 = Clock::now();
+      encoder->encode(images);
+      rates.push_back(static_cast<double>(batch) / std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+    std::sort(rates.begin(), rates.end());
+    std::printf("batch %2lld: median %7.2f images/s, best %7.2f, worst %7.2f (%zu calls)\n",
+                static_cast<long long>(batch), rates[rates.size() / 2], rates.back(), rates.front(), rates.size());
+  }
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "ophtha_bench_encoder: %s\n", e.what());
+  return 1;
+}

@@ -1,0 +1,71 @@
+// Modality-aware, deterministic preprocessing: Image → float tensor [3, S, S] for a vision encoder.
+//
+//   CFP: find the circular field of view (detect_fundus_fov), take the square around its bounding
+//        box (centred, padded where it leaves the image), resize to S × S.
+//   OCT, OSA: convert to grey (torchvision's weights 0.2989 R + 0.587 G + 0.114 B), take the
+//        square around the whole image (centred, the short side padded: aspect ratio kept, never
+//        stretched), resize to S × S, replicate the grey channel to 3.
+// Samples are scaled to [0, 1] (÷ 255 or ÷ 65535), padding is `pad_value`, the resize is
+// antialiased bilinear exactly as torchvision.transforms.functional.resize(antialias=True) on a
+// float tensor (PyTorch's upsample_bilinear2d_aa), then each channel c becomes
+// (x − mean[c]) / std[c]. Alpha is ignored. The algorithm and its parameters: docs/vision.md.
+//
+// Thread safety: pure functions of their arguments; any number of threads may call them.
+// Errors: Error(InvalidArgument) for an out-of-range option (size outside [1, 8192], a std ≤ 0,
+// a non-finite mean or pad value, FOV fractions outside their ranges); nothing else fails.
+#pragma once
+#include <array>
+
+#include <ATen/core/Tensor.h>
+
+#include "ophtha/export.h"
+#include "ophtha/image.hpp"
+
+namespace ophtha {
+
+// Parameters of the fundus field-of-view detection (docs/vision.md, "CFP").
+struct FundusFovOptions {
+  double corner_fraction = 0.05;      // side of the four corner patches that sample the border, × min(w, h)
+  double centre_fraction = 0.5;       // side of the central patch that samples the fundus, × min(w, h)
+  double threshold_fraction = 0.1;    // threshold = border + this × (fundus − border)
+  double min_contrast = 0.1;          // fundus − border below this (of full scale): no dark border
+  double min_line_fraction = 0.05;    // a row/column belongs to the FOV when ≥ this × the fullest one is inside
+};
+
+// A pixel rectangle [x0, x1) × [y0, y1) in image coordinates.
+struct PixelBox {
+  int x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+  int width() const { return x1 - x0; }
+  int height() const { return y1 - y0; }
+};
+
+struct FundusFov {
+  bool found = false;      // false: no dark border (already cropped, or blank); box is the whole image
+  PixelBox box;            // bounding box of the field of view
+  float border_level = 0;  // brightness of the border (median over the corner patches), 0..1
+  float fundus_level = 0;  // brightness of the fundus (median over the central patch), 0..1
+  float threshold = 0;     // pixels brighter than this are inside the field of view
+};
+
+// Brightness = the largest colour sample of a pixel (alpha ignored), scaled to [0, 1].
+OPHTHA_API FundusFov detect_fundus_fov(const Image& image, const FundusFovOptions& options = {});
+
+struct PreprocessOptions {
+  int size = 224;                                    // S
+  std::array<float, 3> mean = {0.485f, 0.456f, 0.406f};  // ImageNet, per output channel
+  std::array<float, 3> std = {0.229f, 0.224f, 0.225f};
+  float pad_value = 0.0f;                            // fill outside the image, in [0, 1] before normalising
+  FundusFovOptions fov;
+};
+
+// The square (side × side at x0, y0; may extend past the image, padded there) that preprocess()
+// resizes to S × S: for CFP around the detected field of view, otherwise around the whole image.
+struct SquareRegion {
+  int x0 = 0, y0 = 0, side = 0;
+};
+OPHTHA_API SquareRegion preprocess_region(const Image& image, const PreprocessOptions& options = {});
+
+// The tensor [3, S, S] float32 (contiguous, CPU) for `image`, by its modality.
+OPHTHA_API at::Tensor preprocess(const Image& image, const PreprocessOptions& options = {});
+
+}  // namespace ophtha

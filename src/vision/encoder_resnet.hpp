@@ -1,0 +1,60 @@
+// ResNet-18/34/50 as torchvision builds them (torchvision/models/resnet.py), described once as a
+// table of convolution + BatchNorm pairs named as in torchvision's state_dict, and the weights read
+// into it. resnet_weights.cpp reads; resnet.cpp runs.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "ophtha/vision_encoder.hpp"
+
+namespace ophtha::vision {
+
+// One convolution (no bias) followed by one BatchNorm2d, as torchvision's names give them.
+struct ConvBnSpec {
+  std::string conv;  // "layer2.0.conv1": tensor conv + ".weight" (out, in, kernel, kernel)
+  std::string bn;    // "layer2.0.bn1": bn + ".weight", ".bias", ".running_mean", ".running_var" (out)
+  int64_t in, out, kernel, stride, padding;
+};
+
+// A residual block: `path` is 2 convolutions (BasicBlock: 3×3, 3×3) or 3 (Bottleneck: 1×1, 3×3
+// with the stride, 1×1), ReLU after each but the last; then + identity (or downsample(x)), ReLU.
+struct BlockSpec {
+  std::vector<ConvBnSpec> path;
+  std::optional<ConvBnSpec> downsample;  // "layerN.0.downsample.0" / ".1" where shape changes
+};
+
+struct ResNetLayout {
+  std::string name;               // "resnet50", for messages
+  ConvBnSpec stem;                // conv1 7×7/2 + bn1, then ReLU and max-pool 3×3/2
+  std::vector<BlockSpec> blocks;  // layer1.0, layer1.1, ..., layer4.last in order
+  int64_t channels;               // C of layer4's output
+};
+
+ResNetLayout resnet_layout(EncoderArch arch);
+
+// A convolution with its eval-mode BatchNorm folded in: y = conv(x, weight) + bias, where
+// weight = W·γ/√(σ²+ε) per output channel and bias = β − μ·γ/√(σ²+ε) (ε = 1e-5, torchvision's).
+struct ConvBn {
+  at::Tensor weight;  // (out, in, kernel, kernel) f32
+  at::Tensor bias;    // (out) f32
+  int64_t stride, padding;
+};
+
+struct ResidualBlock {
+  std::vector<ConvBn> path;
+  std::optional<ConvBn> downsample;
+};
+
+struct ResNetWeights {
+  ConvBn stem;
+  std::vector<ResidualBlock> blocks;
+};
+
+// Reads and checks a torchvision state_dict (see load_vision_encoder in vision_encoder.hpp).
+ResNetWeights load_resnet_weights(const std::string& path, const ResNetLayout& layout);
+
+}  // namespace ophtha::vision
