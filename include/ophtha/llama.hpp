@@ -138,6 +138,8 @@ struct OPHTHA_API LlamaSessionOptions {
 class OPHTHA_API LlamaSession {
  public:
   // Allocates the KV cache for the whole context up front: 2 × layers × context × kv_dim × 4 B.
+  // Error(InvalidArgument) when context_length exceeds the model's or is negative, or when the
+  // cache would not fit in physical memory (refused before allocating).
   explicit LlamaSession(std::shared_ptr<const LlamaModel> model, const LlamaSessionOptions& options = {});
   ~LlamaSession();
   LlamaSession(const LlamaSession&) = delete;
