@@ -9,8 +9,11 @@
 
 #include "ophtha/error.hpp"
 #include "ophtha/gguf.hpp"
+#include "support/expect_error.hpp"
 
 using namespace ophtha;
+using ophtha::test::error_from;
+using ophtha::test::check_message;
 
 namespace {
 
@@ -25,27 +28,6 @@ std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
   std::vector<uint8_t> out(n);
   for (uint8_t& b : out) b = static_cast<uint8_t>(rng());
   return out;
-}
-
-// The ophtha::Error `f` throws; fails the test when it throws nothing or something else.
-template <typename F>
-Error error_from(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  } catch (const std::exception& e) {
-    FAIL("expected ophtha::Error, got another exception: " << std::string(e.what()));
-  }
-  FAIL("expected ophtha::Error, nothing was thrown");
-  return Error(ErrorCode::Internal, "unreachable");
-}
-
-void check_message(const Error& e, ErrorCode code, const std::string& part) {
-  const std::string message = e.what();
-  INFO("message: " << message);
-  CHECK(e.code() == code);
-  CHECK(message.find(part) != std::string::npos);
 }
 
 }  // namespace

@@ -11,8 +11,11 @@
 
 #include "ophtha/error.hpp"
 #include "ophtha/safetensors.hpp"
+#include "support/expect_error.hpp"
 
 using namespace ophtha;
+using ophtha::test::error_from;
+using ophtha::test::check_message;
 
 namespace {
 
@@ -38,26 +41,6 @@ SafetensorsTensorData make_tensor(const std::string& name, const std::string& dt
   std::vector<uint8_t> bytes(n);
   for (uint8_t& b : bytes) b = static_cast<uint8_t>(rng());
   return {name, dtype, std::move(shape), std::move(bytes)};
-}
-
-template <typename F>
-Error error_from(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  } catch (const std::exception& e) {
-    FAIL("expected ophtha::Error, got another exception: " << std::string(e.what()));
-  }
-  FAIL("expected ophtha::Error, nothing was thrown");
-  return Error(ErrorCode::Internal, "unreachable");
-}
-
-void check_message(const Error& e, ErrorCode code, const std::string& part) {
-  const std::string message = e.what();
-  INFO("message: " << message);
-  CHECK(e.code() == code);
-  CHECK(message.find(part) != std::string::npos);
 }
 
 void check_same(const SafetensorsTensor& t, const SafetensorsTensorData& expected) {

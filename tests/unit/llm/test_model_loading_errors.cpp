@@ -26,8 +26,10 @@
 #include "ophtha/llama.hpp"
 #include "ophtha/safetensors.hpp"
 #include "support/test_models.hpp"
+#include "support/expect_error.hpp"
 
 using namespace ophtha;
+using ophtha::test::error_from;
 
 namespace {
 
@@ -44,20 +46,6 @@ std::string scratch_path(const std::string& name) {
   const std::string dir = test::work_dir() + "/test_model_loading_errors";
   std::filesystem::create_directories(dir);
   return dir + "/" + name;
-}
-
-// The ophtha::Error `f` throws; a test failure when it throws anything else or nothing.
-template <typename F>
-Error error_from(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  } catch (const std::exception& e) {
-    FAIL("expected ophtha::Error, got another exception: " << std::string(e.what()));
-  }
-  FAIL("expected ophtha::Error, nothing was thrown");
-  return Error(ErrorCode::Internal, "unreachable");
 }
 
 Error load_error(const std::string& path) {

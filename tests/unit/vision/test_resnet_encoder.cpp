@@ -17,8 +17,10 @@
 #include "ophtha/vision_encoder.hpp"
 #include "support/npy_reader.hpp"
 #include "support/test_models.hpp"
+#include "support/expect_error.hpp"
 
 using namespace ophtha;
+using ophtha::test::error_from;
 
 namespace {
 
@@ -68,19 +70,6 @@ void check_against_reference(const VisionEncoder& encoder, const std::string& di
     check_close(f.tokens, grid.flatten(2).transpose(1, 2), what + " tokens");
     check_close(f.pooled, pooled, what + " pooled");
   }
-}
-
-template <typename F>
-Error error_from(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  } catch (const std::exception& e) {
-    FAIL("expected ophtha::Error, got another exception: " << std::string(e.what()));
-  }
-  FAIL("expected ophtha::Error, nothing was thrown");
-  throw std::logic_error("unreachable");
 }
 
 void check_error(const Error& e, ErrorCode code, const std::vector<std::string>& fragments) {

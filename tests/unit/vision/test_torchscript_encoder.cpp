@@ -15,8 +15,10 @@
 #include "ophtha/vision_encoder.hpp"
 #include "support/npy_reader.hpp"
 #include "support/test_models.hpp"
+#include "support/expect_error.hpp"
 
 using namespace ophtha;
+using ophtha::test::error_from;
 
 namespace {
 
@@ -46,19 +48,6 @@ void check_close(const at::Tensor& got, const at::Tensor& expected, const std::s
   const double relative = (got - expected).abs().max().item<double>() / scale;
   INFO(what, ": max |diff| / max |ref| = ", relative, " (tolerance ", kTolerance, ")");
   CHECK(relative <= kTolerance);
-}
-
-template <typename F>
-Error error_from(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  } catch (const std::exception& e) {
-    FAIL("expected ophtha::Error, got another exception: " << std::string(e.what()));
-  }
-  FAIL("expected ophtha::Error, nothing was thrown");
-  throw std::logic_error("unreachable");
 }
 
 void check_error(const Error& e, ErrorCode code, const std::vector<std::string>& fragments) {

@@ -1,0 +1,36 @@
+// Catching the ophtha::Error an operation must throw, for tests that then check its code and
+// message. Include after doctest (or support/doctest_with_aten.hpp).
+#pragma once
+#include <doctest/doctest.h>
+
+#include <exception>
+#include <stdexcept>
+#include <string>
+
+#include "ophtha/error.hpp"
+
+namespace ophtha::test {
+
+// The ophtha::Error `f` throws; a test failure when it throws anything else or nothing.
+template <typename F>
+Error error_from(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e;
+  } catch (const std::exception& e) {
+    FAIL("expected ophtha::Error, got another exception: " << std::string(e.what()));
+  }
+  FAIL("expected ophtha::Error, nothing was thrown");
+  throw std::logic_error("unreachable");
+}
+
+// Checks the code and that the message contains `part`.
+inline void check_message(const Error& e, ErrorCode code, const std::string& part) {
+  const std::string message = e.what();
+  INFO("message: " << message);
+  CHECK(e.code() == code);
+  CHECK(message.find(part) != std::string::npos);
+}
+
+}  // namespace ophtha::test
