@@ -103,6 +103,10 @@ OPHTHA_API void quantize_row_q8_0(const float* x, void* dst, int64_t n);
 // Products and sums are rounded separately (never fused into FMA), like numpy's gguf-py.
 OPHTHA_API void quantize_row_q4_0(const float* x, void* dst, int64_t n);
 
+// out [n_tokens, cols] = x rounded through Q8_0 (quantised as quantize_row_q8_0, then widened):
+// what ggml and matvec feed to a Q8_0 / Q4_0 matrix. cols a multiple of 32; out may equal x.
+OPHTHA_API void round_through_q8_0(const float* x, int64_t n_tokens, int64_t cols, float* out);
+
 // ---- per-token vector helpers -----------------------------------------------------------
 
 // out[i] = x[i] * (1 / sqrt(mean(x^2) + eps)) * weight[i], the sum of squares accumulated in

@@ -114,21 +114,6 @@ OPHTHA_AVX512 void gemm_rows(TensorType type, const void* W, int64_t row_begin, 
   }
 }
 
-// X rounded through Q8_0 (the caller's thread-local copy), as matvec feeds x to quantised rows.
-const float* round_through_q8_0(const float* X, int64_t n_tokens, int64_t cols) {
-  thread_local std::vector<int8_t> qs;
-  thread_local std::vector<float> d, rounded;
-  const int64_t blocks = cols / kQuantBlock;
-  qs.resize(static_cast<size_t>(cols));
-  d.resize(static_cast<size_t>(blocks));
-  rounded.resize(static_cast<size_t>(n_tokens * cols));
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    quantize_activation_q8(X + t * cols, cols, qs.data(), d.data());
-    for (int64_t j = 0; j < cols; ++j) rounded[static_cast<size_t>(t * cols + j)] = qs[j] * d[j / kQuantBlock];
-  }
-  return rounded.data();
-}
-
 bool cpu_has_avx512() {
   static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
                           std::getenv("OPHTHA_NO_AVX512") == nullptr;
@@ -157,7 +142,12 @@ bool gemm(TensorType type, const void* W, int64_t rows, int64_t cols, const floa
     gemm_int8(type, W, rows, cols, X, n_tokens, Y, pool);
     return true;
   }
-  if (quantized) X = round_through_q8_0(X, n_tokens, cols);
+  thread_local std::vector<float> rounded;  // the caller's thread only
+  if (quantized) {
+    rounded.resize(static_cast<size_t>(n_tokens * cols));
+    round_through_q8_0(X, n_tokens, cols, rounded.data());
+    X = rounded.data();
+  }
   const int64_t strips = (rows + kNr - 1) / kNr;
   auto run = [&](int64_t s0, int64_t s1, int) {
     gemm_rows(type, W, s0 * kNr, std::min(rows, s1 * kNr), cols, X, n_tokens, Y, rows);

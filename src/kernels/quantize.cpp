@@ -81,6 +81,16 @@ void quantize_activation_q8(const float* x, int64_t n, int8_t* qs, float* d) {
   for (int64_t b = 0; b < n / kQuantBlock; ++b) quantize_block_q8(x + b * kQuantBlock, qs + b * kQuantBlock, d + b);
 }
 
+void round_through_q8_0(const float* x, int64_t n_tokens, int64_t cols, float* out) {
+  check_quant_length("round_through_q8_0", cols);
+  int8_t qs[kQuantBlock];
+  float d;
+  for (int64_t i = 0; i < n_tokens * cols; i += kQuantBlock) {
+    quantize_activation_q8(x + i, kQuantBlock, qs, &d);
+    for (int64_t j = 0; j < kQuantBlock; ++j) out[i + j] = qs[j] * d;
+  }
+}
+
 void quantize_row_q8_0(const float* x, void* dst, int64_t n) {
   check_quant_length("quantize_row_q8_0", n);
   auto* blocks = static_cast<BlockQ8_0*>(dst);

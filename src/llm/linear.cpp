@@ -25,20 +25,6 @@ int64_t widen_block_rows(int64_t rows, int64_t cols) {
   return std::clamp<int64_t>(target / 16 * 16, 16, rows);
 }
 
-// x (n_tokens, cols) rounded through Q8_0, the way ggml (and our matvec) feed x to a Q8_0 or
-// Q4_0 matrix, so that a batched pass sees the same numbers as token-by-token decoding.
-const float* round_through_q8_0(const float* x, int64_t n_tokens, int64_t cols, ThreadPool& pool) {
-  thread_local std::vector<uint8_t> packed;
-  thread_local std::vector<float> rounded;
-  const uint64_t row_bytes = *tensor_bytes(TensorType::Q8_0, static_cast<uint64_t>(cols));
-  packed.resize(static_cast<size_t>(row_bytes * static_cast<uint64_t>(n_tokens)));
-  rounded.resize(static_cast<size_t>(n_tokens * cols));
-  for (int64_t t = 0; t < n_tokens; ++t)
-    kernels::quantize_row_q8_0(x + t * cols, packed.data() + static_cast<uint64_t>(t) * row_bytes, cols);
-  kernels::dequantize_rows(TensorType::Q8_0, packed.data(), 0, n_tokens, cols, rounded.data(), &pool);
-  return rounded.data();
-}
-
 }  // namespace
 
 void linear(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
@@ -50,7 +36,13 @@ void linear(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   }
   if (kernels::gemm(w.type, w.data, w.rows, w.cols, x, n_tokens, y, &pool)) return;
   const bool quantized = w.type == TensorType::Q8_0 || w.type == TensorType::Q4_0;
-  const float* xq = quantized ? round_through_q8_0(x, n_tokens, w.cols, pool) : x;
+  // Quantised rows see x through Q8_0, as in decoding, so prefill and decode agree.
+  thread_local std::vector<float> rounded;
+  if (quantized) {
+    rounded.resize(static_cast<size_t>(n_tokens * w.cols));
+    kernels::round_through_q8_0(x, n_tokens, w.cols, rounded.data());
+  }
+  const float* xq = quantized ? rounded.data() : x;
   claim_blas_threads(pool.size());
   pool.park();  // our workers sleep while OpenBLAS's threads own the cores
   const at::Tensor xs = float_view(xq, n_tokens, w.cols);

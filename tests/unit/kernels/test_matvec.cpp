@@ -299,3 +299,16 @@ TEST_CASE("gemm results do not depend on the thread count") {
     CHECK_MESSAGE(std::memcmp(one.data(), three.data(), one.size() * sizeof(float)) == 0, type_name(type));
   }
 }
+
+TEST_CASE("round_through_q8_0 equals quantize_row_q8_0 then dequantisation, bit for bit, per token") {
+  std::mt19937 rng(10);
+  const int64_t tokens = 5, cols = 96;
+  const std::vector<float> x = random_floats(tokens * cols, rng, 3.f);
+  std::vector<float> out(x.size());
+  round_through_q8_0(x.data(), tokens, cols, out.data());
+  for (int64_t t = 0; t < tokens; ++t) {
+    const std::vector<float> want = q8_round_trip(std::vector<float>(x.begin() + t * cols, x.begin() + (t + 1) * cols));
+    CHECK(std::memcmp(want.data(), out.data() + t * cols, cols * sizeof(float)) == 0);
+  }
+  CHECK_THROWS_AS(round_through_q8_0(x.data(), 1, 33, out.data()), Error);
+}
