@@ -25,6 +25,21 @@ Error error_from(F&& f) {
   throw std::logic_error("unreachable");
 }
 
+// "" when f() returns; the message of the ophtha::Error it throws otherwise; a test failure when
+// it throws anything else. For inputs that may either load or be refused, but never crash.
+template <typename F>
+std::string error_message_or_empty(F&& f) {
+  try {
+    f();
+    return "";
+  } catch (const Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    FAIL("threw something other than ophtha::Error: " << std::string(e.what()));
+  }
+  return "";
+}
+
 // Checks the code and that the message contains `part`.
 inline void check_message(const Error& e, ErrorCode code, const std::string& part) {
   const std::string message = e.what();

@@ -13,6 +13,7 @@
 
 #include "ophtha/error.hpp"
 #include "ophtha/gguf.hpp"
+#include "support/expect_error.hpp"
 
 using namespace ophtha;
 
@@ -162,15 +163,7 @@ void open_and_read_everything(const std::string& path) {
 
 // "" when `path` loads; the message of the ophtha::Error otherwise; fails on anything else.
 std::string outcome(const std::string& path) {
-  try {
-    open_and_read_everything(path);
-    return "";
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("threw something other than ophtha::Error: " << std::string(e.what()));
-  }
-  return "";
+  return test::error_message_or_empty([&] { open_and_read_everything(path); });
 }
 
 }  // namespace
