@@ -73,6 +73,10 @@ const std::vector<Command>& commands() {
       {"tokenize", run_tokenize},
       {"bench", run_bench},
       {"preprocess", run_preprocess},
+      {"encode", run_encode},
+      {"synth", run_synth},
+      {"eval", run_eval},
+      {"train", run_train},
   };
   return table;
 }

@@ -41,5 +41,9 @@ int run_generate(const Args& args);
 int run_tokenize(const Args& args);
 int run_bench(const Args& args);
 int run_preprocess(const Args& args);
+int run_encode(const Args& args);
+int run_synth(const Args& args);
+int run_eval(const Args& args);
+int run_train(const Args& args);
 
 }  // namespace ophtha::cli

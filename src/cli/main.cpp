@@ -19,7 +19,11 @@ void print_usage() {
       "  generate   generate text from a prompt with a GGUF or Hugging Face model\n"
       "  tokenize   print the token ids of a text with a tokenizer.model or GGUF\n"
       "  bench      measure load time, prefill and decode speed, peak memory\n"
-      "  preprocess turn an ophthalmic image into the encoder's input tensor (.npy)\n\n"
+      "  preprocess turn an ophthalmic image into the encoder's input tensor (.npy)\n"
+      "  encode     run the vision encoder on an image and write its feature grid (.npy)\n"
+      "  synth      write synthetic CFP / OCT / OSA studies with labels and reference reports\n"
+      "  eval       compare generated reports with the reference reports of a manifest\n"
+      "  train      train or fine-tune a model from a JSON configuration\n\n"
       "`ophtha <command> --help` describes a command's options.\n",
       OPHTHA_VERSION_STRING);
 }
@@ -37,7 +41,7 @@ int report_error(const std::string& command, std::string message) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "ophtha: no command given: expected generate, tokenize, bench or preprocess (try `ophtha --help`)\n");
+    std::fprintf(stderr, "ophtha: no command given: expected one of generate, tokenize, bench, preprocess, encode, synth, eval, train (try `ophtha --help`)\n");
     return 2;
   }
   if (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {

@@ -1,0 +1,9 @@
+// ophtha encode — being built this session (placeholder so the command table links).
+#include "cli/commands.hpp"
+#include "ophtha/error.hpp"
+
+namespace ophtha::cli {
+
+int run_encode(const Args&) { fail(ErrorCode::Unsupported, "'ophtha encode' is not built yet"); }
+
+}  // namespace ophtha::cli

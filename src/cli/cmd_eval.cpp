@@ -1,0 +1,9 @@
+// ophtha eval — being built this session (placeholder so the command table links).
+#include "cli/commands.hpp"
+#include "ophtha/error.hpp"
+
+namespace ophtha::cli {
+
+int run_eval(const Args&) { fail(ErrorCode::Unsupported, "'ophtha eval' is not built yet"); }
+
+}  // namespace ophtha::cli
