@@ -7,6 +7,7 @@ packages=(
   libsentencepiece-dev
   libopenblas0-pthread            # makes libblas.so.3 (LibTorch's BLAS) OpenBLAS, not the reference BLAS
   python3-numpy python3-pytest python3-sentencepiece python3-torch python3-torchvision python3-nltk python3-pil
+  python3-sklearn                 # reference for kappa and the per-class metrics in evaluation tests
 )
 missing=()
 for p in "${packages[@]}"; do
