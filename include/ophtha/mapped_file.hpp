@@ -52,7 +52,9 @@ class OPHTHA_API MappedFile {
 // system call fails; write() or commit() after commit() throw Error(InvalidArgument).
 class OPHTHA_API AtomicFileWriter {
  public:
-  explicit AtomicFileWriter(const std::string& path);  // creates the temporary file (mode 0644)
+  // Creates the temporary file. Its mode is the target's when the target exists (a rewrite keeps
+  // the permissions), else 0666 minus the umask.
+  explicit AtomicFileWriter(const std::string& path);
   ~AtomicFileWriter();
   AtomicFileWriter(const AtomicFileWriter&) = delete;
   AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -26,6 +27,27 @@ std::string parent_dir(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+// The mode the file gets: an existing target keeps its permission bits; a new one gets
+// 0666 minus the process umask, as open(O_CREAT, 0666) would give it. The umask is read from
+// /proc/self/status (umask(2) cannot be read without changing it, which races with other threads).
+mode_t target_mode(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return st.st_mode & 07777;
+  mode_t mask = 022;
+  if (FILE* status = std::fopen("/proc/self/status", "re")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, status)) {
+      unsigned value = 0;
+      if (std::sscanf(line, "Umask: %o", &value) == 1) {
+        mask = static_cast<mode_t>(value);
+        break;
+      }
+    }
+    std::fclose(status);
+  }
+  return 0666 & ~mask;
+}
+
 std::string base_name(const std::string& path) {
   const size_t slash = path.find_last_of('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
@@ -37,7 +59,7 @@ AtomicFileWriter::AtomicFileWriter(const std::string& path) : path_(path) {
   std::string temp = parent_dir(path) + "/." + base_name(path) + ".tmp-XXXXXX";
   const int fd = ::mkostemp(temp.data(), O_CLOEXEC);
   if (fd < 0) fail_errno("creating a temporary file", temp);
-  if (::fchmod(fd, 0644) != 0) {
+  if (::fchmod(fd, target_mode(path)) != 0) {
     const int err = errno;
     ::close(fd);
     ::unlink(temp.c_str());

@@ -132,6 +132,10 @@ void GgufWriter::add_tensor(const std::string& name, TensorType type, std::vecto
     if (__builtin_mul_overflow(n_elems, d, &n_elems))
       fail(ErrorCode::InvalidArgument, "tensor '{}': element count overflows", name);
   }
+  const auto block = static_cast<uint64_t>(tensor_type_info(type).block_elems);
+  if (ne[0] % block != 0)  // blocks run along rows: readers (ours, ggml) refuse anything else
+    fail(ErrorCode::InvalidArgument, "tensor '{}': row length ne[0] = {} is not a multiple of the {} block size {}",
+         name, ne[0], tensor_type_info(type).name, block);
   const std::optional<uint64_t> expected = tensor_bytes(type, n_elems);
   if (!expected || *expected != bytes.size())
     fail(ErrorCode::InvalidArgument, "tensor '{}': {} bytes given, {} {} elements need {}", name,

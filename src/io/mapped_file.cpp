@@ -23,7 +23,8 @@ MappedFile::~MappedFile() {
 std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
   int fd;
   do {
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below as not regular).
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) fail(ErrorCode::Io, "cannot open '{}': {}", path, std::strerror(errno));
 

@@ -273,7 +273,10 @@ TEST_CASE("GgufWriter refuses tensors and alignments the reader would reject") {
   check_message(error_from([&] { w.add_tensor("x", TensorType::F32, {4}, random_bytes(15, 0)); }),
                 ErrorCode::InvalidArgument, "15 bytes given");
   check_message(error_from([&] { w.add_tensor("x", TensorType::Q8_0, {31}, random_bytes(34, 0)); }),
-                ErrorCode::InvalidArgument, "whole number of blocks");
+                ErrorCode::InvalidArgument, "not a multiple of the Q8_0 block size 32");
+  // 16 × 2 = 32 elements fill one block, but a row of 16 would split it: refused like the reader does.
+  check_message(error_from([&] { w.add_tensor("x", TensorType::Q8_0, {16, 2}, random_bytes(34, 0)); }),
+                ErrorCode::InvalidArgument, "ne[0] = 16 is not a multiple");
   check_message(error_from([&] { w.add_tensor("x", TensorType::F32, {4, 0}, {}); }),
                 ErrorCode::InvalidArgument, "zero dimension");
   check_message(error_from([&] { w.add_tensor("x", TensorType::F32, {1, 1, 1, 1, 1}, random_bytes(4, 0)); }),

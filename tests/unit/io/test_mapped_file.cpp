@@ -1,6 +1,8 @@
 // MappedFile (read-only whole-file mapping) and AtomicFileWriter (replace by rename), mapped_file.hpp.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -123,4 +125,43 @@ TEST_CASE("an AtomicFileWriter in a missing folder throws Error(Io) naming it") 
   const std::string dir = work_dir("nofolder") + "/absent";
   const std::string message = error_message(ErrorCode::Io, [&] { AtomicFileWriter w(dir + "/f.bin"); });
   CHECK(message.find(dir) != std::string::npos);
+}
+
+TEST_CASE("a FIFO is refused as not a regular file without waiting for a writer") {
+  const std::string dir = work_dir("fifo");
+  const std::string path = dir + "/pipe";
+  REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
+  try {
+    MappedFile::open(path);
+    FAIL("a FIFO was mapped");
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::Io);
+    CHECK(std::string(e.what()).find("not a regular file") != std::string::npos);
+  }
+}
+
+TEST_CASE("an AtomicFileWriter keeps an existing file's mode and gives a new file 0666 minus the umask") {
+  const std::string dir = work_dir("mode");
+  const std::string existing = dir + "/existing.bin";
+  write_text(existing, "old");
+  REQUIRE(::chmod(existing.c_str(), 0640) == 0);
+  {
+    AtomicFileWriter writer(existing);
+    writer.write("new", 3);
+    writer.commit();
+  }
+  struct stat st {};
+  REQUIRE(::stat(existing.c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0640);
+
+  const mode_t old_mask = ::umask(027);
+  const std::string fresh = dir + "/fresh.bin";
+  {
+    AtomicFileWriter writer(fresh);
+    writer.write("x", 1);
+    writer.commit();
+  }
+  ::umask(old_mask);
+  REQUIRE(::stat(fresh.c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0640);  // 0666 & ~027
 }
