@@ -15,7 +15,7 @@
 #include "ophtha/error.hpp"
 #include "ophtha/safetensors.hpp"
 #include "ophtha/vision_encoder.hpp"
-#include "support/npy_reader.hpp"
+#include "support/tensor_check.hpp"
 #include "support/test_models.hpp"
 #include "support/expect_error.hpp"
 
@@ -28,32 +28,14 @@ constexpr double kTolerance = 1e-4;  // max |ours − torchvision| / max |torchv
 
 // The reference folder for these script arguments (other than --out), made once and cached.
 std::string torchvision_reference(const std::string& args) {
-  const std::string dir = test::work_dir() + "/encoder-ref-" + std::to_string(std::hash<std::string>{}(args) % 1000000007);
-  struct stat st {};
-  if (::stat((dir + "/weights.safetensors").c_str(), &st) == 0) return dir;
-  const std::string command = std::string("/usr/bin/python3 ") + OPHTHA_SOURCE_DIR +
-                              "/tests/tools/torchvision_encoder_reference.py --out '" + dir + "' " + args;
-  INFO("command: ", command);
-  REQUIRE(std::system(command.c_str()) == 0);
-  return dir;
+  return test::cached_script_output("tests/tools/torchvision_encoder_reference.py", "encoder-ref", args, "",
+                                    "weights.safetensors");
 }
 
-at::Tensor load_npy(const std::string& path) {
-  test::NpyArray array = test::read_npy(path);
-  return at::from_blob(array.data.data(), array.shape, at::kFloat).clone();
-}
+at::Tensor load_npy(const std::string& path) { return test::load_npy_tensor(path); }
 
 void check_close(const at::Tensor& got, const at::Tensor& expected, const std::string& what) {
-  INFO(what, ": got shape ", got.sizes(), ", expected ", expected.sizes());
-  REQUIRE(got.sizes() == expected.sizes());
-  const double scale = expected.abs().max().item<double>();
-  REQUIRE(scale > 0);
-  const at::Tensor diff = (got - expected).abs();
-  const int64_t worst = diff.flatten().argmax().item<int64_t>();
-  const double relative = diff.max().item<double>() / scale;
-  INFO(what, ": max |diff| / max |ref| = ", relative, " (tolerance ", kTolerance, ") at flat index ", worst, ": got ",
-       got.flatten()[worst].item<float>(), ", torchvision ", expected.flatten()[worst].item<float>());
-  CHECK(relative <= kTolerance);
+  test::check_close(got, expected, what, kTolerance);
 }
 
 // Encodes every input of a reference folder and compares tokens, pooled vector and grid size.

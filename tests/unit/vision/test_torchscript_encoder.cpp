@@ -13,7 +13,7 @@
 
 #include "ophtha/error.hpp"
 #include "ophtha/vision_encoder.hpp"
-#include "support/npy_reader.hpp"
+#include "support/tensor_check.hpp"
 #include "support/test_models.hpp"
 #include "support/expect_error.hpp"
 
@@ -25,29 +25,13 @@ namespace {
 constexpr double kTolerance = 1e-5;  // max |ours − PyTorch| / max |PyTorch|: the same module, run twice
 
 std::string modules_dir() {
-  const std::string dir = test::work_dir() + "/torchscript-modules-seed7";
-  struct stat st {};
-  if (::stat((dir + "/tokens.pt").c_str(), &st) == 0) return dir;
-  const std::string command = std::string("/usr/bin/python3 ") + OPHTHA_SOURCE_DIR +
-                              "/tests/tools/torchscript_modules.py --seed 7 --out '" + dir + "'";
-  INFO("command: ", command);
-  REQUIRE(std::system(command.c_str()) == 0);
-  return dir;
+  return test::cached_script_output("tests/tools/torchscript_modules.py", "torchscript-modules", "--seed 7", "", "tokens.pt");
 }
 
-at::Tensor load_npy(const std::string& path) {
-  test::NpyArray array = test::read_npy(path);
-  return at::from_blob(array.data.data(), array.shape, at::kFloat).clone();
-}
+at::Tensor load_npy(const std::string& path) { return test::load_npy_tensor(path); }
 
 void check_close(const at::Tensor& got, const at::Tensor& expected, const std::string& what) {
-  INFO(what, ": got shape ", got.sizes(), ", expected ", expected.sizes());
-  REQUIRE(got.sizes() == expected.sizes());
-  const double scale = expected.abs().max().item<double>();
-  REQUIRE(scale > 0);
-  const double relative = (got - expected).abs().max().item<double>() / scale;
-  INFO(what, ": max |diff| / max |ref| = ", relative, " (tolerance ", kTolerance, ")");
-  CHECK(relative <= kTolerance);
+  test::check_close(got, expected, what, kTolerance);
 }
 
 void check_error(const Error& e, ErrorCode code, const std::vector<std::string>& fragments) {
