@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "ophtha/tokenizer.hpp"
+#include "common/sample_stats.hpp"
 
 namespace {
 
@@ -46,18 +47,6 @@ std::string mixed_report_text(size_t bytes) {
   return text;
 }
 
-struct Stats {
-  double mean = 0, sd = 0;
-};
-
-Stats stats(const std::vector<double>& xs) {
-  Stats s;
-  for (double x : xs) s.mean += x;
-  s.mean /= static_cast<double>(xs.size());
-  for (double x : xs) s.sd += (x - s.mean) * (x - s.mean);
-  s.sd = xs.size() > 1 ? std::sqrt(s.sd / static_cast<double>(xs.size() - 1)) : 0;
-  return s;
-}
 
 // MB/s of each timed run of `job` (after one warm-up run) over `bytes` bytes.
 template <typename Job>
@@ -115,10 +104,10 @@ int main(int argc, char** argv) {
     }
     std::vector<int32_t> ids;
     std::string decoded;
-    const Stats encode = stats(megabytes_per_second(options.repetitions, text.size(), [&] {
+    const ophtha::SampleStats encode = ophtha::sample_stats(megabytes_per_second(options.repetitions, text.size(), [&] {
       ids = tokenizer.encode(text, false);
     }));
-    const Stats decode = stats(megabytes_per_second(options.repetitions, text.size(), [&] {
+    const ophtha::SampleStats decode = ophtha::sample_stats(megabytes_per_second(options.repetitions, text.size(), [&] {
       decoded = tokenizer.decode(ids);
     }));
     std::printf("tokenizer: %s\ntext: %zu bytes -> %zu tokens; %d timed runs after 1 warm-up\n",

@@ -15,6 +15,7 @@
 #include "cli/commands.hpp"
 #include "ophtha/llama.hpp"
 #include "ophtha/tensor_type.hpp"
+#include "common/sample_stats.hpp"
 
 namespace ophtha::cli {
 namespace {
@@ -31,18 +32,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
-struct Stats {
-  double mean = 0, stddev = 0;
-};
-
-Stats stats(const std::vector<double>& xs) {
-  Stats s;
-  for (double x : xs) s.mean += x;
-  s.mean /= static_cast<double>(xs.size());
-  for (double x : xs) s.stddev += (x - s.mean) * (x - s.mean);
-  s.stddev = xs.size() > 1 ? std::sqrt(s.stddev / static_cast<double>(xs.size() - 1)) : 0;
-  return s;
-}
 
 double peak_rss_mib() {
   rusage usage{};
@@ -96,7 +85,7 @@ int run_bench(const Args& raw) {
       tg.push_back(static_cast<double>(n_gen) / tg_s);
     }
   }
-  const Stats pps = stats(pp), tgs = stats(tg);
+  const SampleStats pps = sample_stats(pp), tgs = sample_stats(tg);
   const double size_mib = static_cast<double>(model->weight_bytes()) / (1 << 20);
   const double kv_mib = 2.0 * c.n_layers * options.context_length * c.kv_dim() * 4 / (1 << 20);
   const std::string type(tensor_type_info(model->layers()[0].wq.type).name);
@@ -105,8 +94,8 @@ int run_bench(const Args& raw) {
                         {"weights_mib", size_mib}, {"threads", session.n_threads()},
                         {"load_s", load_s},        {"prompt_tokens", n_prompt},
                         {"gen_tokens", n_gen},     {"repetitions", reps},
-                        {"pp_tok_s", pps.mean},    {"pp_tok_s_sd", pps.stddev},
-                        {"tg_tok_s", tgs.mean},    {"tg_tok_s_sd", tgs.stddev},
+                        {"pp_tok_s", pps.mean},    {"pp_tok_s_sd", pps.sd},
+                        {"tg_tok_s", tgs.mean},    {"tg_tok_s_sd", tgs.sd},
                         {"kv_cache_mib", kv_mib},  {"peak_rss_mib", peak_rss_mib()}};
     std::printf("%s\n", j.dump().c_str());
   } else {
@@ -114,7 +103,7 @@ int run_bench(const Args& raw) {
                 static_cast<long long>(n_prompt), static_cast<long long>(n_gen));
     std::printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
     std::printf("| %s | %s | %.1f MiB | %d | %.2f s | %.2f ± %.2f | %.2f ± %.2f | %.0f MiB |\n", path.c_str(),
-                type.c_str(), size_mib, session.n_threads(), load_s, pps.mean, pps.stddev, tgs.mean, tgs.stddev,
+                type.c_str(), size_mib, session.n_threads(), load_s, pps.mean, pps.sd, tgs.mean, tgs.sd,
                 peak_rss_mib());
   }
   return 0;
