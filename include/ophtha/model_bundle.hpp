@@ -1,0 +1,87 @@
+// A model bundle: one folder holding everything `ophtha report` needs, named by a small JSON
+// manifest (ophtha-bundle.json). The format is written out in docs/formats.md ("Model bundle").
+//
+//   bundle/
+//     ophtha-bundle.json     this manifest
+//     llm.gguf               the LLaMA2-architecture language model (its tokenizer inside, or beside)
+//     encoder.safetensors    the vision encoder (torchvision names) or encoder.pt (TorchScript)
+//     projector.safetensors  the feature projector
+//     heads.safetensors      optional auxiliary classification heads (modality, gradability, grades)
+//
+// The manifest also fixes the preprocessing per modality, the prompt template per language, the
+// report languages, the default generation settings, and the disclaimer every report carries.
+// Paths in the manifest are relative to the bundle folder; absolute paths and ".." are refused so
+// that a bundle is one self-contained, relocatable folder.
+//
+// Thread safety: plain values and pure functions.
+// Errors: read_bundle_manifest checks the whole manifest and throws one Error(InvalidFormat) listing
+// every problem as "<file>: <field>: <what was wrong>, expected <...>" (Error(Io) when the file cannot
+// be read); write_bundle_manifest throws Error(Io) when the file cannot be written.
+#pragma once
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ophtha/export.h"
+#include "ophtha/modality.hpp"
+#include "ophtha/preprocess.hpp"
+
+namespace ophtha {
+
+inline constexpr const char* kBundleManifestName = "ophtha-bundle.json";
+inline constexpr int kBundleFormatVersion = 1;
+
+// How the prompt is built for a study (docs/formats.md, "Prompt"):
+//   template[lang] with "{images}" and "{findings}" placeholders;
+//   "{images}"   ← one image_line per image, in the order given, each holding one image_marker
+//                  ("{modality}" and "{eye}" in image_line become e.g. "CFP" and "OD");
+//   "{findings}" ← the instruments' findings text, or no_findings[lang] when none was given.
+// The prompt for the text-only route is the same template with no images.
+struct BundlePrompt {
+  std::map<std::string, std::string> templates;    // language → template
+  std::string image_line = "{modality} {eye}: <image>\n";
+  std::string image_marker = "<image>";
+  std::map<std::string, std::string> no_findings;  // language → text used when no findings are given
+};
+
+struct BundleGeneration {
+  int max_tokens = 384;
+  float temperature = 0.0f;  // 0 = greedy
+  float top_p = 1.0f;
+  int top_k = 0;
+};
+
+struct ModelBundle {
+  std::string folder;        // the bundle folder (as given to read_bundle_manifest)
+  std::string name;          // e.g. "ophtha-demo"
+  std::string description;
+  std::string disclaimer;    // shown with every report, e.g. that the model was trained on synthetic images
+  std::string llm;           // GGUF file or Hugging Face folder, relative to `folder`
+  std::string tokenizer;     // tokenizer.model; empty = the LLM file's own vocabulary
+  std::string encoder_arch;  // "resnet18", "resnet34", "resnet50", "torchscript"
+  std::string encoder;       // weights file
+  std::string projector;     // projector weights file
+  std::string heads;         // auxiliary heads file; empty = none
+  std::map<Modality, PreprocessOptions> preprocessing;  // all three modalities
+  BundlePrompt prompt;
+  std::vector<std::string> languages;  // report languages the model was trained for ("zh", "en")
+  BundleGeneration generation;
+
+  // `relative` joined to the bundle folder.
+  std::string path_of(const std::string& relative) const;
+};
+
+// Reads and checks <folder>/ophtha-bundle.json (or the manifest file itself when `path` names a
+// .json file): every field's type and range, known keys only, the format version, the files it
+// names exist inside the folder, every language has a template holding {images} and {findings},
+// image_line holds the image marker exactly once.
+OPHTHA_API ModelBundle read_bundle_manifest(const std::string& path);
+
+// Writes <bundle.folder>/ophtha-bundle.json atomically (the files it names are not touched).
+OPHTHA_API void write_bundle_manifest(const ModelBundle& bundle);
+
+// The default prompt: English and Chinese templates, "{modality} {eye}: <image>" image lines.
+OPHTHA_API BundlePrompt default_bundle_prompt();
+
+}  // namespace ophtha

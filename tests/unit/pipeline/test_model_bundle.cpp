@@ -1,0 +1,132 @@
+// The model bundle manifest (model_bundle.hpp): written and read back field for field; a broken
+// manifest is refused with every problem listed, each naming its field.
+#include "support/doctest_with_aten.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "ophtha/error.hpp"
+#include "ophtha/model_bundle.hpp"
+#include "support/expect_error.hpp"
+
+using namespace ophtha;
+using ophtha::test::error_from;
+
+namespace {
+
+std::string fresh_bundle(const std::string& name) {
+  const std::string dir = std::string(OPHTHA_TEST_WORK_DIR) + "/test_model_bundle/" + name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  for (const char* file : {"llm.gguf", "encoder.safetensors", "projector.safetensors", "heads.safetensors"})
+    std::ofstream(dir + "/" + file) << "x";
+  return dir;
+}
+
+ModelBundle example(const std::string& dir) {
+  ModelBundle b;
+  b.folder = dir;
+  b.name = "test-bundle";
+  b.description = "for tests";
+  b.disclaimer = "Trained on synthetic images only.";
+  b.llm = "llm.gguf";
+  b.encoder_arch = "resnet18";
+  b.encoder = "encoder.safetensors";
+  b.projector = "projector.safetensors";
+  b.heads = "heads.safetensors";
+  for (Modality m : {Modality::Cfp, Modality::Oct, Modality::Osa}) b.preprocessing[m] = PreprocessOptions{};
+  b.preprocessing[Modality::Oct].size = 160;
+  b.preprocessing[Modality::Oct].mean = {0.5f, 0.5f, 0.5f};
+  b.prompt = default_bundle_prompt();
+  b.languages = {"zh", "en"};
+  b.generation.max_tokens = 200;
+  b.generation.temperature = 0.7f;
+  return b;
+}
+
+void write_text(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
+
+}  // namespace
+
+TEST_CASE("a bundle manifest written by write_bundle_manifest reads back field for field") {
+  const std::string dir = fresh_bundle("round-trip");
+  const ModelBundle written = example(dir);
+  write_bundle_manifest(written);
+  for (const std::string& path : {dir, dir + "/" + kBundleManifestName}) {
+    const ModelBundle read = read_bundle_manifest(path);
+    CHECK(read.folder == dir);
+    CHECK(read.name == written.name);
+    CHECK(read.disclaimer == written.disclaimer);
+    CHECK(read.llm == "llm.gguf");
+    CHECK(read.encoder_arch == "resnet18");
+    CHECK(read.heads == "heads.safetensors");
+    CHECK(read.tokenizer.empty());
+    CHECK(read.preprocessing.at(Modality::Oct).size == 160);
+    CHECK(read.preprocessing.at(Modality::Oct).mean[1] == doctest::Approx(0.5));
+    CHECK(read.preprocessing.at(Modality::Cfp).std[2] == doctest::Approx(0.225));
+    CHECK(read.prompt.templates == written.prompt.templates);
+    CHECK(read.prompt.no_findings == written.prompt.no_findings);
+    CHECK(read.languages == written.languages);
+    CHECK(read.generation.max_tokens == 200);
+    CHECK(read.generation.temperature == doctest::Approx(0.7));
+    CHECK(read.path_of(read.llm) == dir + "/llm.gguf");
+  }
+}
+
+TEST_CASE("a broken bundle manifest is refused with every problem named by its field") {
+  const std::string dir = fresh_bundle("broken");
+  write_text(dir + "/" + kBundleManifestName, R"({
+    "format": "ophtha-bundle", "version": 1, "name": "b", "disclaimer": "synthetic",
+    "llm": {"path": "missing.gguf"},
+    "encoder": {"arch": "vgg16", "path": "../outside.safetensors"},
+    "projector": {"path": "/abs/projector.safetensors"},
+    "preprocessing": {"cfp": {"size": 224}, "oct": {"size": 0}, "osa": {"size": 224, "std": [1, 0, 1]}},
+    "prompt": {"image_line": "{modality}: no marker here\n"},
+    "languages": ["en", "fr"],
+    "colour": "blue"
+  })");
+  const Error e = error_from([&] { read_bundle_manifest(dir); });
+  CHECK(e.code() == ErrorCode::InvalidFormat);
+  const std::string message = e.what();
+  INFO(message);
+  for (const char* fragment : {"ophtha-bundle.json", "llm.path: 'missing.gguf' does not exist",
+                               "encoder.arch: is 'vgg16'", "encoder.path: '../outside.safetensors' leaves the bundle",
+                               "projector.path: '/abs/projector.safetensors' leaves the bundle",
+                               "preprocessing.oct.size: is 0", "preprocessing.osa.std", "prompt.image_line",
+                               "languages[1]: is \"fr\"", "colour: unknown key"})
+    CHECK_MESSAGE(message.find(fragment) != std::string::npos, "missing: ", fragment);
+}
+
+TEST_CASE("a bundle manifest with the wrong version, bad JSON or no file says so") {
+  const std::string dir = fresh_bundle("versions");
+  ModelBundle b = example(dir);
+  write_bundle_manifest(b);
+  std::string text;
+  {
+    std::ifstream in(dir + "/" + kBundleManifestName);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const size_t at = text.find("\"version\": 1");
+  REQUIRE(at != std::string::npos);
+  write_text(dir + "/" + kBundleManifestName, text.substr(0, at) + "\"version\": 9" + text.substr(at + 12));
+  test::check_message(error_from([&] { read_bundle_manifest(dir); }), ErrorCode::InvalidFormat,
+                      "version: is 9, expected 1");
+  write_text(dir + "/" + kBundleManifestName, "{ not json");
+  test::check_message(error_from([&] { read_bundle_manifest(dir); }), ErrorCode::InvalidFormat, "not valid JSON");
+  test::check_message(error_from([&] { read_bundle_manifest(dir + "/nowhere"); }), ErrorCode::Io,
+                      "is '" + dir + "/nowhere' a model bundle folder?");
+}
+
+TEST_CASE("a template without {findings} for a listed language is refused") {
+  const std::string dir = fresh_bundle("template");
+  ModelBundle b = example(dir);
+  b.prompt.templates["zh"] = "{images} 报告：";
+  write_bundle_manifest(b);
+  test::check_message(error_from([&] { read_bundle_manifest(dir); }), ErrorCode::InvalidFormat,
+                      "prompt.templates.zh: must hold {images} and {findings} once each");
+  b.prompt.templates.erase("zh");
+  write_bundle_manifest(b);
+  test::check_message(error_from([&] { read_bundle_manifest(dir); }), ErrorCode::InvalidFormat,
+                      "has no template for language 'zh'");
+}
