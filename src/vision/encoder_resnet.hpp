@@ -3,6 +3,7 @@
 // into it. resnet_weights.cpp reads; resnet.cpp runs.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,7 +55,15 @@ struct ResNetWeights {
   std::vector<ResidualBlock> blocks;
 };
 
-// Reads and checks a torchvision state_dict (see load_vision_encoder in vision_encoder.hpp).
+// Reads and checks a torchvision state_dict (see load_vision_encoder in vision_encoder.hpp):
+// every convolution weight and the four BatchNorm tensors of each ConvBnSpec, widened to f32, by
+// their names without the checkpoint's prefix ("layer1.0.bn1.running_var").
+std::map<std::string, at::Tensor> read_resnet_tensors(const std::string& path, const ResNetLayout& layout);
+
+// The same, with each BatchNorm folded into its convolution (inference).
 ResNetWeights load_resnet_weights(const std::string& path, const ResNetLayout& layout);
+
+// BatchNorm2d's ε in torchvision's ResNets.
+constexpr double kBatchNormEps = 1e-5;
 
 }  // namespace ophtha::vision

@@ -1,4 +1,5 @@
 #include <cstring>
+#include <map>
 #include <set>
 
 #include <ATen/TensorOperators.h>
@@ -14,7 +15,6 @@ namespace ophtha::vision {
 
 namespace {
 
-constexpr double kBatchNormEps = 1e-5;  // torchvision's BatchNorm2d default
 constexpr const char* kBatchNormTensors[] = {"weight", "bias", "running_mean", "running_var"};
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -136,7 +136,7 @@ ResNetLayout resnet_layout(EncoderArch arch) {
   return layout;
 }
 
-ResNetWeights load_resnet_weights(const std::string& path, const ResNetLayout& layout) {
+std::map<std::string, at::Tensor> read_resnet_tensors(const std::string& path, const ResNetLayout& layout) {
   const SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint::open(path);
   const std::vector<std::string> names = checkpoint.names();
   const std::string prefix = find_prefix(path, checkpoint, names);
@@ -168,18 +168,26 @@ ResNetWeights load_resnet_weights(const std::string& path, const ResNetLayout& l
          layout.name, prefix, fmt::join(some, ", "), unknown.size() > some.size() ? ", ..." : "");
   }
 
+  std::map<std::string, at::Tensor> tensors;
+  for (const ExpectedTensor& e : expected) {
+    at::Tensor t = read_f32(checkpoint, e, layout.name);
+    const std::string name = e.name.substr(prefix.size());
+    if (ends_with(name, ".running_var") && !(at::isfinite(t) & (t >= 0)).all().item<bool>())
+      fail(ErrorCode::InvalidFormat, "{}: tensor '{}' holds a negative or non-finite variance", path, e.name);
+    tensors.emplace(name, std::move(t));
+  }
+  return tensors;
+}
+
+ResNetWeights load_resnet_weights(const std::string& path, const ResNetLayout& layout) {
+  const std::map<std::string, at::Tensor> tensors = read_resnet_tensors(path, layout);
   auto read_conv_bn = [&](const ConvBnSpec& s) {
-    auto read = [&](const std::string& name, std::vector<int64_t> shape) {
-      return read_f32(checkpoint, ExpectedTensor{prefix + name, std::move(shape)}, layout.name).to(at::kDouble);
-    };
-    const at::Tensor weight = read(s.conv + ".weight", {s.out, s.in, s.kernel, s.kernel});
-    const at::Tensor gamma = read(s.bn + ".weight", {s.out});
-    const at::Tensor beta = read(s.bn + ".bias", {s.out});
-    const at::Tensor mean = read(s.bn + ".running_mean", {s.out});
-    const at::Tensor var = read(s.bn + ".running_var", {s.out});
-    if (!(at::isfinite(var) & (var >= 0)).all().item<bool>())
-      fail(ErrorCode::InvalidFormat, "{}: tensor '{}{}.running_var' holds a negative or non-finite variance", path,
-           prefix, s.bn);
+    auto read = [&](const std::string& name) { return tensors.at(name).to(at::kDouble); };
+    const at::Tensor weight = read(s.conv + ".weight");
+    const at::Tensor gamma = read(s.bn + ".weight");
+    const at::Tensor beta = read(s.bn + ".bias");
+    const at::Tensor mean = read(s.bn + ".running_mean");
+    const at::Tensor var = read(s.bn + ".running_var");
     const at::Tensor scale = gamma / (var + kBatchNormEps).sqrt();
     return ConvBn{(weight * scale.view({-1, 1, 1, 1})).to(at::kFloat).contiguous(),
                   (beta - mean * scale).to(at::kFloat).contiguous(), s.stride, s.padding};
