@@ -1,0 +1,103 @@
+// Auxiliary classification heads on an encoder's pooled features: the multi-task part of training
+// (they teach the encoder what matters in an ophthalmic image) and, at inference, the check that an
+// image is what the caller said it is (an OCT passed as CFP) and can be graded at all.
+//
+//   pooled [B, C] f32 (VisionFeatures::pooled)
+//     ├─ modality   Linear(C → 3)             which instrument made the image (cfp, oct, osa)
+//     ├─ gradable   Linear(C → 1)             logit of "the image can be graded"
+//     ├─ findings   Linear(C → kFindingCount) one logit per Finding (study.hpp)
+//     └─ grades     Linear(C → levels) per GradeScale
+//
+// Targets come from the labels of the image's eye, restricted to the image's modality
+// (image_targets): findings and grades of another modality, and everything of an ungradable
+// image, are "not applicable" and take no part in the loss.
+//
+// File format: safetensors with tensors "heads.modality.weight" [3, C], "heads.modality.bias" [3],
+// "heads.gradable.weight" [1, C], "heads.gradable.bias" [1], "heads.findings.weight" [26, C],
+// "heads.findings.bias" [26], "heads.grade.<scale code>.weight" [levels, C] and ".bias" [levels];
+// __metadata__ "ophtha_heads_version" = "1", "channels" = C.
+//
+// Thread safety: forward()/predict() only read the parameters; a trainer that updates them must
+// not run them on other threads meanwhile.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "ophtha/export.h"
+#include "ophtha/modality.hpp"
+#include "ophtha/study.hpp"
+
+namespace ophtha {
+
+// What one image should show. −1 marks "not applicable".
+struct ImageTargets {
+  int modality = 0;                              // Modality as an index
+  int gradable = 1;                              // 1 gradable, 0 ungradable
+  std::array<int8_t, kFindingCount> findings{};  // 1 present, 0 absent, −1 not applicable
+  std::array<int8_t, kGradeScaleCount> grades{}; // level, or −1 not applicable
+};
+
+// The targets of an image of `modality` of the eye labelled `eye`.
+OPHTHA_API ImageTargets image_targets(const EyeLabels& eye, Modality modality);
+
+struct HeadLogits {
+  at::Tensor modality;                // (B, 3)
+  at::Tensor gradable;                // (B)
+  at::Tensor findings;                // (B, kFindingCount)
+  std::vector<at::Tensor> grades;     // kGradeScaleCount tensors (B, levels)
+};
+
+struct HeadLossWeights {
+  double modality = 1.0;
+  double gradable = 1.0;
+  double findings = 1.0;
+  double grades = 1.0;
+};
+
+// What the heads see in one image.
+struct HeadPrediction {
+  Modality modality = Modality::Cfp;
+  float modality_probability = 0;             // of the predicted modality
+  float gradable_probability = 0;
+  std::array<float, kFindingCount> finding_probability{};
+  std::array<int8_t, kGradeScaleCount> grade{};  // argmax level of each scale
+};
+
+class OPHTHA_API AuxiliaryHeads {
+ public:
+  // nn.Linear's default initialisation U(−1/√C, 1/√C), the same on every platform for a seed.
+  static AuxiliaryHeads random(int64_t channels, uint64_t seed);
+  // Error(Io) / Error(InvalidFormat) naming the file and the tensor for a missing or misshapen one.
+  static AuxiliaryHeads load(const std::string& path);
+  // Atomic. Error(Io) when writing fails.
+  void save(const std::string& path) const;
+
+  // pooled (B, C) f32; differentiable. Error(InvalidArgument) naming both shapes for another C.
+  HeadLogits forward(const at::Tensor& pooled) const;
+
+  // The weighted multi-task loss: mean cross-entropy (modality, each grade scale) and mean binary
+  // cross-entropy (gradable, findings) over the applicable targets; a term with no applicable
+  // target in the batch contributes 0. targets.size() must equal B.
+  at::Tensor loss(const HeadLogits& logits, const std::vector<ImageTargets>& targets,
+                  const HeadLossWeights& weights = {}) const;
+
+  std::vector<HeadPrediction> predict(const HeadLogits& logits) const;
+
+  // (name, tensor) in file order; the heads' own tensors (a trainer sets requires_grad on them).
+  const std::vector<std::pair<std::string, at::Tensor>>& named_parameters() const { return parameters_; }
+  int64_t channels() const { return channels_; }
+
+ private:
+  AuxiliaryHeads() = default;
+  const at::Tensor& tensor(const std::string& name) const;
+
+  int64_t channels_ = 0;
+  std::vector<std::pair<std::string, at::Tensor>> parameters_;
+};
+
+}  // namespace ophtha

@@ -1,0 +1,208 @@
+// Auxiliary classification heads: targets, forward, multi-task loss, prediction, file format.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include <ATen/ATen.h>
+#include <fmt/ranges.h>
+
+#include "ophtha/auxiliary_heads.hpp"
+#include "ophtha/error.hpp"
+#include "ophtha/random.hpp"
+#include "ophtha/safetensors.hpp"
+
+namespace ophtha {
+
+namespace {
+
+constexpr const char* kVersionKey = "ophtha_heads_version";
+
+struct HeadShape {
+  std::string name;  // "heads.modality"
+  int64_t outputs;
+};
+
+std::vector<HeadShape> head_shapes() {
+  std::vector<HeadShape> out = {{"heads.modality", 3}, {"heads.gradable", 1}, {"heads.findings", kFindingCount}};
+  for (int s = 0; s < kGradeScaleCount; ++s) {
+    const GradeScaleInfo& info = grade_scale_info(static_cast<GradeScale>(s));
+    out.push_back({std::string("heads.grade.") + info.code, info.levels});
+  }
+  return out;
+}
+
+std::vector<uint8_t> f32_bytes(const at::Tensor& t) {
+  const at::Tensor c = t.detach().to(at::kFloat).contiguous();
+  std::vector<uint8_t> out(static_cast<size_t>(c.nbytes()));
+  std::memcpy(out.data(), c.data_ptr(), out.size());
+  return out;
+}
+
+}  // namespace
+
+ImageTargets image_targets(const EyeLabels& eye, Modality modality) {
+  ImageTargets t;
+  t.modality = static_cast<int>(modality);
+  t.findings.fill(-1);
+  t.grades.fill(-1);
+  if (std::find(eye.ungradable.begin(), eye.ungradable.end(), modality) != eye.ungradable.end()) {
+    t.gradable = 0;
+    return t;
+  }
+  t.gradable = 1;
+  for (int f = 0; f < kFindingCount; ++f)
+    if (finding_modality(static_cast<Finding>(f)) == modality) t.findings[f] = eye.has(static_cast<Finding>(f)) ? 1 : 0;
+  for (const auto& [scale, level] : eye.grades)
+    if (grade_scale_info(scale).modality == modality) t.grades[static_cast<size_t>(scale)] = static_cast<int8_t>(level);
+  return t;
+}
+
+AuxiliaryHeads AuxiliaryHeads::random(int64_t channels, uint64_t seed) {
+  if (channels < 1 || channels > 65536)
+    fail(ErrorCode::InvalidArgument, "AuxiliaryHeads: channels must be in [1, 65536], got {}", channels);
+  Random rng(seed);
+  const double bound = 1.0 / std::sqrt(static_cast<double>(channels));
+  auto uniform = [&](std::vector<int64_t> shape) {
+    at::Tensor t = at::empty(shape, at::kFloat);
+    float* p = t.data_ptr<float>();
+    for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>(rng.uniform(-bound, bound));
+    return t;
+  };
+  AuxiliaryHeads heads;
+  heads.channels_ = channels;
+  for (const HeadShape& h : head_shapes()) {
+    heads.parameters_.emplace_back(h.name + ".weight", uniform({h.outputs, channels}));
+    heads.parameters_.emplace_back(h.name + ".bias", uniform({h.outputs}));
+  }
+  return heads;
+}
+
+AuxiliaryHeads AuxiliaryHeads::load(const std::string& path) {
+  const SafetensorsFile file = SafetensorsFile::open(path);
+  const auto version = file.metadata().find(kVersionKey);
+  if (version == file.metadata().end() || version->second != "1")
+    fail(ErrorCode::InvalidFormat, "{}: not an auxiliary-heads file: __metadata__ '{}' is {}, expected \"1\"", path,
+         kVersionKey, version == file.metadata().end() ? "missing" : "'" + version->second + "'");
+  const SafetensorsTensor* probe = file.find("heads.modality.weight");
+  if (!probe || probe->shape.size() != 2)
+    fail(ErrorCode::InvalidFormat, "{}: tensor 'heads.modality.weight' [3, C] is missing or not 2-D", path);
+  const int64_t channels = probe->shape[1];
+  AuxiliaryHeads heads;
+  heads.channels_ = channels;
+  size_t expected_count = 0;
+  for (const HeadShape& h : head_shapes()) {
+    for (const bool weight : {true, false}) {
+      const std::string name = h.name + (weight ? ".weight" : ".bias");
+      const std::vector<int64_t> shape = weight ? std::vector<int64_t>{h.outputs, channels} : std::vector<int64_t>{h.outputs};
+      const SafetensorsTensor* t = file.find(name);
+      if (!t) fail(ErrorCode::InvalidFormat, "{}: tensor '{}' (shape [{}]) is missing", path, name, fmt::join(shape, ", "));
+      if (t->dtype != "F32") fail(ErrorCode::Unsupported, "{}: tensor '{}' has dtype {}, expected F32", path, name, t->dtype);
+      if (t->shape != shape)
+        fail(ErrorCode::InvalidFormat, "{}: tensor '{}' has shape [{}], expected [{}]", path, name,
+             fmt::join(t->shape, ", "), fmt::join(shape, ", "));
+      at::Tensor value = at::empty(shape, at::kFloat);
+      std::memcpy(value.data_ptr(), t->data, t->nbytes);
+      if (!at::isfinite(value).all().item<bool>())
+        fail(ErrorCode::InvalidFormat, "{}: tensor '{}' holds a non-finite value", path, name);
+      heads.parameters_.emplace_back(name, std::move(value));
+      ++expected_count;
+    }
+  }
+  if (file.tensors().size() != expected_count)
+    fail(ErrorCode::InvalidFormat, "{}: holds {} tensors, expected the {} of the auxiliary heads", path,
+         file.tensors().size(), expected_count);
+  return heads;
+}
+
+void AuxiliaryHeads::save(const std::string& path) const {
+  std::vector<SafetensorsTensorData> tensors;
+  for (const auto& [name, t] : parameters_)
+    tensors.push_back({name, "F32", std::vector<int64_t>(t.sizes().begin(), t.sizes().end()), f32_bytes(t)});
+  write_safetensors(path, tensors, {{kVersionKey, "1"}, {"channels", std::to_string(channels_)}});
+}
+
+const at::Tensor& AuxiliaryHeads::tensor(const std::string& name) const {
+  for (const auto& [n, t] : parameters_)
+    if (n == name) return t;
+  fail(ErrorCode::Internal, "AuxiliaryHeads: no tensor '{}'", name);
+}
+
+HeadLogits AuxiliaryHeads::forward(const at::Tensor& pooled) const {
+  if (pooled.dim() != 2 || pooled.size(1) != channels_ || pooled.scalar_type() != at::kFloat)
+    fail(ErrorCode::InvalidArgument, "AuxiliaryHeads::forward: pooled features must be (B, {}) float32, got [{}] {}",
+         channels_, fmt::join(pooled.sizes(), ", "), c10::toString(pooled.scalar_type()));
+  auto linear = [&](const std::string& head) {
+    return at::linear(pooled, tensor(head + ".weight"), tensor(head + ".bias"));
+  };
+  HeadLogits out;
+  out.modality = linear("heads.modality");
+  out.gradable = linear("heads.gradable").squeeze(1);
+  out.findings = linear("heads.findings");
+  for (int s = 0; s < kGradeScaleCount; ++s)
+    out.grades.push_back(linear(std::string("heads.grade.") + grade_scale_info(static_cast<GradeScale>(s)).code));
+  return out;
+}
+
+at::Tensor AuxiliaryHeads::loss(const HeadLogits& logits, const std::vector<ImageTargets>& targets,
+                                const HeadLossWeights& weights) const {
+  const int64_t batch = logits.modality.size(0);
+  if (static_cast<int64_t>(targets.size()) != batch)
+    fail(ErrorCode::InvalidArgument, "AuxiliaryHeads::loss: {} targets for a batch of {}", targets.size(), batch);
+  std::vector<int64_t> modality(batch), findings(batch * kFindingCount);
+  std::vector<float> gradable(batch);
+  for (int64_t b = 0; b < batch; ++b) {
+    modality[b] = targets[b].modality;
+    gradable[b] = static_cast<float>(targets[b].gradable);
+    for (int f = 0; f < kFindingCount; ++f) findings[b * kFindingCount + f] = targets[b].findings[f];
+  }
+  const at::Tensor modality_t = at::tensor(modality, at::kLong);
+  const at::Tensor gradable_t = at::tensor(gradable, at::kFloat);
+  const at::Tensor findings_t = at::tensor(findings, at::kLong).view({batch, kFindingCount});
+
+  at::Tensor total = weights.modality * at::cross_entropy_loss(logits.modality, modality_t);
+  total = total + weights.gradable * at::binary_cross_entropy_with_logits(logits.gradable, gradable_t);
+
+  const at::Tensor applicable = findings_t >= 0;
+  const int64_t n_findings = applicable.sum().item<int64_t>();
+  if (n_findings > 0) {
+    const at::Tensor per = at::binary_cross_entropy_with_logits(logits.findings, findings_t.clamp_min(0).to(at::kFloat),
+                                                                {}, {}, at::Reduction::None);
+    total = total + weights.findings * (per * applicable.to(at::kFloat)).sum() / static_cast<double>(n_findings);
+  }
+  for (int s = 0; s < kGradeScaleCount; ++s) {
+    std::vector<int64_t> level(batch);
+    int64_t n = 0;
+    for (int64_t b = 0; b < batch; ++b) {
+      level[b] = targets[b].grades[s];
+      n += level[b] >= 0;
+    }
+    if (n == 0) continue;
+    total = total + weights.grades * at::cross_entropy_loss(logits.grades[s], at::tensor(level, at::kLong), {},
+                                                            at::Reduction::Mean, /*ignore_index=*/-1);
+  }
+  return total;
+}
+
+std::vector<HeadPrediction> AuxiliaryHeads::predict(const HeadLogits& logits) const {
+  at::NoGradGuard no_grad;
+  const int64_t batch = logits.modality.size(0);
+  const at::Tensor modality_p = at::softmax(logits.modality, 1).contiguous();
+  const at::Tensor gradable_p = at::sigmoid(logits.gradable).contiguous();
+  const at::Tensor findings_p = at::sigmoid(logits.findings).contiguous();
+  std::vector<at::Tensor> levels;
+  for (const at::Tensor& g : logits.grades) levels.push_back(g.argmax(1).contiguous());
+  std::vector<HeadPrediction> out(batch);
+  for (int64_t b = 0; b < batch; ++b) {
+    HeadPrediction& p = out[b];
+    const at::Tensor row = modality_p[b];
+    const int64_t best = row.argmax().item<int64_t>();
+    p.modality = static_cast<Modality>(best);
+    p.modality_probability = row[best].item<float>();
+    p.gradable_probability = gradable_p[b].item<float>();
+    for (int f = 0; f < kFindingCount; ++f) p.finding_probability[f] = findings_p[b][f].item<float>();
+    for (int s = 0; s < kGradeScaleCount; ++s) p.grade[s] = static_cast<int8_t>(levels[s][b].item<int64_t>());
+  }
+  return out;
+}
+
+}  // namespace ophtha

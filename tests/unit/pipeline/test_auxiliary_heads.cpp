@@ -1,0 +1,141 @@
+// Auxiliary heads (auxiliary_heads.hpp): targets from an eye's labels, the multi-task loss against
+// its closed form, learning a separable problem, and the file format.
+#include "support/doctest_with_aten.hpp"
+
+#include <cmath>
+#include <string>
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include "ophtha/auxiliary_heads.hpp"
+#include "ophtha/error.hpp"
+#include "ophtha/safetensors.hpp"
+#include "support/expect_error.hpp"
+#include "support/test_models.hpp"
+
+using namespace ophtha;
+
+namespace {
+
+EyeLabels moderate_dr_with_cnv() {
+  EyeLabels eye;
+  eye.findings = {Finding::Microaneurysms, Finding::HardExudates, Finding::SubretinalFluid,
+                  Finding::ChoroidalNeovascularisation};
+  eye.grades = {{GradeScale::Icdr, 2}, {GradeScale::Areds, 0}, {GradeScale::CupDisc, 0}, {GradeScale::OctClass, 3}};
+  eye.imaged = {Modality::Cfp, Modality::Oct};
+  return eye;
+}
+
+}  // namespace
+
+TEST_CASE("an image's targets are its eye's labels of its own modality; an ungradable image has none") {
+  const EyeLabels eye = moderate_dr_with_cnv();
+  const ImageTargets cfp = image_targets(eye, Modality::Cfp);
+  CHECK(cfp.modality == static_cast<int>(Modality::Cfp));
+  CHECK(cfp.gradable == 1);
+  CHECK(cfp.findings[static_cast<int>(Finding::Microaneurysms)] == 1);
+  CHECK(cfp.findings[static_cast<int>(Finding::CottonWoolSpots)] == 0);
+  CHECK(cfp.findings[static_cast<int>(Finding::SubretinalFluid)] == -1);  // an OCT finding
+  CHECK(cfp.findings[static_cast<int>(Finding::GlandDropout)] == -1);
+  CHECK(cfp.grades[static_cast<int>(GradeScale::Icdr)] == 2);
+  CHECK(cfp.grades[static_cast<int>(GradeScale::OctClass)] == -1);
+  const ImageTargets oct = image_targets(eye, Modality::Oct);
+  CHECK(oct.findings[static_cast<int>(Finding::SubretinalFluid)] == 1);
+  CHECK(oct.findings[static_cast<int>(Finding::Microaneurysms)] == -1);
+  CHECK(oct.grades[static_cast<int>(GradeScale::OctClass)] == 3);
+
+  EyeLabels blurred = eye;
+  blurred.ungradable = {Modality::Cfp};
+  const ImageTargets none = image_targets(blurred, Modality::Cfp);
+  CHECK(none.gradable == 0);
+  for (int8_t f : none.findings) CHECK(f == -1);
+  for (int8_t g : none.grades) CHECK(g == -1);
+}
+
+TEST_CASE("with all logits zero the loss is the sum of the logs of the class counts") {
+  AuxiliaryHeads heads = AuxiliaryHeads::random(8, 1);
+  for (auto& [name, t] : heads.named_parameters()) t.zero_();
+  const EyeLabels eye = moderate_dr_with_cnv();
+  const std::vector<ImageTargets> targets = {image_targets(eye, Modality::Cfp), image_targets(eye, Modality::Oct)};
+  const at::Tensor loss = heads.loss(heads.forward(at::randn({2, 8})), targets);
+  // modality ln 3, gradable ln 2, findings ln 2 (mean over applicable), grades: icdr ln 5,
+  // areds ln 4, cup_disc ln 4 (CFP image), oct_class ln 4 (OCT image); meiboscores not applicable.
+  const double expected = std::log(3.0) + 2 * std::log(2.0) + std::log(5.0) + 3 * std::log(4.0);
+  CHECK(loss.item<double>() == doctest::Approx(expected).epsilon(1e-6));
+
+  HeadLossWeights only_grades;
+  only_grades.modality = only_grades.gradable = only_grades.findings = 0;
+  CHECK(heads.loss(heads.forward(at::randn({2, 8})), targets, only_grades).item<double>() ==
+        doctest::Approx(std::log(5.0) + 3 * std::log(4.0)).epsilon(1e-6));
+}
+
+TEST_CASE("the heads learn a separable problem by gradient descent on their loss") {
+  // Each image's features carry its labels linearly (plus noise); 300 steps of SGD must fit them.
+  at::manual_seed(0);
+  const int64_t n = 64, channels = 16;
+  std::vector<ImageTargets> targets;
+  at::Tensor features = at::randn({n, channels}) * 0.1;
+  for (int64_t i = 0; i < n; ++i) {
+    EyeLabels eye;
+    const int grade = static_cast<int>(i % 5);
+    eye.grades = {{GradeScale::Icdr, grade}};
+    if (grade >= 1) eye.findings.push_back(Finding::Microaneurysms);
+    eye.imaged = {Modality::Cfp};
+    if (i % 7 == 3) eye.ungradable = {Modality::Cfp};
+    targets.push_back(image_targets(eye, Modality::Cfp));
+    features[i][grade] += 3.0;
+    features[i][5] += targets.back().gradable ? 3.0 : -3.0;
+    features[i][6] += grade >= 1 ? 3.0 : -3.0;
+  }
+  AuxiliaryHeads heads = AuxiliaryHeads::random(channels, 2);
+  for (auto& [name, t] : heads.named_parameters()) t.requires_grad_(true);
+  double first = 0, last = 0;
+  for (int step = 0; step < 300; ++step) {
+    const at::Tensor loss = heads.loss(heads.forward(features), targets);
+    if (step == 0) first = loss.item<double>();
+    last = loss.item<double>();
+    for (auto& [name, t] : heads.named_parameters())
+      if (t.grad().defined()) t.mutable_grad().zero_();
+    loss.backward();
+    at::NoGradGuard no_grad;
+    for (auto& [name, t] : heads.named_parameters())
+      if (t.grad().defined()) t.sub_(t.grad() * 0.5);
+  }
+  CHECK(last < first * 0.1);
+  const auto predictions = heads.predict(heads.forward(features));
+  int right = 0, gradable_right = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    right += targets[i].gradable == 0 || predictions[i].grade[0] == targets[i].grades[0];
+    gradable_right += (predictions[i].gradable_probability > 0.5f) == (targets[i].gradable == 1);
+    CHECK(predictions[i].modality == Modality::Cfp);
+  }
+  CHECK(right == n);
+  CHECK(gradable_right == n);
+}
+
+TEST_CASE("heads saved to a file load back exactly; a foreign or damaged file is refused by name") {
+  const AuxiliaryHeads heads = AuxiliaryHeads::random(12, 3);
+  const std::string path = test::work_dir() + "/heads-round-trip.safetensors";
+  heads.save(path);
+  const AuxiliaryHeads loaded = AuxiliaryHeads::load(path);
+  CHECK(loaded.channels() == 12);
+  REQUIRE(loaded.named_parameters().size() == heads.named_parameters().size());
+  for (size_t i = 0; i < heads.named_parameters().size(); ++i) {
+    CHECK(loaded.named_parameters()[i].first == heads.named_parameters()[i].first);
+    CHECK(at::equal(loaded.named_parameters()[i].second, heads.named_parameters()[i].second));
+  }
+  const at::Tensor pooled = at::randn({3, 12});
+  CHECK(at::equal(loaded.forward(pooled).findings, heads.forward(pooled).findings));
+
+  const std::string foreign = test::work_dir() + "/heads-foreign.safetensors";
+  write_safetensors(foreign, {{"heads.modality.weight", "F32", {3, 12}, std::vector<uint8_t>(3 * 12 * 4)}});
+  test::check_message(test::error_from([&] { AuxiliaryHeads::load(foreign); }), ErrorCode::InvalidFormat,
+                      "not an auxiliary-heads file");
+  write_safetensors(foreign, {{"heads.modality.weight", "F32", {3, 12}, std::vector<uint8_t>(3 * 12 * 4)}},
+                    {{"ophtha_heads_version", "1"}});
+  test::check_message(test::error_from([&] { AuxiliaryHeads::load(foreign); }), ErrorCode::InvalidFormat,
+                      "tensor 'heads.modality.bias' (shape [3]) is missing");
+  test::check_message(test::error_from([&] { heads.forward(at::zeros({2, 11})); }), ErrorCode::InvalidArgument,
+                      "(B, 12) float32, got [2, 11]");
+}
