@@ -3,7 +3,7 @@
 //
 //   bundle/
 //     ophtha-bundle.json     this manifest
-//     llm.gguf               the LLaMA2-architecture language model (its tokenizer inside, or beside)
+//     llm.gguf               the LLaMA2-architecture language model with its tokenizer (or an HF folder)
 //     encoder.safetensors    the vision encoder (torchvision names) or encoder.pt (TorchScript)
 //     projector.safetensors  the feature projector
 //     heads.safetensors      optional auxiliary classification heads (modality, gradability, grades)
@@ -58,7 +58,6 @@ struct ModelBundle {
   std::string description;
   std::string disclaimer;    // shown with every report, e.g. that the model was trained on synthetic images
   std::string llm;           // GGUF file or Hugging Face folder, relative to `folder`
-  std::string tokenizer;     // tokenizer.model; empty = the LLM file's own vocabulary
   std::string encoder_arch;  // "resnet18", "resnet34", "resnet50", "torchscript"
   std::string encoder;       // weights file
   std::string projector;     // projector weights file

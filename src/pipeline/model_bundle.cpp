@@ -195,7 +195,7 @@ ModelBundle read_bundle_manifest(const std::string& path) {
   Checker c(file);
   ModelBundle b;
   b.folder = folder;
-  c.known_keys(root, "", {"format", "version", "name", "description", "disclaimer", "llm", "tokenizer", "encoder",
+  c.known_keys(root, "", {"format", "version", "name", "description", "disclaimer", "llm", "encoder",
                           "projector", "heads", "preprocessing", "prompt", "languages", "generation"});
   if (c.string_at(root, "", "format", true) != "ophtha-bundle" && root.contains("format") && root["format"].is_string())
     c.problem("format", "is '" + root["format"].get<std::string>() + "', expected 'ophtha-bundle'");
@@ -214,14 +214,6 @@ ModelBundle read_bundle_manifest(const std::string& path) {
       b.llm = c.bundle_path(*llm, "llm", "path", true, folder);
     } else {
       c.problem("llm", "expected an object {\"path\": ...}");
-    }
-  }
-  if (const json* tok = c.member(root, "", "tokenizer", false)) {
-    if (tok->is_object()) {
-      c.known_keys(*tok, "tokenizer", {"path"});
-      b.tokenizer = c.bundle_path(*tok, "tokenizer", "path", true, folder);
-    } else {
-      c.problem("tokenizer", "expected an object {\"path\": ...}");
     }
   }
   if (const json* enc = c.member(root, "", "encoder", true)) {
@@ -347,7 +339,6 @@ void write_bundle_manifest(const ModelBundle& b) {
   if (!b.description.empty()) root["description"] = b.description;
   root["disclaimer"] = b.disclaimer;
   root["llm"] = {{"path", b.llm}};
-  if (!b.tokenizer.empty()) root["tokenizer"] = {{"path", b.tokenizer}};
   root["encoder"] = {{"arch", b.encoder_arch}, {"path", b.encoder}};
   root["projector"] = {{"path", b.projector}};
   if (!b.heads.empty()) root["heads"] = {{"path", b.heads}};

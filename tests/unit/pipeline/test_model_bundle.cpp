@@ -61,7 +61,6 @@ TEST_CASE("a bundle manifest written by write_bundle_manifest reads back field f
     CHECK(read.llm == "llm.gguf");
     CHECK(read.encoder_arch == "resnet18");
     CHECK(read.heads == "heads.safetensors");
-    CHECK(read.tokenizer.empty());
     CHECK(read.preprocessing.at(Modality::Oct).size == 160);
     CHECK(read.preprocessing.at(Modality::Oct).mean[1] == doctest::Approx(0.5));
     CHECK(read.preprocessing.at(Modality::Cfp).std[2] == doctest::Approx(0.225));
