@@ -30,10 +30,13 @@ class OPHTHA_API TrainableResNet {
  public:
   // Fresh weights as torchvision initialises them, the same on every platform for a seed:
   // convolutions N(0, 2 / fan_out) (kaiming_normal_, mode "fan_out", ReLU), BatchNorm weight 1,
-  // bias 0, running mean 0, running variance 1. Error(InvalidArgument) for a non-ResNet arch.
-  static TrainableResNet random(EncoderArch arch, uint64_t seed);
+  // bias 0, running mean 0, running variance 1. `base_width` is 64 for torchvision's ResNets; a
+  // narrower network (every channel count scaled by base_width / 64, same names) is a smaller
+  // encoder that load_vision_encoder reads as well. Error(InvalidArgument) for a non-ResNet arch
+  // or a base width outside [1, 256].
+  static TrainableResNet random(EncoderArch arch, uint64_t seed, int64_t base_width = 64);
 
-  // From a torchvision state_dict in safetensors (the checks and prefix rules of
+  // From a torchvision state_dict in safetensors (the checks, prefix and base-width rules of
   // load_vision_encoder); the tensors are copied to f32.
   static TrainableResNet load(const std::string& path, EncoderArch arch);
 

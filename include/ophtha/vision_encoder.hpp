@@ -78,7 +78,10 @@ class OPHTHA_API VisionEncoder {
 // "layer2.0.downsample.0.weight", "layer2.0.downsample.1.running_var" — with or without one common
 // prefix ("encoder.", "backbone.", "visual.", ...: whatever stands before the one "conv1.weight"
 // that has "bn1.weight" and "layer1.0.conv1.weight" beside it). F32, F16 and BF16 tensors are
-// widened to f32; "fc.*" and "*.num_batches_tracked" are ignored.
+// widened to f32; "fc.*" and "*.num_batches_tracked" are ignored. The base width (64 in
+// torchvision) is read from conv1.weight [W, 3, 7, 7]: a narrower ResNet with the same names and
+// every channel count scaled by W / 64 (C = 8·W, or 32·W for ResNet-50) loads too — the small
+// encoders TrainableResNet trains for small models.
 // Errors: Error(Io) when the file cannot be opened; Error(InvalidFormat) naming the file and the
 // tensor for a missing tensor, a shape other than the architecture's (both shapes named), tensors
 // the architecture does not have (a few named), no or several candidate prefixes, a running

@@ -26,8 +26,8 @@ std::vector<uint8_t> bytes_of(const at::Tensor& t) {
 
 }  // namespace
 
-TrainableResNet TrainableResNet::random(EncoderArch arch, uint64_t seed) {
-  const vision::ResNetLayout layout = vision::resnet_layout(arch);
+TrainableResNet TrainableResNet::random(EncoderArch arch, uint64_t seed, int64_t base_width) {
+  const vision::ResNetLayout layout = vision::resnet_layout(arch, base_width);
   Random rng(seed);
   std::map<std::string, at::Tensor> tensors;
   auto init = [&](const vision::ConvBnSpec& s) {
@@ -68,9 +68,9 @@ TrainableResNet TrainableResNet::random(EncoderArch arch, uint64_t seed) {
 }
 
 TrainableResNet TrainableResNet::load(const std::string& path, EncoderArch arch) {
-  const vision::ResNetLayout layout = vision::resnet_layout(arch);
-  const std::map<std::string, at::Tensor> tensors = vision::read_resnet_tensors(path, layout);
-  TrainableResNet net = random(arch, 0);  // the structure; every tensor is replaced below
+  const vision::ResNetCheckpoint checkpoint = vision::read_resnet_checkpoint(path, arch);
+  const std::map<std::string, at::Tensor>& tensors = checkpoint.tensors;
+  TrainableResNet net = random(arch, 0, checkpoint.layout.base_width);  // the structure; tensors replaced below
   for (auto& layer : net.layers_) {
     layer.weight = tensors.at(layer.conv + ".weight").contiguous();
     layer.gamma = tensors.at(layer.bn + ".weight").contiguous();

@@ -30,12 +30,16 @@ struct BlockSpec {
 
 struct ResNetLayout {
   std::string name;               // "resnet50", for messages
+  int64_t base_width = 64;        // stem and layer1 channels; layer k has base_width · 2^(k−1) planes
   ConvBnSpec stem;                // conv1 7×7/2 + bn1, then ReLU and max-pool 3×3/2
   std::vector<BlockSpec> blocks;  // layer1.0, layer1.1, ..., layer4.last in order
   int64_t channels;               // C of layer4's output
 };
 
-ResNetLayout resnet_layout(EncoderArch arch);
+// torchvision's ResNets have base width 64; a narrower one (same structure and names, every
+// channel count scaled) is a smaller encoder for small models and slow machines.
+constexpr int64_t kMaxResNetBaseWidth = 256;
+ResNetLayout resnet_layout(EncoderArch arch, int64_t base_width = 64);
 
 // A convolution with its eval-mode BatchNorm folded in: y = conv(x, weight) + bias, where
 // weight = W·γ/√(σ²+ε) per output channel and bias = β − μ·γ/√(σ²+ε) (ε = 1e-5, torchvision's).
@@ -55,13 +59,18 @@ struct ResNetWeights {
   std::vector<ResidualBlock> blocks;
 };
 
-// Reads and checks a torchvision state_dict (see load_vision_encoder in vision_encoder.hpp):
-// every convolution weight and the four BatchNorm tensors of each ConvBnSpec, widened to f32, by
-// their names without the checkpoint's prefix ("layer1.0.bn1.running_var").
-std::map<std::string, at::Tensor> read_resnet_tensors(const std::string& path, const ResNetLayout& layout);
+// A torchvision state_dict read and checked (see load_vision_encoder in vision_encoder.hpp): the
+// layout (its base width read from conv1.weight) and every convolution weight and the four
+// BatchNorm tensors of each ConvBnSpec, widened to f32, by their names without the checkpoint's
+// prefix ("layer1.0.bn1.running_var").
+struct ResNetCheckpoint {
+  ResNetLayout layout;
+  std::map<std::string, at::Tensor> tensors;
+};
+ResNetCheckpoint read_resnet_checkpoint(const std::string& path, EncoderArch arch);
 
-// The same, with each BatchNorm folded into its convolution (inference).
-ResNetWeights load_resnet_weights(const std::string& path, const ResNetLayout& layout);
+// Each BatchNorm folded into its convolution (inference).
+ResNetWeights fold_batch_norms(const ResNetCheckpoint& checkpoint);
 
 // BatchNorm2d's ε in torchvision's ResNets.
 constexpr double kBatchNormEps = 1e-5;

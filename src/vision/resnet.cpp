@@ -24,8 +24,8 @@ at::Tensor conv_bn(const ConvBn& c, const at::Tensor& x) {
 
 class ResNetEncoder final : public VisionEncoder {
  public:
-  ResNetEncoder(EncoderArch arch, const std::string& path)
-      : arch_(arch), layout_(resnet_layout(arch)), weights_(load_resnet_weights(path, layout_)),
+  ResNetEncoder(EncoderArch arch, const std::string& path, const ResNetCheckpoint& checkpoint)
+      : arch_(arch), layout_(checkpoint.layout), weights_(fold_batch_norms(checkpoint)),
         who_(fmt::format("{} encoder ({})", layout_.name, path)) {}
 
   VisionFeatures encode(const at::Tensor& images) const override {
@@ -63,7 +63,7 @@ class ResNetEncoder final : public VisionEncoder {
 }  // namespace
 
 std::unique_ptr<VisionEncoder> load_resnet_encoder(const std::string& path, EncoderArch arch) {
-  return std::make_unique<ResNetEncoder>(arch, path);
+  return std::make_unique<ResNetEncoder>(arch, path, read_resnet_checkpoint(path, arch));
 }
 
 }  // namespace ophtha::vision

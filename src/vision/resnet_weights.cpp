@@ -94,7 +94,9 @@ at::Tensor read_f32(const SafetensorsCheckpoint& checkpoint, const ExpectedTenso
 
 }  // namespace
 
-ResNetLayout resnet_layout(EncoderArch arch) {
+ResNetLayout resnet_layout(EncoderArch arch, int64_t base_width) {
+  if (base_width < 1 || base_width > kMaxResNetBaseWidth)
+    fail(ErrorCode::InvalidArgument, "ResNet base width {} is outside [1, {}]", base_width, kMaxResNetBaseWidth);
   bool bottleneck = false;
   int depth[4];
   switch (arch) {
@@ -106,10 +108,12 @@ ResNetLayout resnet_layout(EncoderArch arch) {
   const int64_t expansion = bottleneck ? 4 : 1;
   ResNetLayout layout;
   layout.name = std::string(encoder_arch_name(arch));
-  layout.stem = {"conv1", "bn1", 3, 64, 7, 2, 3};
-  int64_t in = 64;
+  if (base_width != 64) layout.name += fmt::format(" (base width {})", base_width);
+  layout.base_width = base_width;
+  layout.stem = {"conv1", "bn1", 3, base_width, 7, 2, 3};
+  int64_t in = base_width;
   for (int stage = 0; stage < 4; ++stage) {
-    const int64_t planes = int64_t{64} << stage;
+    const int64_t planes = base_width << stage;
     for (int b = 0; b < depth[stage]; ++b) {
       const int64_t stride = stage > 0 && b == 0 ? 2 : 1;
       const std::string name = fmt::format("layer{}.{}.", stage + 1, b);
@@ -136,10 +140,18 @@ ResNetLayout resnet_layout(EncoderArch arch) {
   return layout;
 }
 
-std::map<std::string, at::Tensor> read_resnet_tensors(const std::string& path, const ResNetLayout& layout) {
+ResNetCheckpoint read_resnet_checkpoint(const std::string& path, EncoderArch arch) {
   const SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint::open(path);
   const std::vector<std::string> names = checkpoint.names();
   const std::string prefix = find_prefix(path, checkpoint, names);
+  // The stem's output channels give the base width (64 in torchvision's ResNets).
+  const SafetensorsTensor* stem = checkpoint.find(prefix + "conv1.weight");
+  if (stem->shape.size() != 4 || stem->shape[0] < 1 || stem->shape[0] > kMaxResNetBaseWidth)
+    fail(ErrorCode::InvalidFormat, "{}: tensor '{}conv1.weight' has shape [{}], expected [W, 3, 7, 7] with W the base "
+         "width (64 in torchvision) up to {}", path, prefix, fmt::join(stem->shape, ", "), kMaxResNetBaseWidth);
+  ResNetCheckpoint result;
+  result.layout = resnet_layout(arch, stem->shape[0]);
+  const ResNetLayout& layout = result.layout;
   const std::vector<ExpectedTensor> expected = expected_tensors(layout, prefix);
 
   std::vector<const ExpectedTensor*> missing;
@@ -168,7 +180,7 @@ std::map<std::string, at::Tensor> read_resnet_tensors(const std::string& path, c
          layout.name, prefix, fmt::join(some, ", "), unknown.size() > some.size() ? ", ..." : "");
   }
 
-  std::map<std::string, at::Tensor> tensors;
+  std::map<std::string, at::Tensor>& tensors = result.tensors;
   for (const ExpectedTensor& e : expected) {
     at::Tensor t = read_f32(checkpoint, e, layout.name);
     const std::string name = e.name.substr(prefix.size());
@@ -176,11 +188,12 @@ std::map<std::string, at::Tensor> read_resnet_tensors(const std::string& path, c
       fail(ErrorCode::InvalidFormat, "{}: tensor '{}' holds a negative or non-finite variance", path, e.name);
     tensors.emplace(name, std::move(t));
   }
-  return tensors;
+  return result;
 }
 
-ResNetWeights load_resnet_weights(const std::string& path, const ResNetLayout& layout) {
-  const std::map<std::string, at::Tensor> tensors = read_resnet_tensors(path, layout);
+ResNetWeights fold_batch_norms(const ResNetCheckpoint& checkpoint) {
+  const ResNetLayout& layout = checkpoint.layout;
+  const std::map<std::string, at::Tensor>& tensors = checkpoint.tensors;
   auto read_conv_bn = [&](const ConvBnSpec& s) {
     auto read = [&](const std::string& name) { return tensors.at(name).to(at::kDouble); };
     const at::Tensor weight = read(s.conv + ".weight");

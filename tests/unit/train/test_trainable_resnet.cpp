@@ -114,3 +114,24 @@ TEST_CASE("a TrainableResNet refuses images that are not (B, 3, H, W) float32") 
   CHECK_THROWS_WITH_AS(net.forward(at::zeros({1, 1, 32, 32})), doctest::Contains("(B, 3, H, W) float32"), ophtha::Error);
   CHECK_THROWS_WITH_AS(net.forward(at::zeros({1, 3, 32, 32}, at::kDouble)), doctest::Contains("float32"), ophtha::Error);
 }
+
+TEST_CASE("a narrower ResNet (base width 16) trains, saves, and loads as an inference encoder") {
+  TrainableResNet net = TrainableResNet::random(EncoderArch::ResNet18, 4, 16);
+  CHECK(net.channels() == 128);
+  CHECK(param(net, "conv1.weight").sizes() == at::IntArrayRef({16, 3, 7, 7}));
+  CHECK(param(net, "layer4.1.conv2.weight").sizes() == at::IntArrayRef({128, 128, 3, 3}));
+  at::NoGradGuard no_grad;
+  net.forward(at::randn({4, 3, 48, 48}));  // one step of running statistics
+  net.set_training(false);
+  const at::Tensor images = at::randn({2, 3, 64, 64});
+  const VisionFeatures expected = net.forward(images);
+  const std::string path = test::work_dir() + "/trainable-resnet-w16.safetensors";
+  net.save(path);
+  const auto encoder = load_vision_encoder(path, EncoderArch::ResNet18);
+  CHECK(encoder->channels() == 128);
+  test::check_close(encoder->encode(images).tokens, expected.tokens, "width-16 tokens", 1e-5);
+  CHECK(TrainableResNet::load(path, EncoderArch::ResNet18).channels() == 128);
+  CHECK(TrainableResNet::random(EncoderArch::ResNet50, 1, 8).channels() == 256);
+  CHECK_THROWS_WITH_AS(TrainableResNet::random(EncoderArch::ResNet18, 1, 0), doctest::Contains("base width 0"),
+                       ophtha::Error);
+}
