@@ -55,6 +55,9 @@ class OPHTHA_API Image {
   int bit_depth() const { return bit_depth_; }
   Modality modality() const { return modality_; }
   Eye eye() const { return eye_; }
+  // Relabels the image (e.g. once a model has recognised its modality); the pixels are unchanged.
+  void set_modality(Modality modality) { modality_ = modality; }
+  void set_eye(Eye eye) { eye_ = eye; }
 
   // Samples of an 8-bit image (nullptr for a 16-bit one): height * width * channels values.
   const uint8_t* pixels8() const { return bit_depth_ == 8 ? samples8_.data() : nullptr; }
