@@ -8,6 +8,9 @@ packages=(
   libopenblas0-pthread            # makes libblas.so.3 (LibTorch's BLAS) OpenBLAS, not the reference BLAS
   python3-numpy python3-pytest python3-sentencepiece python3-torch python3-torchvision python3-nltk python3-pil
   python3-sklearn                 # reference for kappa and the per-class metrics in evaluation tests
+  python3-jsonschema              # checks docs/manifest.schema.json against the manifest reader (tests/unit/study)
+  python3-pybind11 python3-setuptools python3-wheel python3-pip python3-venv  # `pip install ./bindings/python` (pybind11.setup_helpers), offline
+  python3-mypy                    # mypy.stubtest checks the Python package's type stubs (bindings/python/tests)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -77,6 +77,7 @@ const std::vector<Command>& commands() {
       {"synth", run_synth},
       {"eval", run_eval},
       {"train", run_train},
+      {"feedback", run_feedback},
   };
   return table;
 }

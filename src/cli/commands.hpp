@@ -12,6 +12,10 @@ namespace ophtha::cli {
 class Args {
  public:
   Args(int argc, char** argv) : raw_(argv, argv + argc) {}
+  explicit Args(std::vector<std::string> raw) : raw_(std::move(raw)) {}
+
+  // The arguments as given (before parse), for commands with a sub-command word first.
+  const std::vector<std::string>& raw() const { return raw_; }
 
   // Parses raw arguments; throws ophtha::Error(InvalidArgument) on unknown or incomplete options.
   void parse(const std::vector<std::string>& value_options, const std::vector<std::string>& flags);
@@ -45,5 +49,6 @@ int run_encode(const Args& args);
 int run_synth(const Args& args);
 int run_eval(const Args& args);
 int run_train(const Args& args);
+int run_feedback(const Args& args);
 
 }  // namespace ophtha::cli

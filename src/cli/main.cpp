@@ -23,7 +23,8 @@ void print_usage() {
       "  encode     run the vision encoder on an image and write its feature grid (.npy)\n"
       "  synth      write synthetic CFP / OCT / OSA studies with labels and reference reports\n"
       "  eval       compare generated reports with the reference reports of a manifest\n"
-      "  train      train or fine-tune a model from a JSON configuration\n\n"
+      "  train      train or fine-tune a model from a JSON configuration\n"
+      "  feedback   add a clinician's corrected report to a corrections store, or list the store\n\n"
       "`ophtha <command> --help` describes a command's options.\n",
       OPHTHA_VERSION_STRING);
 }
@@ -41,7 +42,7 @@ int report_error(const std::string& command, std::string message) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "ophtha: no command given: expected one of generate, tokenize, bench, preprocess, encode, synth, eval, train (try `ophtha --help`)\n");
+    std::fprintf(stderr, "ophtha: no command given: expected one of generate, tokenize, bench, preprocess, encode, synth, eval, train, feedback (try `ophtha --help`)\n");
     return 2;
   }
   if (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
