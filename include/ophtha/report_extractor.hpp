@@ -1,0 +1,44 @@
+// Reading clinical labels back out of a free-text report, Chinese or English: the findings,
+// grades, vertical C/D, imaged and ungradable modalities and referral of each eye. `ophtha eval`
+// scores generated reports with it (clinical metrics), and the round trip writer → extractor
+// pins that reference reports state their labels exactly.
+//
+// How it reads (docs/reports.md, "Extractor", lists every rule and limit):
+//   - the text is normalised (ASCII lower case, British → American spelling) and scanned
+//     left to right for the phrasebook's patterns, the longest match first (so "non-proliferative
+//     diabetic retinopathy" is not read as "proliferative diabetic retinopathy", and "视盘出血"
+//     not as "出血");
+//   - eye words ("right eye", "OD", "双眼", "OU", ...) and modality words ("OCT", "眼底彩照", ...)
+//     set the context that later findings belong to, until the next eye or modality word; a
+//     sentence that names an eye and a modality marks that modality imaged for that eye;
+//   - a negation ("no", "without", "未见", "无", ...) cancels the findings and diagnoses after it
+//     up to the end of the clause (". ; :" and "，" end a clause, as do "but" / "但"); "absent",
+//     "not seen", "阴性" cancel the finding just before them;
+//   - grades come from diagnosis names ("moderate NPDR", "中度非增殖期糖尿病视网膜病变") or a named
+//     scale and value ("ICDR grade 2", "AREDS category 3", "Kermany class CNV", "meiboscore upper
+//     2 / lower 1", "vertical C/D 0.72"); ordinal grades stated twice keep the most severe;
+//   - a modality that was read and is gradable gets the grades its findings imply when the text
+//     names none (implied_level of label_sampler.hpp; cup_disc from the vertical C/D);
+//   - a referral is read from each sentence that mentions referral ("refer", "转诊", "就诊"):
+//     negated → routine, "urgent"/"immediately"/"尽快" → urgent, "within N months"/"N个月内"
+//     (N < 12) or no cue → soon; it applies to the eyes the sentence names, or to every eye
+//     when it names none. An eye with no referral sentence is routine.
+// Text before any eye word is not assigned to an eye and is ignored.
+//
+// Thread safety: pure function; any thread (the pattern tables are built once, thread-safely).
+// Errors: Error(InvalidArgument) for a language other than "zh", "en" or "auto". A report that
+// states nothing gives empty labels, not an error.
+#pragma once
+#include <string_view>
+
+#include "ophtha/export.h"
+#include "ophtha/study.hpp"
+
+namespace ophtha {
+
+// `lang` = "zh", "en" or "auto". The extractor always applies both languages' patterns, because
+// reports mix them ("右眼 OD", "OCT", "C/D 0.45"); the argument only documents the caller's
+// expectation and is validated.
+OPHTHA_API StudyLabels extract_labels_from_text(std::string_view report, std::string_view lang = "auto");
+
+}  // namespace ophtha

@@ -1,0 +1,468 @@
+// Labels from report text (report_extractor.hpp): a longest-match scan over the phrasebook's
+// patterns and a few anchored values, then per-eye assembly.
+#include "ophtha/report_extractor.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdlib>
+#include <set>
+
+#include "ophtha/error.hpp"
+#include "ophtha/label_sampler.hpp"
+#include "report/phrasebook.hpp"
+
+namespace ophtha {
+
+namespace {
+
+using namespace report_detail;
+
+enum class Kind {
+  Finding,          // a = Finding
+  AmbiguousDrusen,  // "drusen" without a size: OCT drusen inside an OCT section
+  Level,            // a = GradeScale, b = level
+  Modality,         // a = Modality
+  EyeWord,          // a = EyeGroup
+  NegationPrefix,
+  NegationPostfix,
+  ScopeBreak,
+  Ungradable,
+  SectionHeader,    // "Impression", "建议": forgets the modality context
+  Inert,            // consumed so that a shorter pattern inside it does not match
+  AnchorIcdr,
+  AnchorAreds,
+  AnchorOctClass,
+  AnchorMeiboscore,
+  AnchorCupDisc,
+};
+
+struct Entry {
+  std::string pattern;  // normalised
+  Kind kind;
+  int a = 0, b = 0;
+};
+
+bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+class Lexicon {
+ public:
+  Lexicon() {
+    for (int f = 0; f < kFindingCount; ++f)
+      for (Lang lang : {Lang::En, Lang::Zh})
+        for (const auto& p : finding_phrases(static_cast<Finding>(f))[lang].recognised) add(p, Kind::Finding, f);
+    for (const char* p : {"drusen", "玻璃膜疣"}) add(p, Kind::AmbiguousDrusen);
+    for (GradeScale scale : {GradeScale::Icdr, GradeScale::Areds, GradeScale::CupDisc})
+      for (int level = 0; level < grade_scale_info(scale).levels; ++level)
+        for (Lang lang : {Lang::En, Lang::Zh})
+          for (const auto& p : level_phrases(scale, level)[lang].recognised) add(p, Kind::Level, static_cast<int>(scale), level);
+    for (int m = 0; m < 3; ++m)
+      for (Lang lang : {Lang::En, Lang::Zh})
+        for (const auto& p : modality_phrases(static_cast<Modality>(m))[lang].recognised) add(p, Kind::Modality, m);
+    for (int g = 0; g < 3; ++g)
+      for (Lang lang : {Lang::En, Lang::Zh})
+        for (const auto& p : eye_phrases(static_cast<EyeGroup>(g))[lang].recognised) add(p, Kind::EyeWord, g);
+    for (const char* p : {"no", "not", "without", "absence of", "negative for", "free of", "nor", "neither", "rather than",
+                          "未见", "未见明显", "无", "无明显", "没有", "未发现", "未探及", "未见到", "不伴", "未显示"})
+      add(p, Kind::NegationPrefix);
+    for (const char* p : {"absent", "not seen", "not observed", "not detected", "not present", "not identified", "not visible",
+                          "阴性", "（-）", "(-)"})
+      add(p, Kind::NegationPostfix);
+    for (const char* p : {"but", "however", "although", "whereas", "except", "但", "可见", "然而", "仅见"}) add(p, Kind::ScopeBreak);
+    for (const char* p : {"ungradable", "not gradable", "non-gradable", "cannot be graded", "could not be graded", "unreadable",
+                          "insufficient image quality", "inadequate for grading", "too poor to grade",
+                          "无法分级", "无法评估", "无法判读", "不可分级", "不能分级", "无法读片"})
+      add(p, Kind::Ungradable);
+    for (const char* p : {"impression", "diagnosis", "assessment", "conclusion", "recommendation", "recommendations", "plan",
+                          "advice", "诊断", "印象", "结论", "建议", "处理意见", "随访建议", "诊断意见"})
+      add(p, Kind::SectionHeader);
+    for (const char* p : {"无需", "无须", "不需", "无可分级", "无明显异常", "gland dysfunction", "睑板腺功能障碍"}) add(p, Kind::Inert);
+    add("icdr", Kind::AnchorIcdr);
+    add("areds", Kind::AnchorAreds);
+    for (const char* p : {"kermany", "oct class", "oct category", "oct分型", "oct分类"}) add(p, Kind::AnchorOctClass);
+    for (const char* p : {"meiboscore", "meibo-score", "meibo score", "睑板腺缺失评分", "睑板腺评分"}) add(p, Kind::AnchorMeiboscore);
+    for (const char* p : {"c/d", "cup-to-disc ratio", "cup to disc ratio", "cup/disc ratio", "cup-disc ratio", "cdr", "杯盘比",
+                          "杯/盘比", "c/d比"})
+      add(p, Kind::AnchorCupDisc);
+    for (int k = 0; k < 4; ++k)
+      for (Lang lang : {Lang::En, Lang::Zh})
+        for (const auto& p : oct_class_phrases(k)[lang].recognised) oct_class_words_.push_back({normalise_for_matching(p), k});
+    std::stable_sort(oct_class_words_.begin(), oct_class_words_.end(),
+                     [](const auto& x, const auto& y) { return x.first.size() > y.first.size(); });
+    for (auto& bucket : by_first_byte_)
+      std::stable_sort(bucket.begin(), bucket.end(),
+                       [this](size_t x, size_t y) { return entries_[x].pattern.size() > entries_[y].pattern.size(); });
+  }
+
+  // The longest entry matching at `pos` and the length it consumes (0 when none).
+  std::pair<const Entry*, size_t> match(const std::string& text, size_t pos) const {
+    const auto& bucket = by_first_byte_[static_cast<unsigned char>(text[pos])];
+    const Entry* best = nullptr;
+    size_t best_length = 0;
+    const bool boundary_before = pos == 0 || !is_alnum(text[pos - 1]);
+    for (size_t index : bucket) {
+      const Entry& e = entries_[index];
+      if (e.pattern.size() + 2 <= best_length) break;  // sorted by length: nothing longer follows
+      if (text.compare(pos, e.pattern.size(), e.pattern) != 0) continue;
+      if (is_alnum(e.pattern.front()) && !boundary_before) continue;
+      size_t length = e.pattern.size();
+      if (is_alnum(e.pattern.back())) {
+        const size_t end = pos + length;
+        auto free_after = [&text](size_t at) { return at >= text.size() || !is_alnum(text[at]); };
+        if (!free_after(end)) {
+          if (text[end] == 's' && free_after(end + 1)) length += 1;  // plural
+          else if (text.compare(end, 2, "es") == 0 && free_after(end + 2)) length += 2;
+          else continue;
+        }
+      }
+      if (length > best_length) best = &e, best_length = length;
+    }
+    return {best, best_length};
+  }
+
+  // Class words after a Kermany anchor.
+  const std::vector<std::pair<std::string, int>>& oct_class_words() const { return oct_class_words_; }
+
+ private:
+  void add(const std::string& pattern, Kind kind, int a = 0, int b = 0) {
+    Entry e{normalise_for_matching(pattern), kind, a, b};
+    by_first_byte_[static_cast<unsigned char>(e.pattern[0])].push_back(entries_.size());
+    entries_.push_back(std::move(e));
+  }
+
+  std::vector<Entry> entries_;
+  std::array<std::vector<size_t>, 256> by_first_byte_;
+  std::vector<std::pair<std::string, int>> oct_class_words_;
+};
+
+const Lexicon& lexicon() {
+  static const Lexicon instance;
+  return instance;
+}
+
+// Skips any run of the `gap` words (spaces, punctuation, "grade", "分级", ...) from `pos`.
+size_t skip_gap(const std::string& text, size_t pos, std::initializer_list<const char*> gap) {
+  for (bool moved = true; moved && pos < text.size();) {
+    moved = false;
+    for (const char* word : gap) {
+      const size_t n = std::char_traits<char>::length(word);
+      if (text.compare(pos, n, word) == 0) {
+        pos += n;
+        moved = true;
+        break;
+      }
+    }
+  }
+  return pos;
+}
+
+// A single digit in [lo, hi] at `pos` that is not part of a longer number; -1 otherwise.
+int digit_at(const std::string& text, size_t pos, int lo, int hi) {
+  if (pos >= text.size() || !is_digit(text[pos])) return -1;
+  if (pos + 1 < text.size() && (is_digit(text[pos + 1]) || (text[pos + 1] == '.' && pos + 2 < text.size() && is_digit(text[pos + 2]))))
+    return -1;
+  const int d = text[pos] - '0';
+  return d >= lo && d <= hi ? d : -1;
+}
+
+bool sentence_end_at(const std::string& text, size_t pos) {
+  const char c = text[pos];
+  if (c == ';' || c == '!' || c == '?' || c == '\n') return true;
+  if (c == '.') return !(pos > 0 && is_digit(text[pos - 1]) && pos + 1 < text.size() && is_digit(text[pos + 1]));
+  for (const char* mark : {"。", "；", "！", "？"})
+    if (text.compare(pos, std::char_traits<char>::length(mark), mark) == 0) return true;
+  return false;
+}
+
+// Ends a negation's scope without ending the sentence.
+bool clause_end_at(const std::string& text, size_t pos) {
+  return text[pos] == ':' || text.compare(pos, 3, "：") == 0 || text.compare(pos, 3, "，") == 0;
+}
+
+size_t utf8_length(unsigned char lead) { return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4; }
+
+using Eyes = std::set<Eye>;
+
+struct Statement {  // a finding or grade stated for some eyes
+  Kind kind;        // Finding or Level
+  int a, b;
+  Eyes eyes;
+  bool negated;
+  int clause;
+};
+
+struct Extraction {
+  std::vector<Statement> statements;
+  std::map<Eye, std::set<Modality>> imaged, ungradable;
+  std::map<Eye, double> vertical_cdr;
+  std::vector<std::pair<std::optional<Eyes>, Referral>> referrals;  // nullopt: every eye
+};
+
+// The urgency a sentence that mentions referral states, or nullopt when it does not mention it.
+std::optional<Referral> referral_in(const std::string& sentence) {
+  std::optional<Referral> out;
+  size_t start = 0;
+  while (start <= sentence.size()) {
+    size_t end = std::min(sentence.find(',', start), sentence.find("，", start));
+    if (end == std::string::npos) end = sentence.size();
+    const std::string clause = sentence.substr(start, end - start);
+    start = end + (end < sentence.size() && sentence[end] == ',' ? 1 : 3);
+    auto in = [&clause](std::initializer_list<const char*> cues) {
+      return std::any_of(cues.begin(), cues.end(), [&clause](const char* c) { return clause.find(c) != std::string::npos; });
+    };
+    if (!in({"refer", "转诊", "就诊"})) continue;
+    Referral r = Referral::Soon;
+    if (in({"no referral", "not required", "not needed", "not necessary", "no need", "unnecessary", "无需", "无须", "不需", "暂不", "不必"}))
+      r = Referral::Routine;
+    else if (in({"non-urgent", "nonurgent", "not urgent", "非紧急"})) r = Referral::Soon;
+    else if (in({"urgent", "immediate", "same-week", "same week", "same day", "same-day", "as soon as possible", "promptly",
+                 "emergency", "within 1 week", "within one week", "within a week", "立即", "紧急", "急诊", "尽快", "1周内", "一周内", "即刻", "马上"}))
+      r = Referral::Urgent;
+    else {
+      // "within N months" / "N个月内": N < 12 is soon, a year or more routine.
+      int months = -1;
+      for (const char* cue : {"within ", "个月内"}) {
+        const size_t at = clause.find(cue);
+        if (at == std::string::npos) continue;
+        if (cue[0] == 'w') months = std::atoi(clause.c_str() + at + 7);
+        else {
+          size_t d = at;
+          while (d > 0 && is_digit(clause[d - 1])) --d;
+          if (d < at) months = std::atoi(clause.c_str() + d);
+        }
+        if (cue[0] == 'w' && clause.find("month", at) == std::string::npos) months = -1;
+      }
+      if (months >= 12 || (months < 0 && in({"routine", "annual", "year", "常规", "每年", "年内"}))) r = Referral::Routine;
+    }
+    out = std::max(out.value_or(Referral::Routine), r);
+  }
+  return out;
+}
+
+Extraction scan(const std::string& text) {
+  const Lexicon& lex = lexicon();
+  Extraction x;
+  Eyes eyes;  // the eye context
+  std::optional<Modality> modality;
+  bool negated = false;
+  int clause = 0;
+  // The current sentence: where it starts, the eyes and modalities it names.
+  size_t sentence_start = 0;
+  Eyes sentence_eyes, eyes_at_sentence_start;
+  std::set<Modality> sentence_modalities;
+  size_t previous_eye_end = std::string::npos;
+
+  auto end_sentence = [&](size_t pos) {
+    for (Modality m : sentence_modalities)
+      for (Eye e : sentence_eyes.empty() ? eyes_at_sentence_start : sentence_eyes) x.imaged[e].insert(m);
+    if (auto referral = referral_in(text.substr(sentence_start, pos - sentence_start)))
+      x.referrals.push_back({sentence_eyes.empty() ? std::nullopt : std::optional<Eyes>(sentence_eyes), *referral});
+    sentence_start = pos;
+    sentence_eyes.clear();
+    sentence_modalities.clear();
+    eyes_at_sentence_start = eyes;
+    negated = false;
+    ++clause;
+  };
+
+  auto state = [&](Kind kind, int a, int b) { x.statements.push_back({kind, a, b, eyes, negated, clause}); };
+
+  size_t pos = 0;
+  while (pos < text.size()) {
+    if (sentence_end_at(text, pos)) {
+      end_sentence(pos);
+      pos += utf8_length(static_cast<unsigned char>(text[pos]));
+      continue;
+    }
+    if (clause_end_at(text, pos)) {
+      negated = false;
+      ++clause;
+    }
+    const auto [entry, length] = lex.match(text, pos);
+    if (entry == nullptr) {
+      pos += utf8_length(static_cast<unsigned char>(text[pos]));
+      continue;
+    }
+    size_t next = pos + length;
+    switch (entry->kind) {
+      case Kind::Finding: state(Kind::Finding, entry->a, 0); break;
+      case Kind::AmbiguousDrusen:
+        if (modality == Modality::Oct) state(Kind::Finding, static_cast<int>(Finding::OctDrusen), 0);
+        break;
+      case Kind::Level: state(Kind::Level, entry->a, entry->b); break;
+      case Kind::Modality:
+        modality = static_cast<Modality>(entry->a);
+        sentence_modalities.insert(*modality);
+        break;
+      case Kind::EyeWord: {
+        Eyes named = entry->a == 0 ? Eyes{Eye::OD} : entry->a == 1 ? Eyes{Eye::OS} : Eyes{Eye::OD, Eye::OS};
+        bool joined = previous_eye_end != std::string::npos && previous_eye_end <= pos;
+        if (joined) {  // "right eye (OD)", "OD and OS": only connectors in between
+          const size_t gap_end = skip_gap(text, previous_eye_end, {" ", "(", ")", "（", "）", ",", "、", "/", "&", "and", "和", "及", "与"});
+          joined = gap_end >= pos;
+        }
+        if (joined) eyes.insert(named.begin(), named.end());
+        else eyes = named;
+        sentence_eyes.insert(named.begin(), named.end());
+        previous_eye_end = next;
+        break;
+      }
+      case Kind::NegationPrefix: negated = true; break;
+      case Kind::NegationPostfix:
+        if (!x.statements.empty() && x.statements.back().clause == clause) x.statements.back().negated = true;
+        break;
+      case Kind::ScopeBreak:
+        negated = false;
+        ++clause;
+        break;
+      case Kind::Ungradable:
+        if (modality && !negated)
+          for (Eye e : eyes) x.ungradable[e].insert(*modality), x.imaged[e].insert(*modality);
+        break;
+      case Kind::SectionHeader: modality.reset(); break;
+      case Kind::Inert: break;
+      case Kind::AnchorIcdr: {
+        const size_t at = skip_gap(text, next, {" ", ":", "：", "=", "(", "（", "grade", "level", "stage", "分级", "级", "为", "第"});
+        const int d = digit_at(text, at, 0, 4);
+        if (d >= 0) state(Kind::Level, static_cast<int>(GradeScale::Icdr), d), next = at + 1;
+        break;
+      }
+      case Kind::AnchorAreds: {
+        const size_t at = skip_gap(text, next, {" ", ":", "：", "=", "(", "（", "category", "cat.", "grade", "level", "stage", "分级",
+                                                "分期", "分类", "类别", "为", "第"});
+        const int d = digit_at(text, at, 1, 4);
+        if (d >= 0) state(Kind::Level, static_cast<int>(GradeScale::Areds), d - 1), next = at + 1;
+        break;
+      }
+      case Kind::AnchorOctClass: {
+        const size_t at = skip_gap(text, next, {" ", ":", "：", "=", "(", ")", "（", "）", "class", "category", "kermany", "分型", "分类", "为"});
+        for (const auto& [word, oct_class] : lex.oct_class_words()) {
+          if (text.compare(at, word.size(), word) != 0) continue;
+          if (is_alnum(word.back()) && at + word.size() < text.size() && is_alnum(text[at + word.size()])) continue;
+          state(Kind::Level, static_cast<int>(GradeScale::OctClass), oct_class);
+          next = at + word.size();
+          break;
+        }
+        break;
+      }
+      case Kind::AnchorMeiboscore: {
+        size_t end = next;
+        while (end < text.size() && !sentence_end_at(text, end)) ++end;
+        struct Lid {
+          GradeScale scale;
+          std::array<const char*, 3> words;
+        };
+        static constexpr Lid lids[] = {{GradeScale::MeiboscoreUpper, {"upper", "上眼睑", "上睑"}},
+                                       {GradeScale::MeiboscoreLower, {"lower", "下眼睑", "下睑"}}};
+        size_t consumed = next;
+        for (const auto& [scale, words] : lids)
+          for (const char* word : words) {
+            const size_t at = text.find(word, next);
+            if (at == std::string::npos || at >= end) continue;
+            const size_t value = skip_gap(text, at + std::char_traits<char>::length(word), {" ", ":", "：", "=", "-", "eyelid", "lid", "为"});
+            const int d = digit_at(text, value, 0, 3);
+            if (d < 0) continue;
+            state(Kind::Level, static_cast<int>(scale), d);
+            consumed = std::max(consumed, value + 1);
+            break;
+          }
+        next = consumed;
+        break;
+      }
+      case Kind::AnchorCupDisc: {
+        const size_t at = skip_gap(text, next, {" ", ":", "：", "=", "(", ")", "（", "）", "(vertical)", "（垂直）", "vertical", "ratio",
+                                                "of", "is", "为", "约", "≈", "~", "比"});
+        size_t end = at;
+        while (end < text.size() && is_digit(text[end])) ++end;
+        if (end > at && end + 1 < text.size() && text[end] == '.' && is_digit(text[end + 1])) {
+          ++end;
+          while (end < text.size() && is_digit(text[end])) ++end;
+        }
+        if (end > at && !negated) {
+          const double value = std::strtod(text.substr(at, end - at).c_str(), nullptr);
+          if (value >= 0.0 && value <= 1.0) {
+            for (Eye e : eyes) x.vertical_cdr[e] = std::round(value * 100.0) / 100.0;
+            for (Eye e : eyes) x.imaged[e].insert(Modality::Cfp);
+            next = end;
+          }
+        }
+        break;
+      }
+    }
+    pos = next;
+  }
+  end_sentence(text.size());
+  return x;
+}
+
+StudyLabels assemble(const Extraction& x) {
+  std::map<Eye, EyeLabels> eyes;
+  std::map<Eye, std::set<Finding>> findings;
+  std::map<Eye, std::map<GradeScale, int>> grades;
+  for (const auto& [eye, modalities] : x.imaged) eyes[eye].imaged.assign(modalities.begin(), modalities.end());
+  for (const Statement& s : x.statements) {
+    for (Eye e : s.eyes) {
+      // Saying a lesion is absent still says the modality that would show it was read.
+      eyes[e];
+      const Modality m = s.kind == Kind::Finding ? finding_modality(static_cast<Finding>(s.a))
+                                                 : grade_scale_info(static_cast<GradeScale>(s.a)).modality;
+      if (std::find(eyes[e].imaged.begin(), eyes[e].imaged.end(), m) == eyes[e].imaged.end()) {
+        eyes[e].imaged.push_back(m);
+        std::sort(eyes[e].imaged.begin(), eyes[e].imaged.end());
+      }
+      if (s.negated) continue;
+      if (s.kind == Kind::Finding) {
+        findings[e].insert(static_cast<Finding>(s.a));
+        continue;
+      }
+      const auto scale = static_cast<GradeScale>(s.a);
+      auto [it, inserted] = grades[e].insert({scale, s.b});
+      if (!inserted) it->second = grade_scale_info(scale).ordinal ? std::max(it->second, s.b) : s.b;
+    }
+  }
+  StudyLabels labels;
+  std::set<Eye> all;
+  for (const auto& m : {x.imaged, x.ungradable})
+    for (const auto& [e, unused] : m) all.insert(e);
+  for (const auto& [e, unused] : eyes) all.insert(e);
+  for (const auto& [e, unused] : findings) all.insert(e);
+  for (const auto& [e, unused] : grades) all.insert(e);
+  for (const auto& [e, unused] : x.vertical_cdr) all.insert(e);
+  for (Eye e : all) {
+    std::set<Modality> imaged(eyes[e].imaged.begin(), eyes[e].imaged.end());
+    const std::set<Modality> ungradable = x.ungradable.count(e) ? x.ungradable.at(e) : std::set<Modality>{};
+    for (Finding f : findings[e]) imaged.insert(finding_modality(f));
+    for (const auto& [scale, level] : grades[e]) imaged.insert(grade_scale_info(scale).modality);
+    auto gradable = [&](Modality m) { return imaged.count(m) && !ungradable.count(m); };
+    EyeLabels eye;
+    eye.imaged.assign(imaged.begin(), imaged.end());
+    eye.ungradable.assign(ungradable.begin(), ungradable.end());
+    for (Finding f : findings[e])
+      if (gradable(finding_modality(f))) eye.findings.push_back(f);
+    for (const auto& [scale, level] : grades[e])
+      if (gradable(grade_scale_info(scale).modality)) eye.grades[scale] = level;
+    if (x.vertical_cdr.count(e) && gradable(Modality::Cfp)) {
+      eye.vertical_cdr = x.vertical_cdr.at(e);
+      eye.grades[GradeScale::CupDisc] = cup_disc_level(*eye.vertical_cdr);
+    }
+    for (GradeScale scale : {GradeScale::Icdr, GradeScale::Areds, GradeScale::OctClass})
+      if (gradable(grade_scale_info(scale).modality) && !eye.grades.count(scale))
+        eye.grades[scale] = implied_level(scale, eye.findings);
+    labels.eyes[e] = std::move(eye);
+  }
+  for (const auto& [named, referral] : x.referrals)
+    for (auto& [e, eye] : labels.eyes)
+      if (!named || named->count(e)) eye.referral = std::max(eye.referral, referral);
+  return labels;
+}
+
+}  // namespace
+
+StudyLabels extract_labels_from_text(std::string_view report, std::string_view lang) {
+  if (lang != "zh" && lang != "en" && lang != "auto")
+    fail(ErrorCode::InvalidArgument, "extract_labels_from_text: language '{}' is not supported, expected \"zh\", \"en\" or \"auto\"", lang);
+  return assemble(scan(normalise_for_matching(report)));
+}
+
+}  // namespace ophtha

@@ -1,0 +1,174 @@
+// Labels from free text a clinician might write (ophtha/report_extractor.hpp): synonyms and
+// spellings, negations, eye sections, named scales, referral wording, ungradable images, in
+// English and Chinese. (Reports the writer produces are pinned by test_report_round_trip.cpp.)
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "ophtha/random.hpp"
+#include "ophtha/report_extractor.hpp"
+#include "ophtha/study_json.hpp"
+#include "support/expect_error.hpp"
+
+namespace {
+
+using namespace ophtha;
+using F = Finding;
+using M = Modality;
+
+const EyeLabels& eye(const StudyLabels& labels, Eye e, const std::string& text) {
+  REQUIRE_MESSAGE(labels.eyes.count(e) == 1, eye_name(e) << " not found in: " << text << "\nextracted " << to_json(labels).dump());
+  return labels.eyes.at(e);
+}
+
+int grade(const EyeLabels& e, GradeScale s) { return e.grades.count(s) ? e.grades.at(s) : -1; }
+
+}  // namespace
+
+TEST_CASE("English findings with synonyms, American spelling and negated lists") {
+  const std::string text =
+      "Right eye: color fundus photo shows scattered microaneurysms and a few dot-blot hemorrhages. "
+      "No hard exudates, cotton wool spots or neovascularization. Left eye: fundus photograph without microaneurysms or haemorrhages.";
+  const StudyLabels l = extract_labels_from_text(text, "en");
+  const EyeLabels& od = eye(l, Eye::OD, text);
+  CHECK(od.findings == std::vector<F>{F::Microaneurysms, F::DotBlotHaemorrhages});
+  CHECK(od.imaged == std::vector<M>{M::Cfp});
+  CHECK(grade(od, GradeScale::Icdr) == 2);  // implied by the findings: more than microaneurysms only
+  const EyeLabels& os = eye(l, Eye::OS, text);
+  CHECK(os.findings.empty());
+  CHECK(grade(os, GradeScale::Icdr) == 0);
+}
+
+TEST_CASE("a negation ends at the clause; 'but' and postfix 'absent' are understood") {
+  const std::string text = "OD fundus: no haemorrhages but several microaneurysms; exudates absent, cotton-wool spots present.";
+  const StudyLabels od_labels = extract_labels_from_text(text, "en");
+  const EyeLabels& od = eye(od_labels, Eye::OD, text);
+  CHECK(od.findings == std::vector<F>{F::Microaneurysms, F::CottonWoolSpots});
+}
+
+TEST_CASE("longest match: proliferative is not read inside non-proliferative, nor a haemorrhage inside a disc haemorrhage") {
+  const std::string text = "OS CFP: disc haemorrhage at the inferotemporal margin, C/D 0.72. Impression: OS moderate non-proliferative diabetic retinopathy.";
+  const StudyLabels os_labels = extract_labels_from_text(text, "en");
+  const EyeLabels& os = eye(os_labels, Eye::OS, text);
+  CHECK(os.findings == std::vector<F>{F::DiscHaemorrhage});
+  CHECK(grade(os, GradeScale::Icdr) == 2);
+  CHECK(os.vertical_cdr == 0.72);
+  CHECK(grade(os, GradeScale::CupDisc) == 2);
+}
+
+TEST_CASE("named scales with numbers: ICDR, AREDS, Kermany, meiboscore, vertical C/D") {
+  const std::string text =
+      "Both eyes (OU): fundus photographs gradable. ICDR grade 3. AREDS category 4. Vertical cup-to-disc ratio of 0.9. "
+      "OCT: Kermany class DME. Meibography: meiboscore upper lid 1, lower lid 3.";
+  const StudyLabels l = extract_labels_from_text(text, "auto");
+  for (Eye e : {Eye::OD, Eye::OS}) {
+    const EyeLabels& x = eye(l, e, text);
+    CHECK(grade(x, GradeScale::Icdr) == 3);
+    CHECK(grade(x, GradeScale::Areds) == 3);
+    CHECK(x.vertical_cdr == 0.9);
+    CHECK(grade(x, GradeScale::CupDisc) == 3);
+    CHECK(grade(x, GradeScale::OctClass) == 2);
+    CHECK(grade(x, GradeScale::MeiboscoreUpper) == 1);
+    CHECK(grade(x, GradeScale::MeiboscoreLower) == 3);
+    CHECK(x.imaged == std::vector<M>{M::Cfp, M::Oct, M::Osa});
+  }
+}
+
+TEST_CASE("eye sections switch the eye that findings belong to, and OU means both") {
+  const std::string text = "OCT OD: subretinal fluid and a PED. OS: intraretinal cysts. OU: drusen.";
+  const StudyLabels l = extract_labels_from_text(text, "en");
+  CHECK(eye(l, Eye::OD, text).findings ==
+        std::vector<F>{F::OctDrusen, F::PigmentEpithelialDetachment, F::SubretinalFluid});
+  CHECK(eye(l, Eye::OS, text).findings == std::vector<F>{F::OctDrusen, F::IntraretinalFluid});
+}
+
+TEST_CASE("Chinese findings, negations and eye sections") {
+  const std::string text =
+      "右眼眼底彩照：可见微动脉瘤及点片状出血，未见硬性渗出、棉絮斑。视盘：杯盘比0.45。"
+      "左眼眼底彩照：未见出血及渗出，视盘出血，C/D 0.6，盘沿变窄。"
+      "诊断：右眼中度非增殖期糖尿病视网膜病变。";
+  const StudyLabels l = extract_labels_from_text(text, "zh");
+  const EyeLabels& od = eye(l, Eye::OD, text);
+  CHECK(od.findings == std::vector<F>{F::Microaneurysms, F::DotBlotHaemorrhages});
+  CHECK(grade(od, GradeScale::Icdr) == 2);
+  CHECK(od.vertical_cdr == 0.45);
+  const EyeLabels& os = eye(l, Eye::OS, text);
+  CHECK(os.findings == std::vector<F>{F::RimThinning, F::DiscHaemorrhage});
+  CHECK(grade(os, GradeScale::CupDisc) == 1);
+}
+
+TEST_CASE("Chinese OCT and meibography wording, 双眼 for both eyes") {
+  const std::string text = "双眼OCT：黄斑区视网膜下液，色素上皮脱离，脉络膜新生血管。双眼睑板腺照相：上睑腺体缺失，腺体迂曲。睑板腺缺失评分：上睑2分，下睑0分。";
+  const StudyLabels l = extract_labels_from_text(text, "zh");
+  for (Eye e : {Eye::OD, Eye::OS}) {
+    const EyeLabels& x = eye(l, e, text);
+    CHECK(x.findings == std::vector<F>{F::PigmentEpithelialDetachment, F::SubretinalFluid, F::ChoroidalNeovascularisation,
+                                       F::GlandDropout, F::TortuousGlands});
+    CHECK(grade(x, GradeScale::OctClass) == 3);
+    CHECK(grade(x, GradeScale::MeiboscoreUpper) == 2);
+    CHECK(grade(x, GradeScale::MeiboscoreLower) == 0);
+  }
+}
+
+TEST_CASE("referral wording in both languages, per eye or for every eye") {
+  struct Case {
+    const char* text;
+    Referral od, os;
+  };
+  const Case cases[] = {
+      {"OD CFP: microaneurysms. OS CFP: normal. Recommendation: urgent referral to a retina specialist.", Referral::Urgent, Referral::Urgent},
+      {"OD CFP: microaneurysms. OS CFP: normal. Plan: OD: refer within 3 months; OS: no referral needed, rescreen in 12 months.",
+       Referral::Soon, Referral::Routine},
+      {"OD CFP: microaneurysms. OS CFP: normal. Non-urgent referral to the eye clinic.", Referral::Soon, Referral::Soon},
+      {"OD CFP: microaneurysms. OS CFP: normal. Routine annual screening.", Referral::Routine, Referral::Routine},
+      {"右眼眼底彩照：微动脉瘤。左眼眼底彩照：未见异常。建议：右眼立即转诊眼科；左眼无需转诊，每年复查。", Referral::Urgent, Referral::Routine},
+      {"右眼眼底彩照：微动脉瘤。左眼眼底彩照：未见异常。建议3个月内转诊眼科。", Referral::Soon, Referral::Soon},
+      {"OD CFP: microaneurysms. OS CFP: normal. Refer to the eye clinic within 1 year.", Referral::Routine, Referral::Routine},
+      {"右眼眼底彩照：微动脉瘤。左眼眼底彩照：未见异常。右眼建议尽快转诊。", Referral::Urgent, Referral::Routine},
+  };
+  for (const Case& c : cases) {
+    const StudyLabels l = extract_labels_from_text(c.text, "auto");
+    CHECK_MESSAGE(eye(l, Eye::OD, c.text).referral == c.od, c.text);
+    CHECK_MESSAGE(eye(l, Eye::OS, c.text).referral == c.os, c.text);
+  }
+}
+
+TEST_CASE("an ungradable image is recognised, and nothing is graded for it") {
+  const std::string en = "Left eye OCT: image ungradable due to media opacity; repeat imaging. Left eye fundus photo: no microaneurysms.";
+  const StudyLabels os_labels = extract_labels_from_text(en, "en");
+  const EyeLabels& os = eye(os_labels, Eye::OS, en);
+  CHECK(os.imaged == std::vector<M>{M::Cfp, M::Oct});
+  CHECK(os.ungradable == std::vector<M>{M::Oct});
+  CHECK(grade(os, GradeScale::OctClass) == -1);
+  CHECK(grade(os, GradeScale::Icdr) == 0);
+  const std::string zh = "右眼眼底彩照：屈光介质混浊，图像无法评估，建议复查。";
+  const StudyLabels od_labels = extract_labels_from_text(zh, "zh");
+  const EyeLabels& od = eye(od_labels, Eye::OD, zh);
+  CHECK(od.ungradable == std::vector<M>{M::Cfp});
+  CHECK(od.grades.empty());
+}
+
+TEST_CASE("text with no eye named states nothing; an unknown language is refused") {
+  CHECK(extract_labels_from_text("Microaneurysms and hard exudates.", "en").eyes.empty());
+  CHECK(extract_labels_from_text("", "zh").eyes.empty());
+  const Error e = test::error_from([] { extract_labels_from_text("OD: normal", "de"); });
+  CHECK(e.code() == ErrorCode::InvalidArgument);
+  CHECK(std::string(e.what()).find("'de'") != std::string::npos);
+}
+
+TEST_CASE("any text, cut anywhere or not a report at all, is read without failing") {
+  const std::string reports[] = {
+      "Right eye (OD) CFP: microaneurysms, C/D 0.45; ICDR grade 2. AREDS category 3. Meiboscore upper 2 / lower 1. Urgent referral.",
+      "右眼眼底彩照：可见微动脉瘤，杯盘比0.45。诊断：ICDR 2级；AREDS分级3级；睑板腺缺失评分：上睑2分，下睑1分。建议立即转诊。",
+  };
+  for (const std::string& report : reports)
+    for (size_t cut = 0; cut <= report.size(); ++cut) CHECK_NOTHROW(extract_labels_from_text(report.substr(0, cut), "auto"));
+  Random rng(9);
+  const std::string alphabet = "ODSU:;.,0123456789 /()icdrareds c/d 杯盘比上睑下睑\xff\x80\n";
+  for (int i = 0; i < 500; ++i) {
+    std::string noise;
+    for (int64_t n = rng.integer(0, 80); n > 0; --n) noise += alphabet[static_cast<size_t>(rng.integer(0, static_cast<int64_t>(alphabet.size()) - 1))];
+    CHECK_NOTHROW(extract_labels_from_text(noise, "auto"));
+  }
+}
