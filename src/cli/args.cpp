@@ -69,6 +69,7 @@ double Args::number_or(const std::string& name, double fallback, double lo, doub
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
+      {"report", run_report},
       {"generate", run_generate},
       {"tokenize", run_tokenize},
       {"bench", run_bench},

@@ -50,5 +50,6 @@ int run_synth(const Args& args);
 int run_eval(const Args& args);
 int run_train(const Args& args);
 int run_feedback(const Args& args);
+int run_report(const Args& args);
 
 }  // namespace ophtha::cli

@@ -16,6 +16,7 @@ void print_usage() {
       "ophtha %s - ophthalmic report generation (LLaMA2 engine)\n\n"
       "usage: ophtha <command> [options]\n\n"
       "commands:\n"
+      "  report     write the diagnostic report of a study's images (the main job)\n"
       "  generate   generate text from a prompt with a GGUF or Hugging Face model\n"
       "  tokenize   print the token ids of a text with a tokenizer.model or GGUF\n"
       "  bench      measure load time, prefill and decode speed, peak memory\n"
@@ -42,7 +43,7 @@ int report_error(const std::string& command, std::string message) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "ophtha: no command given: expected one of generate, tokenize, bench, preprocess, encode, synth, eval, train, feedback (try `ophtha --help`)\n");
+    std::fprintf(stderr, "ophtha: no command given: expected one of report, generate, tokenize, bench, preprocess, encode, synth, eval, train, feedback (try `ophtha --help`)\n");
     return 2;
   }
   if (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {

@@ -1,0 +1,140 @@
+// The main job: images of one study (and the instruments' findings text) in, a diagnostic report
+// out — streamed text in Chinese or English plus its structured JSON.
+//
+//   images (modality, eye) ──► auxiliary heads: does each image look like its modality? gradable?
+//        │                     (an image that looks like another modality is left out and reported)
+//        ▼
+//   ImageEmbedder (preprocess per modality ─► encoder ─► projector; cached by content)
+//        ▼
+//   prompt: the bundle's template for the language, one "{modality} {eye}: <image>" line per
+//           image, the findings text ─► assemble_multimodal_prompt
+//        ▼
+//   LLaMA2 generate_from_embeddings (streamed) ─► report text
+//        ▼
+//   extract_labels_from_text ─► structured_report (+ image checks, disclaimer) ─► JSON
+//
+// The structured JSON is read from the generated text itself, so the two never disagree.
+//
+// Ownership and threads: a ReportModel is loaded once and immutable; any number of ReportSessions
+// (each used by one thread at a time) share it. The on_text callback runs on the thread that
+// called ReportSession::generate.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ophtha/auxiliary_heads.hpp"
+#include "ophtha/export.h"
+#include "ophtha/image.hpp"
+#include "ophtha/llama.hpp"
+#include "ophtha/model_bundle.hpp"
+#include "ophtha/projector.hpp"
+#include "ophtha/vision_encoder.hpp"
+
+namespace ophtha {
+
+class EmbeddingCache;
+class ImageEmbedder;
+
+struct ReportModelOptions {
+  size_t cache_bytes = 64ull << 20;            // image-embedding cache; 0 = none
+  std::function<bool(float)> progress;         // LLM load progress, as LlamaLoadOptions::progress
+};
+
+class OPHTHA_API ReportModel {
+ public:
+  // Loads every part a bundle names (read_bundle_manifest) and checks they fit together: the
+  // projector maps the encoder's channels to the LLM's dim, the heads read the encoder's channels.
+  // Errors: those of read_bundle_manifest, LlamaModel::load, load_vision_encoder,
+  // FeatureProjector::load, AuxiliaryHeads::load and check_projector_fits, each naming its file.
+  static std::shared_ptr<const ReportModel> load(const std::string& bundle_path, const ReportModelOptions& options = {});
+
+  const ModelBundle& bundle() const { return bundle_; }
+  const std::shared_ptr<const LlamaModel>& llm() const { return llm_; }
+  const AuxiliaryHeads* heads() const { return heads_.get(); }  // nullptr when the bundle has none
+  const ImageEmbedder& embedder(Modality modality) const;
+  const VisionEncoder& encoder() const { return *encoder_; }
+
+  // The modality the auxiliary heads see in `image`, its own label ignored: the image is
+  // preprocessed as each modality in turn, and the modality the heads find most likely under its
+  // own preprocessing wins. Error(Unsupported) when the bundle has no auxiliary heads.
+  Modality recognise_modality(const Image& image) const;
+
+ private:
+  ReportModel() = default;
+  ModelBundle bundle_;
+  std::shared_ptr<const LlamaModel> llm_;
+  std::shared_ptr<const VisionEncoder> encoder_;
+  std::shared_ptr<const FeatureProjector> projector_;
+  std::unique_ptr<AuxiliaryHeads> heads_;
+  std::shared_ptr<EmbeddingCache> cache_;
+  std::vector<std::unique_ptr<ImageEmbedder>> embedders_;  // one per modality (its preprocessing)
+};
+
+struct ReportOptions {
+  std::string lang = "en";        // "zh" or "en": one of the bundle's languages
+  std::string findings;           // the instruments' findings text; may be empty
+  int max_tokens = 0;             // 0 = the bundle's default
+  float temperature = -1.0f;      // < 0 = the bundle's default; 0 = greedy
+  float top_p = -1.0f;            // < 0 = the bundle's default
+  uint64_t seed = 0;
+  bool check_images = true;       // run the auxiliary heads' modality and gradability checks
+  float modality_threshold = 0.9f;  // an image is left out when another modality is this likely
+  // Called with each new piece of report text (complete UTF-8); returning false stops generation.
+  std::function<bool(std::string_view piece)> on_text;
+  // Polled per token and per layer; returning true aborts with Error(Aborted).
+  std::function<bool()> should_abort;
+};
+
+// What the auxiliary heads made of one input image.
+struct ImageCheck {
+  Modality given = Modality::Cfp;
+  Eye eye = Eye::OD;
+  Modality looks_like = Modality::Cfp;
+  float looks_like_probability = 0;
+  float gradable_probability = 1;
+  bool used = true;  // false: left out of the prompt because it looks like another modality
+};
+
+struct Report {
+  std::string text;                 // the generated report (as streamed)
+  nlohmann::json structured;        // docs/reports.md: per eye findings, diagnosis, grades, referral, ...
+  std::vector<ImageCheck> image_checks;  // one per input image (empty when checks are off or no heads)
+  std::string disclaimer;           // the bundle's
+  int64_t prompt_tokens = 0;
+  int64_t generated_tokens = 0;
+  double embed_seconds = 0;
+  double prefill_seconds = 0;
+  double decode_seconds = 0;
+};
+
+class OPHTHA_API ReportSession {
+ public:
+  // n_threads 0 = every core this process may use. Error(InvalidArgument) as LlamaSession.
+  explicit ReportSession(std::shared_ptr<const ReportModel> model, int n_threads = 0);
+  ~ReportSession();
+
+  // Writes the report for `images` (any number ≥ 0 of any modalities and eyes; with none, the
+  // report is written from the findings text alone — the text-only route). Each call starts from
+  // an empty context.
+  // Errors: Error(InvalidArgument) for a language the bundle does not have, or no images and no
+  // findings; Error(ContextOverflow) when the prompt does not fit the LLM's context; Error(Aborted)
+  // when should_abort asked to stop; and those of preprocessing and encoding.
+  Report generate(const std::vector<Image>& images, const ReportOptions& options);
+
+ private:
+  std::shared_ptr<const ReportModel> model_;
+  std::unique_ptr<LlamaSession> session_;
+};
+
+// The prompt text for `images` (their modality and eye) under the bundle's template for `lang`,
+// with one image marker per image — what ReportSession::generate assembles.
+OPHTHA_API std::string report_prompt_text(const ModelBundle& bundle, const std::vector<Image>& images,
+                                          const std::string& findings, const std::string& lang);
+
+}  // namespace ophtha

@@ -1,0 +1,144 @@
+// ophtha report --image PATH[:MODALITY[:EYE]] ... [--findings TEXT] [--lang zh|en] [--json]
+//               [--model DIR] [--seed S] [--temp T] [--max-tokens N] [--threads N]
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "ophtha/error.hpp"
+#include "ophtha/image.hpp"
+#include "ophtha/report_pipeline.hpp"
+
+namespace ophtha::cli {
+
+static const char* kReportHelp =
+    "usage: ophtha report --image PATH[:MODALITY[:EYE]] [--image ...] [options]\n"
+    "Writes the diagnostic report of one study: its images (both eyes, any of the three\n"
+    "modalities) and, optionally, the instruments' findings text.\n"
+    "  --image PATH[:M[:E]]  an image; M = cfp, oct or osa (default: recognised by the model),\n"
+    "                        E = OD or OS (default OD). Repeat for every image of the study.\n"
+    "  --findings TEXT       the instruments' findings text (alone: the text-only route)\n"
+    "  --lang zh|en          report language (default en)\n"
+    "  --json                print the structured report (docs/reports.md) instead of streaming text\n"
+    "  --model DIR           model bundle (default: $OPHTHA_MODEL, else the bundled demo model)\n"
+    "  --seed S              sampling seed (default 0)\n"
+    "  --temp T              temperature (default: the bundle's; 0 = greedy)\n"
+    "  --max-tokens N        report length limit in tokens (default: the bundle's)\n"
+    "  --threads N           CPU threads (default: all available)\n"
+    "The bundled demo model was trained on synthetic images only: its reports have no clinical validity.\n";
+
+namespace {
+
+struct ImageSpec {
+  std::string path;
+  std::optional<Modality> modality;
+  Eye eye = Eye::OD;
+  bool eye_given = false;
+};
+
+bool is_modality(const std::string& s) {
+  try {
+    parse_modality(s);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+bool is_eye(const std::string& s) { return s == "OD" || s == "OS" || s == "od" || s == "os"; }
+
+// PATH[:MODALITY[:EYE]], read from the right so that a path may hold ':' itself.
+ImageSpec parse_image_spec(const std::string& text) {
+  ImageSpec spec;
+  std::string rest = text;
+  size_t colon = rest.rfind(':');
+  if (colon != std::string::npos && is_eye(rest.substr(colon + 1))) {
+    spec.eye = parse_eye(rest.substr(colon + 1));
+    spec.eye_given = true;
+    rest = rest.substr(0, colon);
+    colon = rest.rfind(':');
+  }
+  if (colon != std::string::npos && is_modality(rest.substr(colon + 1))) {
+    spec.modality = parse_modality(rest.substr(colon + 1));
+    rest = rest.substr(0, colon);
+  } else if (spec.eye_given) {
+    fail(ErrorCode::InvalidArgument, "--image '{}': expected PATH:MODALITY:EYE with MODALITY cfp, oct or osa", text);
+  }
+  if (rest.empty()) fail(ErrorCode::InvalidArgument, "--image '{}': the path is empty", text);
+  spec.path = rest;
+  return spec;
+}
+
+std::string default_model_dir() {
+  if (const char* env = std::getenv("OPHTHA_MODEL"); env && *env) return env;
+  return OPHTHA_DEFAULT_MODEL_DIR;
+}
+
+}  // namespace
+
+int run_report(const Args& raw) {
+  Args a = raw;
+  a.parse({"--image", "--findings", "--lang", "--model", "--seed", "--temp", "--max-tokens", "--threads"}, {"--json"});
+  if (a.wants_help()) return std::fputs(kReportHelp, stdout), 0;
+
+  std::vector<ImageSpec> specs;
+  for (const std::string& text : a.all("--image")) specs.push_back(parse_image_spec(text));
+  ReportOptions options;
+  options.findings = a.str_or("--findings", "");
+  options.lang = a.str_or("--lang", "en");
+  if (options.lang != "zh" && options.lang != "en")
+    fail(ErrorCode::InvalidArgument, "option --lang expects zh or en, got '{}'", options.lang);
+  if (specs.empty() && options.findings.empty())
+    fail(ErrorCode::InvalidArgument, "give at least one --image or --findings (see `ophtha report --help`)");
+  options.seed = static_cast<uint64_t>(a.integer_or("--seed", 0, 0, INT64_MAX));
+  options.temperature = static_cast<float>(a.number_or("--temp", -1.0, 0.0, 100.0));
+  options.max_tokens = static_cast<int>(a.integer_or("--max-tokens", 0, 1, 1 << 20));
+  const int threads = static_cast<int>(a.integer_or("--threads", 0, 1, 1024));
+  const bool json_output = a.flag("--json");
+
+  const std::shared_ptr<const ReportModel> model = ReportModel::load(a.str_or("--model", default_model_dir()));
+  std::vector<Image> images;
+  for (const ImageSpec& spec : specs) {
+    const Modality given = spec.modality ? *spec.modality : Modality::Cfp;
+    Image image = Image::decode_file(spec.path, given, spec.eye);
+    if (!spec.modality) image.set_modality(model->recognise_modality(image));
+    if (!spec.eye_given && !json_output)
+      std::fprintf(stderr, "note: no eye given for %s; taken as OD\n", spec.path.c_str());
+    images.push_back(std::move(image));
+  }
+
+  ReportSession session(model, threads);
+  if (!json_output) {
+    std::printf("%s\n\n", model->bundle().disclaimer.c_str());
+    std::fflush(stdout);
+    options.on_text = [](std::string_view piece) {
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+      std::fflush(stdout);
+      return true;
+    };
+  }
+  const Report report = session.generate(images, options);
+  if (json_output) {
+    std::printf("%s\n", report.structured.dump(2).c_str());
+    return 0;
+  }
+  std::printf("\n");
+  for (size_t i = 0; i < report.image_checks.size(); ++i) {
+    const ImageCheck& c = report.image_checks[i];
+    if (!c.used)
+      std::fprintf(stderr, "note: image %zu (%s, given as %s) looks like %s (p = %.2f) and was left out\n", i + 1,
+                   specs[i].path.c_str(), modality_name(c.given), modality_name(c.looks_like), c.looks_like_probability);
+    else if (c.gradable_probability < 0.5f)
+      std::fprintf(stderr, "note: image %zu (%s) looks ungradable (p gradable = %.2f)\n", i + 1, specs[i].path.c_str(),
+                   c.gradable_probability);
+  }
+  std::fprintf(stderr, "[%lld prompt tokens, %lld generated; embed %.2f s, prefill %.2f s, decode %.2f s]\n",
+               static_cast<long long>(report.prompt_tokens), static_cast<long long>(report.generated_tokens),
+               report.embed_seconds, report.prefill_seconds, report.decode_seconds);
+  return 0;
+}
+
+}  // namespace ophtha::cli

@@ -1,0 +1,208 @@
+// ReportModel (a loaded bundle) and ReportSession (images → report), report_pipeline.hpp.
+#include <chrono>
+
+#include <ATen/ATen.h>
+
+#include "ophtha/embedding_cache.hpp"
+#include "ophtha/error.hpp"
+#include "ophtha/generate.hpp"
+#include "ophtha/image_embedder.hpp"
+#include "ophtha/multimodal_prompt.hpp"
+#include "ophtha/projector.hpp"
+#include "ophtha/report_extractor.hpp"
+#include "ophtha/report_pipeline.hpp"
+#include "ophtha/structured_report.hpp"
+
+namespace ophtha {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string upper(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return text;
+}
+
+void replace_all(std::string& text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+std::shared_ptr<const ReportModel> ReportModel::load(const std::string& bundle_path, const ReportModelOptions& options) {
+  std::shared_ptr<ReportModel> model(new ReportModel());
+  model->bundle_ = read_bundle_manifest(bundle_path);
+  const ModelBundle& b = model->bundle_;
+  LlamaLoadOptions llm_options;
+  llm_options.progress = options.progress;
+  model->llm_ = LlamaModel::load(b.path_of(b.llm), llm_options);
+  model->encoder_ = load_vision_encoder(b.path_of(b.encoder), parse_encoder_arch(b.encoder_arch));
+  model->projector_ = std::make_shared<const FeatureProjector>(FeatureProjector::load(b.path_of(b.projector)));
+  check_projector_fits(*model->projector_, model->encoder_->channels(), model->llm_->config().dim);
+  if (!b.heads.empty()) {
+    model->heads_ = std::make_unique<AuxiliaryHeads>(AuxiliaryHeads::load(b.path_of(b.heads)));
+    if (model->heads_->channels() != model->encoder_->channels())
+      fail(ErrorCode::InvalidFormat, "{}: the auxiliary heads read C = {} channels but the {} encoder gives C = {}",
+           b.path_of(b.heads), model->heads_->channels(), b.encoder_arch, model->encoder_->channels());
+  }
+  if (options.cache_bytes > 0) model->cache_ = std::make_shared<EmbeddingCache>(options.cache_bytes);
+  const std::string identity = file_fingerprint(b.path_of(b.encoder));
+  for (Modality m : {Modality::Cfp, Modality::Oct, Modality::Osa}) {
+    ImageEmbedderOptions o;
+    o.preprocess = b.preprocessing.at(m);
+    o.encoder_identity = identity;
+    model->embedders_.push_back(std::make_unique<ImageEmbedder>(model->encoder_, model->projector_, o, model->cache_));
+  }
+  return model;
+}
+
+const ImageEmbedder& ReportModel::embedder(Modality modality) const {
+  return *embedders_.at(static_cast<size_t>(modality));
+}
+
+Modality ReportModel::recognise_modality(const Image& image) const {
+  if (!heads_)
+    fail(ErrorCode::Unsupported, "the model bundle '{}' has no auxiliary heads to recognise an image's modality; "
+         "give the modality (PATH:cfp, :oct or :osa)", bundle_.name);
+  Modality best = Modality::Cfp;
+  float best_probability = -1;
+  for (Modality m : {Modality::Cfp, Modality::Oct, Modality::Osa}) {
+    Image as_m = image;
+    as_m.set_modality(m);
+    const at::Tensor pooled = embedder(m).embed_images({as_m})[0].pooled;
+    at::NoGradGuard no_grad;
+    const at::Tensor p = at::softmax(heads_->forward(pooled.unsqueeze(0)).modality, 1)[0];
+    const float pm = p[static_cast<int64_t>(m)].item<float>();
+    if (pm > best_probability) best = m, best_probability = pm;
+  }
+  return best;
+}
+
+std::string report_prompt_text(const ModelBundle& bundle, const std::vector<Image>& images, const std::string& findings,
+                               const std::string& lang) {
+  auto t = bundle.prompt.templates.find(lang);
+  if (t == bundle.prompt.templates.end())
+    fail(ErrorCode::InvalidArgument, "the model bundle '{}' has no prompt template for language '{}'", bundle.name, lang);
+  std::string lines;
+  for (const Image& image : images) {
+    std::string line = bundle.prompt.image_line;
+    replace_all(line, "{modality}", upper(modality_name(image.modality())));
+    replace_all(line, "{eye}", eye_name(image.eye()));
+    lines += line;
+  }
+  std::string text = t->second;
+  replace_all(text, "{images}", lines);
+  const auto none = bundle.prompt.no_findings.find(lang);
+  // The findings go in last, through the prompt assembler's own marker, so that a marker-like
+  // text inside the findings is never taken for an image slot.
+  replace_all(text, "{findings}", findings.empty() && none != bundle.prompt.no_findings.end() ? none->second : "{findings}");
+  return text;
+}
+
+ReportSession::ReportSession(std::shared_ptr<const ReportModel> model, int n_threads) : model_(std::move(model)) {
+  LlamaSessionOptions options;
+  options.n_threads = n_threads;
+  session_ = std::make_unique<LlamaSession>(model_->llm(), options);
+}
+
+ReportSession::~ReportSession() = default;
+
+Report ReportSession::generate(const std::vector<Image>& images, const ReportOptions& options) {
+  const ModelBundle& bundle = model_->bundle();
+  if (std::find(bundle.languages.begin(), bundle.languages.end(), options.lang) == bundle.languages.end())
+    fail(ErrorCode::InvalidArgument, "the model bundle '{}' writes reports in {}, not in '{}'", bundle.name,
+         fmt::join(bundle.languages, " and "), options.lang);
+  if (images.empty() && options.findings.empty())
+    fail(ErrorCode::InvalidArgument, "nothing to report on: no images and no findings text");
+
+  Report report;
+  report.disclaimer = bundle.disclaimer;
+  const Clock::time_point embed_start = Clock::now();
+
+  // Encode every image once (its modality's preprocessing), keeping the pooled features for the
+  // auxiliary heads' checks.
+  std::vector<ImageEmbedding> encoded(images.size());
+  for (Modality m : {Modality::Cfp, Modality::Oct, Modality::Osa}) {
+    std::vector<Image> group;
+    std::vector<size_t> where;
+    for (size_t i = 0; i < images.size(); ++i)
+      if (images[i].modality() == m) group.push_back(images[i]), where.push_back(i);
+    if (group.empty()) continue;
+    std::vector<ImageEmbedding> out = model_->embedder(m).embed_images(group);
+    for (size_t k = 0; k < where.size(); ++k) encoded[where[k]] = std::move(out[k]);
+  }
+
+  std::vector<Image> used_images;
+  std::vector<at::Tensor> used_embeddings;
+  const AuxiliaryHeads* heads = options.check_images ? model_->heads() : nullptr;
+  for (size_t i = 0; i < images.size(); ++i) {
+    bool used = true;
+    if (heads) {
+      at::NoGradGuard no_grad;
+      const HeadPrediction p = heads->predict(heads->forward(encoded[i].pooled.unsqueeze(0)))[0];
+      ImageCheck check;
+      check.given = images[i].modality();
+      check.eye = images[i].eye();
+      check.looks_like = p.modality;
+      check.looks_like_probability = p.modality_probability;
+      check.gradable_probability = p.gradable_probability;
+      check.used = used = !(p.modality != check.given && p.modality_probability >= options.modality_threshold);
+      report.image_checks.push_back(check);
+    }
+    if (used) {
+      used_images.push_back(images[i]);
+      used_embeddings.push_back(encoded[i].embedding);
+    }
+  }
+  if (used_images.empty() && options.findings.empty())
+    fail(ErrorCode::InvalidArgument, "nothing to report on: every image looks like another modality than the one given "
+                                     "(see the image checks) and no findings text was given");
+  report.embed_seconds = seconds_since(embed_start);
+
+  const std::string prompt_text = report_prompt_text(bundle, used_images, options.findings, options.lang);
+  PromptTemplateOptions prompt_options;
+  prompt_options.image_marker = bundle.prompt.image_marker;
+  const MultimodalPrompt prompt =
+      assemble_multimodal_prompt(*model_->llm(), prompt_text, options.findings, used_embeddings, prompt_options);
+
+  GenerateOptions g;
+  g.max_tokens = options.max_tokens > 0 ? options.max_tokens : bundle.generation.max_tokens;
+  g.sampling.temperature = options.temperature >= 0 ? options.temperature : bundle.generation.temperature;
+  g.sampling.top_p = options.top_p >= 0 ? options.top_p : bundle.generation.top_p;
+  g.sampling.top_k = bundle.generation.top_k;
+  g.sampling.min_p = 0.0f;
+  g.sampling.seed = options.seed;
+  if (options.on_text)
+    g.on_token = [&](std::string_view piece, int32_t) { return piece.empty() || options.on_text(piece); };
+  g.should_abort = options.should_abort;
+  session_->rewind(0);
+  const GenerateResult result = generate_from_embeddings(*session_, prompt.embeddings, g);
+
+  report.text = result.text;
+  report.prompt_tokens = result.prompt_tokens;
+  report.generated_tokens = static_cast<int64_t>(result.tokens.size());
+  report.prefill_seconds = result.prefill_seconds;
+  report.decode_seconds = result.decode_seconds;
+
+  report.structured = structured_report(extract_labels_from_text(report.text, options.lang), options.lang);
+  nlohmann::json checks = nlohmann::json::array();
+  for (const ImageCheck& c : report.image_checks)
+    checks.push_back({{"modality", modality_name(c.given)},
+                      {"eye", eye_name(c.eye)},
+                      {"looks_like", modality_name(c.looks_like)},
+                      {"looks_like_probability", c.looks_like_probability},
+                      {"gradable_probability", c.gradable_probability},
+                      {"used", c.used}});
+  report.structured["image_checks"] = checks;
+  report.structured["disclaimer"] = bundle.disclaimer;
+  report.structured["model"] = bundle.name;
+  return report;
+}
+
+}  // namespace ophtha

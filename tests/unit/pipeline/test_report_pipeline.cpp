@@ -1,0 +1,184 @@
+// The report pipeline (report_pipeline.hpp) end to end on a bundle of seeded random weights
+// (tests/tools/make_random_bundle.py): the plumbing, not the medicine — the text is meaningless,
+// but it must be exactly what the parts compute, streamed as generated, reproducible, and every
+// misuse must be refused with a clear error.
+#include "support/doctest_with_aten.hpp"
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "ophtha/error.hpp"
+#include "ophtha/generate.hpp"
+#include "ophtha/image_embedder.hpp"
+#include "ophtha/multimodal_prompt.hpp"
+#include "ophtha/report_pipeline.hpp"
+#include "support/expect_error.hpp"
+#include "support/test_models.hpp"
+
+using namespace ophtha;
+
+namespace {
+
+std::string bundle_dir(const std::string& args = "--seed 3") {
+  return test::cached_script_output("tests/tools/make_random_bundle.py", "random-bundle", args, "", "ophtha-bundle.json");
+}
+
+std::shared_ptr<const ReportModel> model() {
+  static const std::shared_ptr<const ReportModel> m = ReportModel::load(bundle_dir());
+  return m;
+}
+
+Image pattern(int width, int height, int channels, Modality modality, Eye eye, int seed) {
+  std::vector<uint8_t> pixels(static_cast<size_t>(width) * height * channels);
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>((i * (7 + seed) + seed * 31) % 251);
+  return Image::from_pixels(pixels.data(), width, height, static_cast<size_t>(width) * channels, channels, 8, modality,
+                            eye);
+}
+
+std::vector<Image> study() {
+  return {pattern(96, 80, 3, Modality::Cfp, Eye::OD, 1), pattern(120, 50, 1, Modality::Oct, Eye::OS, 2)};
+}
+
+ReportOptions greedy(const std::string& lang = "en") {
+  ReportOptions o;
+  o.lang = lang;
+  o.max_tokens = 12;
+  o.temperature = 0;
+  o.check_images = false;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("the report is what the parts compute: embeddings spliced into the bundle's prompt, greedy") {
+  ReportSession session(model(), 1);
+  const std::vector<Image> images = study();
+  ReportOptions options = greedy();
+  options.findings = "IOP 18 mmHg OD";
+  const Report report = session.generate(images, options);
+
+  // The same by hand: the per-modality embedders, the bundle's prompt text, the engine.
+  std::vector<at::Tensor> embeddings;
+  for (const Image& image : images) embeddings.push_back(model()->embedder(image.modality()).embed({image})[0]);
+  const std::string text = report_prompt_text(model()->bundle(), images, options.findings, "en");
+  CHECK(text.find("CFP OD: <image>\nOCT OS: <image>\n") != std::string::npos);
+  const MultimodalPrompt prompt = assemble_multimodal_prompt(*model()->llm(), text, options.findings, embeddings);
+  LlamaSession llm(model()->llm(), LlamaSessionOptions{1, 0});
+  GenerateOptions g;
+  g.max_tokens = 12;
+  g.sampling.temperature = 0;
+  const GenerateResult expected = generate_from_embeddings(llm, prompt.embeddings, g);
+  CHECK(report.text == expected.text);
+  CHECK(report.prompt_tokens == expected.prompt_tokens);
+  CHECK(report.generated_tokens == static_cast<int64_t>(expected.tokens.size()));
+  CHECK(report.structured["disclaimer"] == model()->bundle().disclaimer);
+  CHECK(report.structured["model"] == model()->bundle().name);
+  CHECK(report.structured["language"] == "en");
+}
+
+TEST_CASE("streamed pieces add up to the report; the same seed gives the same report on any session") {
+  ReportSession session(model(), 1);
+  ReportOptions options = greedy("zh");
+  options.temperature = 0.9f;
+  options.seed = 42;
+  std::string streamed;
+  options.on_text = [&](std::string_view piece) {
+    streamed += piece;
+    return true;
+  };
+  const Report first = session.generate(study(), options);
+  CHECK(streamed == first.text);
+  options.on_text = nullptr;
+  CHECK(session.generate(study(), options).text == first.text);  // each call starts afresh
+  ReportSession other(model(), 2);
+  CHECK(other.generate(study(), options).text == first.text);
+  options.seed = 43;
+  CHECK(other.generate(study(), options).text != first.text);
+}
+
+TEST_CASE("returning false from on_text stops the report; should_abort aborts with Error(Aborted)") {
+  ReportSession session(model(), 1);
+  ReportOptions options = greedy();
+  int pieces = 0;
+  options.on_text = [&](std::string_view) { return ++pieces < 3; };
+  const Report stopped = session.generate(study(), options);
+  CHECK(pieces == 3);
+  CHECK(stopped.generated_tokens <= 3);
+  options.on_text = nullptr;
+  options.should_abort = [] { return true; };
+  CHECK(test::error_from([&] { session.generate(study(), options); }).code() == ErrorCode::Aborted);
+}
+
+TEST_CASE("the text-only route writes a report from the findings alone; nothing at all is refused") {
+  ReportSession session(model(), 1);
+  ReportOptions options = greedy();
+  options.findings = "CFP OD: microaneurysms; C/D 0.4";
+  const Report report = session.generate({}, options);
+  CHECK(report.generated_tokens > 0);
+  CHECK(report.image_checks.empty());
+  options.findings.clear();
+  test::check_message(test::error_from([&] { session.generate({}, options); }), ErrorCode::InvalidArgument,
+                      "no images and no findings");
+  options.lang = "fr";
+  options.findings = "x";
+  test::check_message(test::error_from([&] { session.generate({}, options); }), ErrorCode::InvalidArgument,
+                      "writes reports in zh and en, not in 'fr'");
+}
+
+TEST_CASE("image checks: an image that looks like another modality is left out of the prompt") {
+  ReportSession session(model(), 1);
+  ReportOptions options = greedy();
+  options.check_images = true;
+  options.modality_threshold = 0.0f;  // every disagreement counts
+  const std::vector<Image> images = study();
+  const Report report = session.generate(images, options);
+  REQUIRE(report.image_checks.size() == images.size());
+  std::vector<Image> kept;
+  for (size_t i = 0; i < images.size(); ++i) {
+    const ImageCheck& c = report.image_checks[i];
+    CHECK(c.given == images[i].modality());
+    CHECK(c.used == (c.looks_like == c.given));
+    CHECK(c.gradable_probability >= 0.0f);
+    CHECK(c.gradable_probability <= 1.0f);
+    if (c.used) kept.push_back(images[i]);
+  }
+  CHECK(report.structured["image_checks"].size() == images.size());
+  if (!kept.empty()) {
+    ReportOptions plain = greedy();
+    CHECK(session.generate(kept, plain).text == report.text);  // the left-out image played no part
+  }
+}
+
+TEST_CASE("recognise_modality picks the modality the heads find most likely under its own preprocessing") {
+  const Image image = pattern(100, 60, 1, Modality::Cfp, Eye::OD, 5);
+  const Modality got = model()->recognise_modality(image);
+  float best = -1;
+  Modality expected = Modality::Cfp;
+  for (Modality m : {Modality::Cfp, Modality::Oct, Modality::Osa}) {
+    Image as_m = image;
+    as_m.set_modality(m);
+    const at::Tensor pooled = model()->embedder(m).embed_images({as_m})[0].pooled;
+    const float p = at::softmax(model()->heads()->forward(pooled.unsqueeze(0)).modality, 1)[0][static_cast<int>(m)]
+                        .item<float>();
+    if (p > best) best = p, expected = m;
+  }
+  CHECK(got == expected);
+}
+
+TEST_CASE("a bundle whose parts do not fit together is refused, naming the sizes") {
+  const std::string source = bundle_dir();
+  const std::string broken = test::work_dir() + "/random-bundle-misfit";
+  std::filesystem::remove_all(broken);
+  std::filesystem::copy(source, broken);
+  const std::string other_llm = test::test_model(
+      "bundle-misfit-llm", "--format gguf --type f32 --dim 32 --layers 1 --heads 4 --kv-heads 2 --ffn 64 --seed 1");
+  std::filesystem::copy_file(other_llm, broken + "/llm.gguf", std::filesystem::copy_options::overwrite_existing);
+  const Error e = test::error_from([&] { ReportModel::load(broken); });
+  CHECK(e.code() == ErrorCode::InvalidArgument);
+  INFO(e.what());
+  CHECK(std::string(e.what()).find("32") != std::string::npos);
+  CHECK(std::string(e.what()).find("64") != std::string::npos);
+}
