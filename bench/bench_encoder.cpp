@@ -2,12 +2,14 @@
 // LibTorch's intra-op pool at a given thread count (default 2, the machine's cores).
 // bench/torchvision_encoder_bench.py times torchvision on the same shapes and threads.
 //
-//   ophtha_bench_encoder [--weights FILE] [--threads N] [--seconds S]
+//   ophtha_bench_encoder [--weights FILE] [--threads N] [--seconds S] [--dim D]
 //
 // Without --weights a ResNet-50 state_dict with He-initialised convolutions and identity
 // BatchNorms (torchvision's names, F32) is written to $TMPDIR. Per batch size: two warm-up calls,
 // then timed calls for at least S seconds (default 5); prints the median, best and worst images/s
 // over the calls (the median, because a busy core makes OpenMP's barriers stall some calls badly).
+// Then the LLaVA-1.5 projector (mlp2x_gelu, C = 2048 → d = --dim, default 4096 as LLaMA-2 7B) on
+// ResNet-50's 7 × 7 grid, batches 1 and 8: the cost the projector adds per image.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -25,6 +27,7 @@
 #include <ATen/ops/zeros.h>
 #include <torch/version.h>
 
+#include "ophtha/projector.hpp"
 #include "ophtha/safetensors.hpp"
 #include "ophtha/vision_encoder.hpp"
 #include "vision/encoder_resnet.hpp"
@@ -37,6 +40,7 @@ struct Options {
   std::string weights;
   int threads = 2;
   double seconds = 5;
+  int64_t dim = 4096;
 };
 
 ophtha::SafetensorsTensorData f32_tensor(const std::string& name, const at::Tensor& t) {
@@ -75,9 +79,27 @@ Options parse(int argc, char** argv) {
     if (arg == "--weights") o.weights = argv[++i];
     else if (arg == "--threads") o.threads = std::max(1, std::atoi(argv[++i]));
     else if (arg == "--seconds") o.seconds = std::atof(argv[++i]);
+    else if (arg == "--dim") o.dim = std::max(1, std::atoi(argv[++i]));
     else throw std::invalid_argument("unknown argument " + arg);
   }
   return o;
+}
+
+// Calls `run` (which handles `batch` images) for at least `seconds` after two warm-up calls and
+// prints the median, best and worst images/s.
+template <typename Run>
+void time_calls(const char* what, int64_t batch, double seconds, Run run) {
+  for (int i = 0; i < 2; ++i) run();
+  std::vector<double> rates;
+  const auto start = Clock::now();
+  while (rates.empty() || std::chrono::duration<double>(Clock::now() - start).count() < seconds) {
+    const auto t0 = Clock::now();
+    run();
+    rates.push_back(static_cast<double>(batch) / std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  std::sort(rates.begin(), rates.end());
+  std::printf("%s batch %2lld: median %7.2f images/s, best %7.2f, worst %7.2f (%zu calls)\n", what,
+              static_cast<long long>(batch), rates[rates.size() / 2], rates.back(), rates.front(), rates.size());
 }
 
 }  // namespace
@@ -90,17 +112,20 @@ int main(int argc, char** argv) try {
   std::printf("ophtha ResNet-50, 224x224, %d threads (LibTorch %s)\n", at::get_num_threads(), TORCH_VERSION);
   for (const int64_t batch : {1, 8}) {
     const at::Tensor images = at::randn({batch, 3, 224, 224});
-    for (int i = 0; i < 2; ++i) encoder->encode(images);
-    std::vector<double> rates;
-    const auto start = Clock::now();
-    while (rates.empty() || std::chrono::duration<double>(Clock::now() - start).count() < o.seconds) {
-      const auto t0 = Clock::now();
-      encoder->encode(images);
-      rates.push_back(static_cast<double>(batch) / std::chrono::duration<double>(Clock::now() - t0).count());
-    }
-    std::sort(rates.begin(), rates.end());
-    std::printf("batch %2lld: median %7.2f images/s, best %7.2f, worst %7.2f (%zu calls)\n",
-                static_cast<long long>(batch), rates[rates.size() / 2], rates.back(), rates.front(), rates.size());
+    time_calls("encoder  ", batch, o.seconds, [&] { encoder->encode(images); });
+  }
+  ophtha::ProjectorConfig config;
+  config.vision_channels = encoder->channels();
+  config.embedding_dim = o.dim;
+  const auto projector = ophtha::FeatureProjector::random(config, 1);
+  std::printf("projector mlp2x_gelu %lld -> %lld, 49 tokens per image\n", static_cast<long long>(config.vision_channels),
+              static_cast<long long>(config.embedding_dim));
+  at::NoGradGuard no_grad;
+  for (const int64_t batch : {1, 8}) {
+    const ophtha::VisionFeatures features = encoder->encode(at::randn({batch, 3, 224, 224}));
+    const std::vector<ophtha::Modality> modalities(batch, ophtha::Modality::Cfp);
+    const std::vector<ophtha::Eye> eyes(batch, ophtha::Eye::OD);
+    time_calls("projector", batch, o.seconds, [&] { projector.project(features, modalities, eyes); });
   }
   return 0;
 } catch (const std::exception& e) {

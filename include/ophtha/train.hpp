@@ -1,0 +1,143 @@
+// Training a LLaMA2 language model: pre-training from scratch on text, or fine-tuning a GGUF /
+// Hugging Face model on prompt → report pairs, fully or with LoRA. One JSON configuration
+// describes a run (keys in docs/training.md); a Trainer executes it.
+//
+//   step s:  for each of grad_accum micro-batches m = s·grad_accum + j (BatchOrder):
+//              loss_m = Σ mask·CE / (learned tokens of the whole step)   → backward (sums gradients)
+//            clip to grad_clip (global norm) → AdamW with lr = LrSchedule.at(s)
+//
+// Determinism: the data order, the initial weights, the LoRA initialisation and the dropout masks
+// are drawn from `seed` (dropout reseeded per micro-batch from the seed and m), so the same
+// configuration and thread count give a bit-identical run, and a run resumed from a checkpoint
+// continues bit for bit as if never stopped.
+//
+// Checkpoint: <checkpoint_dir>/checkpoint.safetensors, rewritten atomically (temporary file, fsync,
+// rename, fsync of the folder) every checkpoint_every steps and at the end: the trainable tensors
+// ("param/<name>"), the AdamW moments ("adamw/exp_avg/<name>", "adamw/exp_avg_sq/<name>"), and in
+// __metadata__ the step, the optimizer's step count and the run identity (the configuration keys
+// a resumed run must share). A kill at any moment leaves the previous checkpoint or the new one.
+//
+// Thread safety: a Trainer belongs to one thread. Process-wide settings it makes: OpenBLAS's pool
+// sized to config.threads and LibTorch's intra-op pool to one thread (the engine's policy,
+// llm/cpu_threads); glibc's mmap and trim thresholds raised to 1 GiB (mallopt), so the large
+// per-step activations are reused from the heap instead of mapped afresh every micro-batch.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "ophtha/export.h"
+#include "ophtha/llama.hpp"
+#include "ophtha/train_data.hpp"
+#include "ophtha/train_llama.hpp"
+#include "ophtha/train_optim.hpp"
+
+namespace ophtha {
+
+enum class TrainMethod { Full, Lora };
+
+struct OPHTHA_API TrainConfig {
+  std::string source;  // the configuration file, for messages ("" when built in code)
+
+  // model: from a file, or from scratch
+  std::string init_from;   // GGUF file or Hugging Face folder; empty = from scratch
+  LlamaConfig scratch;     // dims of a from-scratch model (vocab_size = the tokenizer's)
+  std::string tokenizer;   // tokenizer.model of a from-scratch model
+  double init_std = 0.02;  // N(0, init_std²) matrices of a from-scratch model
+
+  // data
+  std::string train_data;       // .jsonl (prompt/response or text) or plain text (train_data.hpp)
+  std::string validation_data;  // optional, same formats
+  int64_t max_tokens = 0;       // longest sequence; 0 = the model's context length
+
+  TrainMethod method = TrainMethod::Full;
+  LoraOptions lora;
+
+  // optimisation
+  double lr = 3e-4, min_lr = 0.0;
+  int64_t warmup_steps = 0;
+  double grad_clip = 1.0;  // ≤ 0: no clipping
+  AdamWOptions adamw;
+  int64_t steps = 0;       // optimizer steps; 0 = ⌈epochs · ⌈sequences / batch_size⌉ / grad_accum⌉
+  int64_t epochs = 1;
+  int64_t batch_size = 8;
+  int64_t grad_accum = 1;
+  uint64_t seed = 0;
+  int threads = 0;         // 0 = every core this process may use
+
+  // checkpoints, validation, outputs ("" = none)
+  std::string checkpoint_dir;
+  int64_t checkpoint_every = 0;  // 0 = only at the end
+  int64_t validation_every = 0;  // 0 = only at the end (when validation_data is set)
+  std::string output_gguf;
+  TensorType output_type = TensorType::F32;  // F32, F16, BF16 or Q8_0
+  std::string output_hf;
+  std::string metrics_log;  // JSONL, one record per step and per validation
+  std::string loss_plot;    // PNG drawn from the metrics log at the end
+
+  // Parses a configuration file; relative paths are taken from the file's folder.
+  // Error(Io) when it cannot be read; Error(InvalidFormat) naming the file and the key for an
+  // unknown key, a value of the wrong type or out of range, or a missing required key.
+  static TrainConfig from_json_file(const std::string& path);
+  // The same from JSON text; relative paths are taken from `base_dir`.
+  static TrainConfig from_json(const std::string& text, const std::string& source, const std::string& base_dir);
+
+  // The keys a resumed run must share with the run that wrote the checkpoint, as compact JSON.
+  std::string run_identity() const;
+};
+
+struct OPHTHA_API TrainStepReport {
+  int64_t step = 0;           // steps done (1 after the first)
+  int64_t total_steps = 0;
+  double loss = 0;            // per-token mean over the step's learned tokens
+  double lr = 0;
+  double grad_norm = 0;       // before clipping
+  int64_t tokens = 0;         // input positions in the step (padding excluded)
+  double seconds = 0;         // wall time of the step
+  std::optional<double> validation_loss;  // when validation ran after this step
+};
+
+class OPHTHA_API Trainer {
+ public:
+  // Builds the model (loaded, or drawn from the seed), adds LoRA or makes every weight trainable,
+  // reads and tokenises the data, creates the optimizer. Errors: those of the loaders and
+  // read_train_sequences; Error(InvalidArgument) naming the key for an inconsistent configuration.
+  explicit Trainer(TrainConfig config);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // Continues from <checkpoint_dir>/checkpoint.safetensors. Error(Io) when there is none;
+  // Error(InvalidFormat) when it is broken or was written by a run with another identity
+  // (the message names the differing configuration).
+  void resume();
+  // Runs optimizer steps until total_steps() (or `max_steps` more, when ≥ 0), validating and
+  // checkpointing on schedule; after the last step of the run it validates, checkpoints and writes
+  // the outputs. `on_step` is called after each step on this thread.
+  void run(const std::function<void(const TrainStepReport&)>& on_step = {}, int64_t max_steps = -1);
+  // One optimizer step (no checkpoint, no log).
+  TrainStepReport train_step();
+  // Per-token mean loss over the validation data (evaluation mode, no gradients).
+  // Error(InvalidArgument) when the configuration has no validation data.
+  double validation_loss();
+  void save_checkpoint() const;
+  // Exports output_gguf / output_hf (adapters merged) and draws loss_plot from the metrics log.
+  void write_outputs() const;
+
+  int64_t step() const;
+  int64_t total_steps() const;
+  const TrainConfig& config() const;
+  TrainableLlama& model();
+  int64_t train_sequences() const;
+
+  // Where the checkpoint of `dir` lives.
+  static std::string checkpoint_path(const std::string& dir);
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace ophtha
