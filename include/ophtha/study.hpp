@@ -12,7 +12,7 @@
 // Every enum has a stable snake_case code: that is what the manifest (docs/formats.md), the
 // structured report JSON and the evaluation output write. The grading rules (which level a set of
 // lesions implies, which referral a grade implies) follow ../shared/research/paper_and_peers.md §4
-// and are written out in docs/formats.md ("Labels").
+// and are written out in docs/reports.md ("Labels"); the manifest format in docs/formats.md.
 //
 // Thread safety: plain values and pure functions. Errors: the parsers throw
 // Error(InvalidArgument) naming the text and the accepted codes.
