@@ -19,32 +19,14 @@ Usage: make_projector.py --out DIR --kind mlp2x_gelu --channels 32 --dim 24 [--p
 import argparse
 import json
 import os
-import shutil
-import struct
-import tempfile
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from tool_io import atomic_folder, write_safetensors
+
 DTYPES = {"f32": (torch.float32, "F32"), "f16": (torch.float16, "F16"), "bf16": (torch.bfloat16, "BF16")}
-
-
-def write_safetensors(path, tensors, metadata):
-    header, blobs, offset = {}, [], 0
-    if metadata:
-        header["__metadata__"] = metadata
-    for name in sorted(tensors):
-        t, code = tensors[name]
-        t = t.detach().contiguous()
-        data = (t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy().tobytes()
-        header[name] = {"dtype": code, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
 def main():
@@ -70,27 +52,23 @@ def main():
     else:
         mlp = torch.nn.Sequential(torch.nn.Linear(C, d), torch.nn.GELU(), torch.nn.Linear(d, d))
         names = {k: "mm_projector." + k for k in ("0.weight", "0.bias", "2.weight", "2.bias")}
-    stored_type, code = DTYPES[args.dtype]
+    stored_type = DTYPES[args.dtype][0]
     state = {k: v.to(stored_type) for k, v in mlp.state_dict().items()}
     mlp.load_state_dict({k: v.float() for k, v in state.items()})  # the reference runs on the stored values
-    tensors = {args.prefix + names[k]: (v, code) for k, v in state.items()}
+    tensors = {args.prefix + names[k]: v for k, v in state.items()}
     if args.bare:
         modality_embedding, eye_embedding = torch.zeros(3, d), torch.zeros(2, d)
         metadata = None
     else:
         modality_embedding = torch.randn(3, d, generator=generator).to(stored_type)
         eye_embedding = torch.randn(2, d, generator=generator).to(stored_type)
-        tensors[args.prefix + "mm_projector.modality_embedding"] = (modality_embedding, code)
-        tensors[args.prefix + "mm_projector.eye_embedding"] = (eye_embedding, code)
+        tensors[args.prefix + "mm_projector.modality_embedding"] = modality_embedding
+        tensors[args.prefix + "mm_projector.eye_embedding"] = eye_embedding
         modality_embedding, eye_embedding = modality_embedding.float(), eye_embedding.float()
         metadata = {"format": "pt", "ophtha_projector_version": "1", "mm_projector_type": args.kind,
                     "mm_hidden_size": str(C), "hidden_size": str(d), "ophtha_pool_side": str(args.pool)}
 
-    parent = os.path.dirname(os.path.abspath(args.out))
-    os.makedirs(parent, exist_ok=True)
-    work = tempfile.mkdtemp(prefix=".projector-", dir=parent)
-    os.chmod(work, 0o755)
-    try:
+    with atomic_folder(args.out, ".projector-") as work:
         write_safetensors(os.path.join(work, "projector.safetensors"), tensors, metadata)
         cases = []
         for i, spec in enumerate(args.inputs.split(",")):
@@ -115,13 +93,6 @@ def main():
             cases.append({"grid": grid, "modalities": modalities.tolist(), "eyes": eyes.tolist()})
         with open(os.path.join(work, "cases.json"), "w") as f:
             json.dump(cases, f)
-        try:
-            os.rename(work, args.out)
-        except OSError:
-            if not os.path.isdir(args.out):
-                raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

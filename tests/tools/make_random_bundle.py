@@ -17,34 +17,17 @@ Usage: make_random_bundle.py --out DIR [--seed 0] [--dim 64] [--layers 2] [--hea
 import argparse
 import json
 import os
-import shutil
-import struct
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
+
+from tool_io import atomic_folder, write_safetensors
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FINDINGS = 26
 GRADE_LEVELS = [("icdr", 5), ("areds", 4), ("cup_disc", 4), ("oct_class", 4), ("meiboscore_upper", 4),
                 ("meiboscore_lower", 4)]
-
-
-def write_safetensors(path, tensors, metadata):
-    """tensors: name -> numpy array (float32 or int64). The reference writer's layout."""
-    header, blobs, offset = {"__metadata__": metadata}, [], 0
-    codes = {np.dtype(np.float32): "F32", np.dtype(np.int64): "I64"}
-    for name in sorted(tensors, key=lambda n: (-tensors[n].dtype.itemsize, n)):
-        a = np.ascontiguousarray(tensors[name])
-        data = a.astype(a.dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": codes[a.dtype], "shape": list(a.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
 def resnet18_state(width, rng):
@@ -96,11 +79,7 @@ def main():
     a = p.parse_args()
 
     rng = np.random.default_rng(a.seed)
-    parent = os.path.dirname(os.path.abspath(a.out))
-    os.makedirs(parent, exist_ok=True)
-    work = tempfile.mkdtemp(prefix=".bundle-", dir=parent)
-    os.chmod(work, 0o755)
-    try:
+    with atomic_folder(a.out, ".bundle-") as work:
         subprocess.run([sys.executable, os.path.join(HERE, "make_llama_model.py"), "--out", os.path.join(work, "llm.gguf"),
                         "--format", "gguf", "--type", "f32", "--dim", str(a.dim), "--layers", str(a.layers),
                         "--heads", str(a.heads), "--kv-heads", str(a.kv_heads), "--ffn", str(a.ffn),
@@ -144,13 +123,6 @@ def main():
         with open(os.path.join(work, "ophtha-bundle.json"), "w", encoding="utf-8") as f:
             json.dump(manifest, f, indent=2, ensure_ascii=False)
             f.write("\n")
-        try:
-            os.rename(work, a.out)
-        except OSError:
-            if not os.path.isdir(a.out):
-                raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

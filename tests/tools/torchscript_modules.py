@@ -19,12 +19,12 @@ Usage: torchscript_modules.py --out DIR [--seed 0]
 """
 import argparse
 import os
-import shutil
-import tempfile
 from typing import Tuple
 
 import numpy as np
 import torch
+
+from tool_io import atomic_folder
 from torch import nn
 
 
@@ -96,11 +96,7 @@ def main():
     args = parser.parse_args()
     torch.manual_seed(args.seed)
 
-    parent = os.path.dirname(os.path.abspath(args.out))
-    os.makedirs(parent, exist_ok=True)
-    work = tempfile.mkdtemp(prefix=".torchscript-", dir=parent)
-    os.chmod(work, 0o755)
-    try:
+    with atomic_folder(args.out, ".torchscript-") as work:
         x = torch.randn(2, 3, 64, 48)
         np.save(os.path.join(work, "input.npy"), x.numpy())
 
@@ -118,13 +114,6 @@ def main():
         wrong = [(kind, WrongOutput(kind)) for kind in ("pooled_only", "integer_output", "batch_mismatch")]
         for name, module in wrong + [("tuple_output", TupleOutput()), ("growing_channels", GrowingChannels())]:
             torch.jit.save(torch.jit.script(module.eval()), os.path.join(work, name + ".pt"))
-        try:
-            os.rename(work, args.out)
-        except OSError:
-            if not os.path.isdir(args.out):
-                raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -17,15 +17,13 @@ Usage: torchvision_encoder_reference.py --arch resnet50 --out DIR [--dtype f32|f
        [--prefix encoder.] [--seed 0] [--inputs 1x224x224,3x256x192]
 """
 import argparse
-import json
 import os
-import shutil
-import struct
 import sys
-import tempfile
 
 import numpy as np
 import torch
+
+from tool_io import atomic_folder, write_safetensors
 
 try:
     import torchvision
@@ -33,32 +31,6 @@ except ImportError:
     sys.exit("torchvision_encoder_reference.py: torchvision is missing (Debian: apt-get install python3-torchvision)")
 
 DTYPES = {"f32": (torch.float32, "F32"), "f16": (torch.float16, "F16"), "bf16": (torch.bfloat16, "BF16")}
-STORED = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64"}
-
-
-def tensor_bytes(t):
-    t = t.detach().contiguous().cpu()
-    if t.dtype == torch.bfloat16:  # numpy has no bfloat16: same bits as int16
-        t = t.view(torch.int16)
-    return t.numpy().tobytes()
-
-
-def write_safetensors(path, tensors):
-    """tensors: dict name -> torch.Tensor. The layout of huggingface/safetensors' own writer."""
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors, key=lambda n: (-tensors[n].element_size(), n)):
-        t = tensors[name]
-        data = tensor_bytes(t)
-        header[name] = {"dtype": STORED[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
 
 
 def randomise_batch_norms(model, generator):
@@ -95,11 +67,7 @@ def main():
     model.load_state_dict({n: (t.float() if t.is_floating_point() else t) for n, t in state.items()})
     model.eval()
 
-    parent = os.path.dirname(os.path.abspath(args.out))
-    os.makedirs(parent, exist_ok=True)
-    work = tempfile.mkdtemp(prefix=".encoder-ref-", dir=parent)
-    os.chmod(work, 0o755)
-    try:
+    with atomic_folder(args.out, ".encoder-ref-") as work:
         write_safetensors(os.path.join(work, "weights.safetensors"), {args.prefix + n: t for n, t in state.items()})
         trunk = torch.nn.Sequential(*list(model.children())[:-2])  # conv1 ... layer4
         for i, spec in enumerate(args.inputs.split(",")):
@@ -111,14 +79,6 @@ def main():
             np.save(os.path.join(work, f"input_{i}.npy"), x.numpy())
             np.save(os.path.join(work, f"features_{i}.npy"), features.numpy())
             np.save(os.path.join(work, f"pooled_{i}.npy"), pooled.numpy())
-        try:
-            os.rename(work, args.out)
-        except OSError:
-            if not os.path.isdir(args.out):  # not a concurrent writer having finished first
-                raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
 
 if __name__ == "__main__":
     main()

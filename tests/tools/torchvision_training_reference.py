@@ -18,15 +18,14 @@ Usage: torchvision_training_reference.py --arch resnet18 --out DIR [--seed 0] [-
 """
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import torchvision_encoder_reference as reference  # noqa: E402  (write_safetensors, randomise_batch_norms)
+import torchvision_encoder_reference as reference  # noqa: E402  (randomise_batch_norms)
+from tool_io import atomic_folder, write_safetensors  # noqa: E402
 
 import torchvision  # noqa: E402
 
@@ -63,12 +62,8 @@ def main():
     with torch.no_grad():
         tokens_eval = trunk(x).flatten(2).transpose(1, 2)
 
-    parent = os.path.dirname(os.path.abspath(args.out))
-    os.makedirs(parent, exist_ok=True)
-    work = tempfile.mkdtemp(prefix=".training-ref-", dir=parent)
-    os.chmod(work, 0o755)
-    try:
-        reference.write_safetensors(os.path.join(work, "weights.safetensors"), state)
+    with atomic_folder(args.out, ".training-ref-") as work:
+        write_safetensors(os.path.join(work, "weights.safetensors"), state)
         np.save(os.path.join(work, "input.npy"), x.numpy())
         np.save(os.path.join(work, "probe.npy"), probe.numpy())
         np.save(os.path.join(work, "tokens_train.npy"), tokens.detach().contiguous().numpy())
@@ -77,13 +72,6 @@ def main():
             np.save(os.path.join(work, f"grad.{name}.npy"), params[name].grad.numpy())
         for name in BUFFERS:
             np.save(os.path.join(work, f"after.{name}.npy"), buffers[name].numpy())
-        try:
-            os.rename(work, args.out)
-        except OSError:
-            if not os.path.isdir(args.out):
-                raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
