@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libtorch-dev libeigen3-dev libstb-dev libfmt-dev doctest-dev pybind11-dev nlohmann-json3-dev
-  libsentencepiece-dev
+  libsentencepiece-dev zlib1g-dev   # zlib: PNG deflate of synthetic images
   libopenblas0-pthread            # makes libblas.so.3 (LibTorch's BLAS) OpenBLAS, not the reference BLAS
   python3-numpy python3-pytest python3-sentencepiece python3-torch python3-torchvision python3-nltk python3-pil
   python3-sklearn                 # reference for kappa and the per-class metrics in evaluation tests
