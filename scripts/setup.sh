@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# The first README command: install dependencies, build, and run the main job on the
-# bundled default. Until the report pipeline lands the main job is `ophtha generate` on a
-# small LLaMA2-architecture model with seeded random weights that this script writes.
+# The first README command: install dependencies, build, and run the main job — `ophtha report` —
+# on the bundled example study (examples/images: both eyes, CFP + OCT + meibography, synthetic).
+# Until the trained demo model lands (models/demo), the report is written by a bundle of seeded
+# RANDOM weights that this script makes: the pipeline is the real one, the text is meaningless.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh
-demo=build/demo/tiny-llama-f16.gguf
-if [ ! -f "$demo" ]; then
-  /usr/bin/python3 tests/tools/make_llama_model.py --out "$demo" --format gguf --type f16 \
-    --dim 128 --layers 4 --heads 8 --kv-heads 2 --ffn 344 --ctx 512 --seed 7 --std 0.1
+model=models/demo
+if [ ! -f "$model/ophtha-bundle.json" ]; then
+  model=build/demo/random-bundle
+  [ -f "$model/ophtha-bundle.json" ] || /usr/bin/python3 tests/tools/make_random_bundle.py --out "$model" --seed 7
+  echo "== ophtha report with a RANDOM-weight test bundle (no trained model yet): the text is meaningless =="
 fi
-echo "== ophtha generate (random-weight demo model: the text is meaningless, the engine is real) =="
-./build/ophtha generate --model "$demo" --prompt "The fundus photograph shows" -n 48 --seed 1
+images=()
+for eye in OD OS; do
+  for modality in cfp oct osa; do
+    file=$(ls examples/images/syn-000033_${eye}_${modality}.*)
+    images+=(--image "$file:$modality:$eye")
+  done
+done
+extra=(); [ "$model" = models/demo ] || extra=(--no-image-checks)  # random heads would reject images at random
+./build/ophtha report --model "$model" "${images[@]}" "${extra[@]}" --lang en --max-tokens 48

@@ -28,6 +28,8 @@ static const char* kReportHelp =
     "  --temp T              temperature (default: the bundle's; 0 = greedy)\n"
     "  --max-tokens N        report length limit in tokens (default: the bundle's)\n"
     "  --threads N           CPU threads (default: all available)\n"
+    "  --no-image-checks     do not ask the model's auxiliary heads whether each image looks like its\n"
+    "                        modality and is gradable (an image that looks like another is left out)\n"
     "The bundled demo model was trained on synthetic images only: its reports have no clinical validity.\n";
 
 namespace {
@@ -81,7 +83,8 @@ std::string default_model_dir() {
 
 int run_report(const Args& raw) {
   Args a = raw;
-  a.parse({"--image", "--findings", "--lang", "--model", "--seed", "--temp", "--max-tokens", "--threads"}, {"--json"});
+  a.parse({"--image", "--findings", "--lang", "--model", "--seed", "--temp", "--max-tokens", "--threads"},
+          {"--json", "--no-image-checks"});
   if (a.wants_help()) return std::fputs(kReportHelp, stdout), 0;
 
   std::vector<ImageSpec> specs;
@@ -98,6 +101,7 @@ int run_report(const Args& raw) {
   options.max_tokens = static_cast<int>(a.integer_or("--max-tokens", 0, 1, 1 << 20));
   const int threads = static_cast<int>(a.integer_or("--threads", 0, 1, 1024));
   const bool json_output = a.flag("--json");
+  options.check_images = !a.flag("--no-image-checks");
 
   const std::shared_ptr<const ReportModel> model = ReportModel::load(a.str_or("--model", default_model_dir()));
   std::vector<Image> images;
@@ -126,6 +130,7 @@ int run_report(const Args& raw) {
     return 0;
   }
   std::printf("\n");
+  std::fflush(stdout);
   for (size_t i = 0; i < report.image_checks.size(); ++i) {
     const ImageCheck& c = report.image_checks[i];
     if (!c.used)

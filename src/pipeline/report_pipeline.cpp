@@ -202,6 +202,7 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   report.structured["image_checks"] = checks;
   report.structured["disclaimer"] = bundle.disclaimer;
   report.structured["model"] = bundle.name;
+  report.structured["text"] = report.text;
   return report;
 }
 
