@@ -353,6 +353,66 @@ OPHTHA_API ophtha_eye ophtha_image_eye(const ophtha_image *image);
  * image and valid until ophtha_image_free; NULL for NULL. */
 OPHTHA_API const void *ophtha_image_pixels(const ophtha_image *image);
 
+/* ---- reports (model bundles) ---------------------------------------------------------------- */
+
+/* Non-zero when `model` was loaded from a model bundle (a folder with ophtha-bundle.json: LLM,
+ * vision encoder, projector, prompt template; docs/formats.md), so that it can write reports and
+ * embed images; 0 for a plain language model or NULL. */
+OPHTHA_API int32_t ophtha_model_has_vision(const ophtha_model *model);
+
+typedef struct ophtha_report_params {
+  uint32_t struct_size;     /* sizeof(ophtha_report_params), set by the default */
+  const char *lang;         /* "en" (default) or "zh": one of the bundle's languages */
+  const char *findings;     /* the instruments' findings text (UTF-8), or NULL (default) */
+  int32_t max_tokens;       /* 0 (default): the bundle's */
+  float temperature;        /* < 0 (default): the bundle's; 0: greedy */
+  float top_p;              /* < 0 (default): the bundle's */
+  uint64_t seed;            /* default 0 */
+  int32_t check_images;     /* non-zero (default): the auxiliary heads check that each image looks
+                               like its modality; one that looks like another is left out */
+  float modality_threshold; /* probability of another modality that leaves an image out; default 0.9 */
+  ophtha_token_callback token_callback; /* streams the report text; `token` is -1. Default NULL */
+  void *token_user_data;
+  ophtha_abort_callback abort_callback; /* default NULL */
+  void *abort_user_data;
+} ophtha_report_params;
+
+/* As ophtha_model_params_default, for report parameters. */
+OPHTHA_API ophtha_status ophtha_report_params_default(ophtha_report_params *params, uint32_t struct_size);
+
+/* A written report: its text and its structured JSON. Immutable; owned by the caller. */
+typedef struct ophtha_report ophtha_report;
+
+/* Writes the diagnostic report of one study: `n_images` images (any modalities and eyes; 0 for
+ * the text-only route, which then needs findings) read during the call only. Every call starts
+ * from an empty context. Streams through params->token_callback (on the calling thread) and, on
+ * success, sets *out_report to a new report the caller frees with ophtha_report_free.
+ * Errors: INVALID_ARGUMENT (NULL session or out_report, images NULL with n_images > 0, a NULL
+ * image, no images and no findings, a language the bundle lacks, bad params), UNSUPPORTED (the
+ * session's model is not a model bundle), CONTEXT_OVERFLOW, ABORTED, OUT_OF_MEMORY.
+ * One thread at a time per session. */
+OPHTHA_API ophtha_status ophtha_report_generate(ophtha_session *session, const ophtha_image *const *images,
+                                                size_t n_images, const ophtha_report_params *params,
+                                                ophtha_report **out_report);
+
+/* NULL: no-op. */
+OPHTHA_API void ophtha_report_free(ophtha_report *report);
+
+/* The report text and its structured JSON (docs/reports.md: per eye findings, diagnosis with the
+ * grade on its named scale, referral, follow-up; image checks; the model's disclaimer), both
+ * NUL-terminated UTF-8 owned by the report; "" for NULL. */
+OPHTHA_API const char *ophtha_report_text(const ophtha_report *report);
+OPHTHA_API const char *ophtha_report_json(const ophtha_report *report);
+
+/* The image's projected embeddings, what the language model reads in its <image> slot: n_tokens
+ * rows of dim floats (row-major) written to `out`, which holds `capacity` floats. When capacity is
+ * too small (ask with capacity 0 and out NULL), returns OPHTHA_STATUS_BUFFER_TOO_SMALL having
+ * written only *out_n_tokens and *out_dim. Errors: INVALID_ARGUMENT (NULL model, image, out_n_tokens
+ * or out_dim; out NULL with capacity > 0), UNSUPPORTED (not a model bundle), OUT_OF_MEMORY.
+ * Thread-safe: any number of threads may embed with one model at once. */
+OPHTHA_API ophtha_status ophtha_image_embed(const ophtha_model *model, const ophtha_image *image, float *out,
+                                            size_t capacity, size_t *out_n_tokens, size_t *out_dim);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -113,6 +113,8 @@ class Model {
   int32_t context_length() const noexcept { return ophtha_model_context_length(get()); }
   int32_t bos() const noexcept { return ophtha_model_token_bos(get()); }
   int32_t eos() const noexcept { return ophtha_model_token_eos(get()); }
+  // True for a model bundle (reports and image embeddings).
+  bool has_vision() const noexcept { return ophtha_model_has_vision(get()) != 0; }
 
   // ophtha_tokenize, sized in one call for short texts and two for long ones.
   std::vector<int32_t> tokenize(std::string_view text, bool add_bos) const {
@@ -167,6 +169,23 @@ struct Generation {
   size_t prompt_tokens = 0;
   double prefill_seconds = 0;
   double decode_seconds = 0;
+};
+
+class Image;
+
+// ophtha_report_params with C++ callbacks; `params` holds the defaults (ophtha_report_params_default).
+struct ReportOptions {
+  ReportOptions() { check(ophtha_report_params_default(&params, sizeof params)); }
+  ophtha_report_params params;
+  std::string lang = "en";
+  std::string findings;
+  std::function<bool(std::string_view piece)> on_text;  // return false to stop
+  std::function<bool()> should_abort;                   // return true to abort
+};
+
+struct Report {
+  std::string text;
+  std::string json;  // the structured report (docs/reports.md)
 };
 
 class Session {
@@ -226,6 +245,9 @@ class Session {
     return result;
   }
 
+  // ophtha_report_generate (the session's model must be a model bundle).
+  inline Report report(const std::vector<Image>& images, const ReportOptions& options = {});
+
  private:
   std::unique_ptr<ophtha_session, detail::SessionFree> session_;
 };
@@ -261,5 +283,55 @@ class Image {
   explicit Image(ophtha_image* image) : image_(image, detail::ImageFree{}) {}
   std::shared_ptr<ophtha_image> image_;
 };
+
+inline Report Session::report(const std::vector<Image>& images, const ReportOptions& options) {
+  ophtha_report_params params = options.params;
+  params.lang = options.lang.c_str();
+  params.findings = options.findings.empty() ? nullptr : options.findings.c_str();
+  detail::CallbackState state;
+  struct Context {
+    const ReportOptions* options;
+    detail::CallbackState* state;
+  } context{&options, &state};
+  params.token_callback = nullptr;
+  params.abort_callback = nullptr;
+  if (options.on_text) {
+    params.token_callback = [](const char* text, size_t length, int32_t, void* user_data) -> int32_t {
+      auto* c = static_cast<Context*>(user_data);
+      return c->state->run([&] { return c->options->on_text(std::string_view(text, length)); });
+    };
+    params.token_user_data = &context;
+  }
+  if (options.should_abort) {
+    params.abort_callback = [](void* user_data) -> int32_t {
+      auto* c = static_cast<Context*>(user_data);
+      return c->state->run([&] { return !c->options->should_abort(); });
+    };
+    params.abort_user_data = &context;
+  }
+  std::vector<const ophtha_image*> handles;
+  for (const Image& image : images) handles.push_back(image.get());
+  ophtha_report* report = nullptr;
+  state.finish(ophtha_report_generate(session_.get(), handles.data(), handles.size(), &params, &report));
+  Report result{ophtha_report_text(report), ophtha_report_json(report)};
+  ophtha_report_free(report);
+  return result;
+}
+
+// ophtha_image_embed: the image's projected embeddings, n_tokens × dim floats, row-major.
+struct Embedding {
+  size_t n_tokens = 0;
+  size_t dim = 0;
+  std::vector<float> values;
+};
+
+inline Embedding embed(const Model& model, const Image& image) {
+  Embedding e;
+  const ophtha_status asked = ophtha_image_embed(model.get(), image.get(), nullptr, 0, &e.n_tokens, &e.dim);
+  if (asked != OPHTHA_STATUS_BUFFER_TOO_SMALL) check(asked);
+  e.values.resize(e.n_tokens * e.dim);
+  check(ophtha_image_embed(model.get(), image.get(), e.values.data(), e.values.size(), &e.n_tokens, &e.dim));
+  return e;
+}
 
 }  // namespace ophtha::api

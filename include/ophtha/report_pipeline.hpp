@@ -117,7 +117,11 @@ class OPHTHA_API ReportSession {
  public:
   // n_threads 0 = every core this process may use. Error(InvalidArgument) as LlamaSession.
   explicit ReportSession(std::shared_ptr<const ReportModel> model, int n_threads = 0);
+  ReportSession(std::shared_ptr<const ReportModel> model, const LlamaSessionOptions& options);
   ~ReportSession();
+
+  // The language-model session underneath (for plain text generation on the same KV cache).
+  LlamaSession& llm_session() { return *session_; }
 
   // Writes the report for `images` (any number ≥ 0 of any modalities and eyes; with none, the
   // report is written from the findings text alone — the text-only route). Each call starts from

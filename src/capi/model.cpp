@@ -9,6 +9,7 @@
 #include "capi/log.hpp"
 #include "capi/struct_size.hpp"
 #include "ophtha/model_bundle.hpp"
+#include "ophtha/report_pipeline.hpp"
 
 namespace ophtha::capi {
 namespace {
@@ -51,17 +52,19 @@ ophtha_status ophtha_model_load(const char* path, const ophtha_model_params* par
     require(path, "path");
     require(out_model, "out_model");
     const ophtha_model_params p = read_params(kModelParams, params, model_defaults());
-    if (is_model_bundle(path))
-      fail(ErrorCode::Unsupported,
-           "'{}' is a model bundle ({}); this version of libophtha loads a .gguf file or a Hugging Face folder, "
-           "bundles arrive with the report pipeline",
-           path, kBundleManifestName);
     LlamaLoadOptions options;
     if (p.progress_callback)
       options.progress = [&p](float fraction) { return p.progress_callback(fraction, p.progress_user_data) == 0; };
     const auto start = std::chrono::steady_clock::now();
     auto model = std::make_unique<ophtha_model>();
-    model->llm = LlamaModel::load(path, options);
+    if (is_model_bundle(path)) {
+      ReportModelOptions report_options;
+      report_options.progress = options.progress;
+      model->report = ReportModel::load(path, report_options);
+      model->llm = model->report->llm();
+    } else {
+      model->llm = LlamaModel::load(path, options);
+    }
     const LlamaConfig& c = model->llm->config();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     log_message(OPHTHA_LOG_INFO,

@@ -44,7 +44,13 @@ ophtha_status ophtha_session_create(const ophtha_model* model, const ophtha_sess
     options.n_threads = p.n_threads;
     options.context_length = p.context_length;
     auto session = std::make_unique<ophtha_session>();
-    session->llm = std::make_unique<LlamaSession>(model->llm, options);
+    if (model->report) {
+      session->report = std::make_unique<ReportSession>(model->report, options);
+      session->llm = &session->report->llm_session();
+    } else {
+      session->own_llm = std::make_unique<LlamaSession>(model->llm, options);
+      session->llm = session->own_llm.get();
+    }
     *out_session = session.release();
   });
 }

@@ -105,11 +105,11 @@ std::string report_prompt_text(const ModelBundle& bundle, const std::vector<Imag
   return text;
 }
 
-ReportSession::ReportSession(std::shared_ptr<const ReportModel> model, int n_threads) : model_(std::move(model)) {
-  LlamaSessionOptions options;
-  options.n_threads = n_threads;
-  session_ = std::make_unique<LlamaSession>(model_->llm(), options);
-}
+ReportSession::ReportSession(std::shared_ptr<const ReportModel> model, int n_threads)
+    : ReportSession(std::move(model), LlamaSessionOptions{n_threads, 0}) {}
+
+ReportSession::ReportSession(std::shared_ptr<const ReportModel> model, const LlamaSessionOptions& options)
+    : model_(std::move(model)), session_(std::make_unique<LlamaSession>(model_->llm(), options)) {}
 
 ReportSession::~ReportSession() = default;
 

@@ -139,7 +139,7 @@ static ophtha_model *test_model_load(const char *model_path) {
   path_in_work_dir(path, sizeof path, "c-api-bundle/ophtha-bundle.json");
   write_file(path, "{}", 2);
   path_in_work_dir(path, sizeof path, "c-api-bundle");
-  CHECK_STATUS(ophtha_model_load(path, NULL, &model), OPHTHA_STATUS_UNSUPPORTED, "model bundle");
+  CHECK_STATUS(ophtha_model_load(path, NULL, &model), OPHTHA_STATUS_INVALID_FORMAT, "model bundle manifest");
   CHECK(log.debug_lines >= 4); /* each failure is logged at debug level */
 
   /* The progress callback can cancel. */

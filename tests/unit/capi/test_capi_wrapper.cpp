@@ -143,3 +143,38 @@ TEST_CASE("images keep their pixels, size, modality and eye") {
       [] { ophtha::api::Image::load_memory("not an image", 12, OPHTHA_MODALITY_CFP, OPHTHA_EYE_OD); });
   CHECK(e.status() == OPHTHA_STATUS_UNSUPPORTED);
 }
+
+TEST_CASE("a bundle writes a streamed report and embeds images; a plain model refuses both") {
+  const std::string bundle = ophtha::test::cached_script_output("tests/tools/make_random_bundle.py", "random-bundle",
+                                                                "--seed 3", "", "ophtha-bundle.json");
+  const ophtha::api::Model model = ophtha::api::Model::load(bundle);
+  CHECK(model.has_vision());
+  const std::string images = std::string(OPHTHA_SOURCE_DIR) + "/examples/images/syn-000033_";
+  const std::vector<ophtha::api::Image> study = {
+      ophtha::api::Image::load_file(images + "OD_cfp.jpg", OPHTHA_MODALITY_CFP, OPHTHA_EYE_OD),
+      ophtha::api::Image::load_file(images + "OS_oct.png", OPHTHA_MODALITY_OCT, OPHTHA_EYE_OS)};
+  ophtha::api::Session session(model, 1);
+  ophtha::api::ReportOptions options;
+  options.params.max_tokens = 10;
+  options.params.temperature = 0;
+  std::string streamed;
+  options.on_text = [&](std::string_view piece) {
+    streamed += piece;
+    return true;
+  };
+  const ophtha::api::Report report = session.report(study, options);
+  CHECK(report.text == streamed);
+  CHECK(report.json.find("\"disclaimer\"") != std::string::npos);
+  options.on_text = [](std::string_view) -> bool { throw std::runtime_error("from on_text"); };
+  CHECK_THROWS_WITH_AS(session.report(study, options), "from on_text", std::runtime_error);
+
+  const ophtha::api::Embedding e = ophtha::api::embed(model, study[1]);
+  CHECK(e.n_tokens > 0);
+  CHECK(e.values.size() == e.n_tokens * e.dim);
+
+  const ophtha::api::Model plain = ophtha::api::Model::load(model_path());
+  CHECK_FALSE(plain.has_vision());
+  CHECK(api_error_from([&] { ophtha::api::embed(plain, study[0]); }).status() == OPHTHA_STATUS_UNSUPPORTED);
+  ophtha::api::Session plain_session(plain, 1);
+  CHECK(api_error_from([&] { plain_session.report(study); }).status() == OPHTHA_STATUS_UNSUPPORTED);
+}

@@ -1,0 +1,185 @@
+/* The report calls of the C ABI from C99 (-Wall -Wextra -Werror -pedantic), linked to
+ * libophtha.so, on a model bundle of seeded random weights (tests/tools/make_random_bundle.py) and
+ * the bundled example study: a report streams, its JSON holds the text and the disclaimer, image
+ * embeddings follow the buffer-size protocol, and misuse gets its documented status.
+ *
+ *   test_c_report BUNDLE_DIR PLAIN_MODEL.gguf EXAMPLE_IMAGES_DIR */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ophtha/ophtha.h"
+
+static int failures = 0;
+
+#define CHECK(condition)                                                                   \
+  do {                                                                                     \
+    if (!(condition)) {                                                                    \
+      fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: '%s'\n", __FILE__, __LINE__, \
+              #condition, ophtha_last_error_message());                                    \
+      ++failures;                                                                          \
+    }                                                                                      \
+  } while (0)
+
+#define CHECK_STATUS(call, expected, part)                                                                     \
+  do {                                                                                                         \
+    const ophtha_status got_ = (call);                                                                         \
+    const char *message_ = ophtha_last_error_message();                                                        \
+    if (got_ != (expected) || ((part) != NULL && strstr(message_, (part) ? (part) : "") == NULL)) {            \
+      fprintf(stderr, "%s:%d: %s returned %d (%s), expected %d; message '%s'\n", __FILE__, __LINE__, #call,  \
+              (int)got_, ophtha_status_string(got_), (int)(expected), message_);                               \
+      ++failures;                                                                                              \
+    }                                                                                                          \
+  } while (0)
+
+typedef struct {
+  char text[8192];
+  size_t length;
+  int calls;
+  int stop_after; /* 0: never */
+} Stream;
+
+static int32_t on_text(const char *text, size_t length, int32_t token, void *user_data) {
+  Stream *s = (Stream *)user_data;
+  if (token != -1 || strlen(text) != length || s->length + length >= sizeof s->text) return 1;
+  memcpy(s->text + s->length, text, length);
+  s->length += length;
+  s->text[s->length] = '\0';
+  ++s->calls;
+  return s->stop_after > 0 && s->calls >= s->stop_after;
+}
+
+static int32_t always_abort(void *user_data) {
+  (void)user_data;
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  ophtha_model *bundle = NULL, *plain = NULL;
+  ophtha_session *session = NULL, *plain_session = NULL;
+  ophtha_image *images[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+  ophtha_report *report = NULL, *untouched = (ophtha_report *)&failures;
+  ophtha_report_params params;
+  Stream stream;
+  char path[2048];
+  const char *names[6] = {"OD_cfp.jpg", "OD_oct.png", "OD_osa.png", "OS_cfp.jpg", "OS_oct.png", "OS_osa.png"};
+  const ophtha_modality modalities[3] = {OPHTHA_MODALITY_CFP, OPHTHA_MODALITY_OCT, OPHTHA_MODALITY_OSA};
+  size_t n_tokens = 0, dim = 0, i;
+  float *embedding;
+
+  if (argc != 4) {
+    fprintf(stderr, "usage: test_c_report BUNDLE_DIR PLAIN_MODEL.gguf EXAMPLE_IMAGES_DIR\n");
+    return 2;
+  }
+  CHECK_STATUS(ophtha_model_load(argv[1], NULL, &bundle), OPHTHA_STATUS_OK, NULL);
+  CHECK_STATUS(ophtha_model_load(argv[2], NULL, &plain), OPHTHA_STATUS_OK, NULL);
+  if (!bundle || !plain) return 1;
+  CHECK(ophtha_model_has_vision(bundle) == 1);
+  CHECK(ophtha_model_has_vision(plain) == 0);
+  CHECK(ophtha_model_has_vision(NULL) == 0);
+  CHECK_STATUS(ophtha_session_create(bundle, NULL, &session), OPHTHA_STATUS_OK, NULL);
+  CHECK_STATUS(ophtha_session_create(plain, NULL, &plain_session), OPHTHA_STATUS_OK, NULL);
+  for (i = 0; i < 6; ++i) {
+    snprintf(path, sizeof path, "%s/syn-000033_%s", argv[3], names[i]);
+    CHECK_STATUS(ophtha_image_load_file(path, modalities[i % 3], i < 3 ? OPHTHA_EYE_OD : OPHTHA_EYE_OS, &images[i]),
+                 OPHTHA_STATUS_OK, NULL);
+  }
+
+  /* A streamed report: the pieces are the text; the JSON holds the text and the disclaimer. */
+  CHECK_STATUS(ophtha_report_params_default(&params, sizeof params), OPHTHA_STATUS_OK, NULL);
+  CHECK(params.lang == NULL && params.check_images == 1 && params.max_tokens == 0);
+  memset(&stream, 0, sizeof stream);
+  params.lang = "zh";
+  params.findings = "IOP 16 mmHg OU";
+  params.max_tokens = 16;
+  params.temperature = 0.0f;
+  params.check_images = 0;
+  params.token_callback = on_text;
+  params.token_user_data = &stream;
+  CHECK_STATUS(ophtha_report_generate(session, (const ophtha_image *const *)images, 6, &params, &report),
+               OPHTHA_STATUS_OK, NULL);
+  CHECK(report != NULL);
+  CHECK(strcmp(ophtha_report_text(report), stream.text) == 0);
+  CHECK(strstr(ophtha_report_json(report), "\"disclaimer\"") != NULL);
+  CHECK(strstr(ophtha_report_json(report), "\"language\":\"zh\"") != NULL);
+  CHECK(strstr(ophtha_report_json(report), "\"image_checks\":[]") != NULL);
+  ophtha_report_free(report);
+  report = NULL;
+  CHECK(strcmp(ophtha_report_text(NULL), "") == 0 && strcmp(ophtha_report_json(NULL), "") == 0);
+  ophtha_report_free(NULL);
+
+  /* With image checks, one entry per image; a stop from the callback ends the report early. */
+  memset(&stream, 0, sizeof stream);
+  stream.stop_after = 2;
+  params.check_images = 1;
+  CHECK_STATUS(ophtha_report_generate(session, (const ophtha_image *const *)images, 6, &params, &report),
+               OPHTHA_STATUS_OK, NULL);
+  CHECK(stream.calls == 2);
+  CHECK(strstr(ophtha_report_json(report), "\"looks_like\"") != NULL);
+  ophtha_report_free(report);
+  report = NULL;
+
+  /* The text-only route; then misuse: out_report stays untouched. */
+  params.token_callback = NULL;
+  CHECK_STATUS(ophtha_report_generate(session, NULL, 0, &params, &report), OPHTHA_STATUS_OK, NULL);
+  ophtha_report_free(report);
+  params.findings = NULL;
+  CHECK_STATUS(ophtha_report_generate(session, NULL, 0, &params, &untouched), OPHTHA_STATUS_INVALID_ARGUMENT,
+               "no images and no findings");
+  CHECK(untouched == (ophtha_report *)&failures);
+  params.findings = "x";
+  params.lang = "fr";
+  CHECK_STATUS(ophtha_report_generate(session, NULL, 0, &params, &untouched), OPHTHA_STATUS_INVALID_ARGUMENT,
+               "not in 'fr'");
+  params.lang = "en";
+  CHECK_STATUS(ophtha_report_generate(session, NULL, 2, &params, &untouched), OPHTHA_STATUS_INVALID_ARGUMENT,
+               "images (with n_images > 0) is NULL");
+  {
+    const ophtha_image *with_null[2];
+    with_null[0] = images[0];
+    with_null[1] = NULL;
+    CHECK_STATUS(ophtha_report_generate(session, with_null, 2, &params, &untouched), OPHTHA_STATUS_INVALID_ARGUMENT,
+                 "images[1] is NULL");
+  }
+  CHECK_STATUS(ophtha_report_generate(NULL, NULL, 0, &params, &untouched), OPHTHA_STATUS_INVALID_ARGUMENT,
+               "session is NULL");
+  CHECK_STATUS(ophtha_report_generate(plain_session, NULL, 0, &params, &untouched), OPHTHA_STATUS_UNSUPPORTED,
+               "not a model bundle");
+  params.abort_callback = always_abort;
+  CHECK_STATUS(ophtha_report_generate(session, (const ophtha_image *const *)images, 1, &params, &untouched),
+               OPHTHA_STATUS_ABORTED, NULL);
+  params.abort_callback = NULL;
+  params.modality_threshold = 2.0f;
+  CHECK_STATUS(ophtha_report_generate(session, NULL, 0, &params, &untouched), OPHTHA_STATUS_INVALID_ARGUMENT,
+               "modality_threshold");
+  CHECK(untouched == (ophtha_report *)&failures);
+
+  /* Image embeddings: ask for the size, then fill; a plain model has none. */
+  CHECK_STATUS(ophtha_image_embed(bundle, images[1], NULL, 0, &n_tokens, &dim), OPHTHA_STATUS_BUFFER_TOO_SMALL,
+               "floats");
+  CHECK(n_tokens > 0 && dim > 0);
+  embedding = (float *)calloc(n_tokens * dim, sizeof(float));
+  CHECK_STATUS(ophtha_image_embed(bundle, images[1], embedding, n_tokens * dim, &n_tokens, &dim), OPHTHA_STATUS_OK,
+               NULL);
+  {
+    double sum = 0;
+    for (i = 0; i < n_tokens * dim; ++i) sum += embedding[i] * embedding[i];
+    CHECK(sum > 0);
+  }
+  free(embedding);
+  CHECK_STATUS(ophtha_image_embed(plain, images[1], NULL, 0, &n_tokens, &dim), OPHTHA_STATUS_UNSUPPORTED,
+               "not a model bundle");
+  CHECK_STATUS(ophtha_image_embed(bundle, NULL, NULL, 0, &n_tokens, &dim), OPHTHA_STATUS_INVALID_ARGUMENT,
+               "image is NULL");
+
+  for (i = 0; i < 6; ++i) ophtha_image_free(images[i]);
+  ophtha_session_free(session);
+  ophtha_session_free(plain_session);
+  ophtha_model_free(bundle);
+  ophtha_model_free(plain);
+  if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
+  else printf("test_c_report: all checks passed\n");
+  return failures ? 1 : 0;
+}
