@@ -38,7 +38,7 @@ struct LabelSamplerOptions {
 };
 
 // One study's labels: 1–2 eyes, 1–6 images (at most one per (eye, modality)). Every gradable CFP
-// carries icdr, areds, cup_disc and vertical_cdr; every gradable OCT oct_class; every gradable
+// carries icdr, areds, cup_disc and vertical_cdr; every gradable OCT oct_class and oct_amd; every gradable
 // OSA both meiboscores; findings obey clinical_rule_problems; referral = referral_for(eye).
 // Errors: Error(InvalidArgument) naming the option when a probability is outside [0, 1] or a
 // weight list is negative or sums to zero.
@@ -55,12 +55,15 @@ OPHTHA_API StudyLabels sample_study_labels(Random& rng, const LabelSamplerOption
 //             drusen; else 0 (small drusen alone are normal ageing)
 //   oct_class 3 (CNV) if choroidal neovascularisation; 2 (DME) if intraretinal fluid;
 //             1 (drusen) if OCT drusen; else 0 (normal)
+//   oct_amd   3 (neovascular AMD) if choroidal neovascularisation; 2 (intermediate AMD with PED)
+//             if OCT drusen and a pigment epithelial detachment; 1 (early/intermediate AMD) if
+//             OCT drusen; else 0 (no AMD: a normal or DME-only scan)
 OPHTHA_API int implied_level(GradeScale scale, const std::vector<Finding>& findings);
 
 // Appends "EYE_PATH.FIELD: what is wrong, expected ..." for every way `eye` breaks the rules of
 // a sampled label set (beyond label_rule_problems of study_json.hpp, which it does not repeat):
 //   - complete grading: every gradable modality carries all its scales (and CFP a vertical C/D);
-//   - icdr, areds, oct_class equal implied_level(); cup_disc = cup_disc_level(vertical_cdr);
+//   - icdr, areds, oct_class, oct_amd equal implied_level(); cup_disc = cup_disc_level(vertical_cdr);
 //   - vertical C/D in [0.20, 0.95], two decimals, at least 0.02 from 0.55, 0.70 and 0.85;
 //     enlarged cup ⇔ C/D ≥ 0.55; rim thinning only when C/D ≥ 0.55 and always when ≥ 0.70;
 //     disc haemorrhage only when C/D ≥ 0.55;

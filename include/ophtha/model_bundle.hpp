@@ -52,7 +52,7 @@ struct BundleGeneration {
   int top_k = 0;
 };
 
-struct ModelBundle {
+struct OPHTHA_API ModelBundle {
   std::string folder;        // the bundle folder (as given to read_bundle_manifest)
   std::string name;          // e.g. "ophtha-demo"
   std::string description;

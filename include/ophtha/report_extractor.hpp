@@ -15,8 +15,9 @@
 //     up to the end of the clause (". ; :" and "，" end a clause, as do "but" / "但"); "absent",
 //     "not seen", "阴性" cancel the finding just before them;
 //   - grades come from diagnosis names ("moderate NPDR", "中度非增殖期糖尿病视网膜病变") or a named
-//     scale and value ("ICDR grade 2", "AREDS category 3", "Kermany class CNV", "meiboscore upper
-//     2 / lower 1", "vertical C/D 0.72"); ordinal grades stated twice keep the most severe;
+//     scale and value ("ICDR grade 2", "AREDS category 3", "Kermany class CNV", "OCT AMD stage:
+//     neovascular AMD", "meiboscore upper 2 / lower 1", "vertical C/D 0.72"); ordinal grades
+//     stated twice keep the most severe;
 //   - a modality that was read and is gradable gets the grades its findings imply when the text
 //     names none (implied_level of label_sampler.hpp; cup_disc from the vertical C/D);
 //   - a referral is read from each sentence that mentions referral ("refer", "转诊", "就诊"):

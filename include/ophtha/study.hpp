@@ -76,11 +76,13 @@ enum class GradeScale {
   OctClass,         // OCT, nominal (Kermany): 0 normal, 1 drusen, 2 DME, 3 CNV
   MeiboscoreUpper,  // OSA: Arita meiboscore of the upper lid, 0..3 (loss 0, < 1/3, 1/3–2/3, > 2/3)
   MeiboscoreLower,  // OSA: the lower lid, 0..3
+  OctAmd,           // OCT, ordinal AMD stage implied by the OCT findings (docs/reports.md, "Labels"):
+                    // 0 no AMD, 1 early/intermediate (drusen), 2 intermediate with PED, 3 neovascular (CNV)
 };
-inline constexpr int kGradeScaleCount = 6;
+inline constexpr int kGradeScaleCount = 7;
 
 struct GradeScaleInfo {
-  const char* code;        // "icdr", "areds", "cup_disc", "oct_class", "meiboscore_upper", "meiboscore_lower"
+  const char* code;        // "icdr", "areds", "cup_disc", "oct_class", "meiboscore_upper", "meiboscore_lower", "oct_amd"
   Modality modality;       // the modality that is graded on this scale
   int levels;              // number of levels
   bool ordinal;            // false for OctClass (kappa is then unweighted)

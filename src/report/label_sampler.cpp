@@ -143,7 +143,8 @@ void oct_findings(Random& rng, int oct_class, std::vector<Finding>& out) {
     case 0: break;
     case 1:
       out.push_back(F::OctDrusen);
-      maybe(rng, out, F::PigmentEpithelialDetachment, 0.3);
+      // 0.45: oct_amd stage 2 (drusen with PED) must stay common enough to train on (>= 8 % of OCTs).
+      maybe(rng, out, F::PigmentEpithelialDetachment, 0.45);
       break;
     case 2:
       out.push_back(F::IntraretinalFluid);
@@ -186,7 +187,7 @@ Reading read_modality(Random& rng, Modality modality, const LabelSamplerOptions&
     case Modality::Oct: {
       const int oct_class = static_cast<int>(rng.pick(o.oct_class_weights));
       oct_findings(rng, oct_class, r.findings);
-      r.grades = {{GradeScale::OctClass, oct_class}};
+      r.grades = {{GradeScale::OctClass, oct_class}, {GradeScale::OctAmd, implied_level(GradeScale::OctAmd, r.findings)}};
       break;
     }
     case Modality::Osa: {
@@ -271,6 +272,10 @@ int implied_level(GradeScale scale, const std::vector<Finding>& findings) {
       if (any({F::ChoroidalNeovascularisation})) return 3;
       if (any({F::IntraretinalFluid})) return 2;
       return any({F::OctDrusen}) ? 1 : 0;
+    case GradeScale::OctAmd:
+      if (any({F::ChoroidalNeovascularisation})) return 3;
+      if (!any({F::OctDrusen})) return 0;
+      return any({F::PigmentEpithelialDetachment}) ? 2 : 1;
     default: return -1;
   }
 }

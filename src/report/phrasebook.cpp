@@ -244,6 +244,26 @@ const Bilingual& oct_class_phrases(int oct_class) {
   return table.at(static_cast<size_t>(oct_class));
 }
 
+const Bilingual& oct_amd_phrases(int stage) {
+  static const std::array<Bilingual, 4> table = {
+      entry({"no AMD", "no age-related macular degeneration"}, {"no amd", "no age-related macular degeneration"},
+            {"未见年龄相关性黄斑变性", "无AMD"}, {"未见年龄相关性黄斑变性", "无年龄相关性黄斑变性", "无amd"}),
+      entry({"early/intermediate AMD", "early or intermediate AMD"},
+            {"early/intermediate amd", "early or intermediate amd", "early/intermediate age-related macular degeneration"},
+            {"早期/中期年龄相关性黄斑变性", "早中期AMD"},
+            {"早期/中期年龄相关性黄斑变性", "早中期年龄相关性黄斑变性", "早中期amd"}),
+      entry({"intermediate AMD with pigment epithelial detachment", "intermediate AMD with PED"},
+            {"intermediate amd with pigment epithelial detachment", "intermediate amd with ped"},
+            {"中期年龄相关性黄斑变性伴色素上皮脱离", "中期AMD伴PED"},
+            {"中期年龄相关性黄斑变性伴色素上皮脱离", "中期amd伴ped", "中期amd伴色素上皮脱离"}),
+      entry({"neovascular AMD", "neovascular (wet) age-related macular degeneration"},
+            {"neovascular amd", "neovascular (wet) age-related macular degeneration", "neovascular age-related macular degeneration",
+             "wet amd"},
+            {"新生血管性年龄相关性黄斑变性", "湿性AMD"}, {"新生血管性年龄相关性黄斑变性", "湿性年龄相关性黄斑变性", "湿性amd", "新生血管性amd"}),
+  };
+  return table.at(static_cast<size_t>(stage));
+}
+
 std::string normalise_for_matching(std::string_view text) {
   std::string out;
   out.reserve(text.size());

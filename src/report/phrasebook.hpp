@@ -1,5 +1,5 @@
 // The clinical phrasebook shared by the report writer and the report extractor: for every
-// finding, modality, eye, diagnosis level and OCT class, the forms the writer may print (in
+// finding, modality, eye, diagnosis level, OCT class and OCT AMD stage, the forms the writer may print (in
 // English and Chinese) and the patterns the extractor recognises. Keeping both in one table is
 // what lets the extractor read back every report the writer can produce.
 //
@@ -39,6 +39,8 @@ const Bilingual& eye_phrases(EyeGroup group);
 const Bilingual& level_phrases(GradeScale scale, int level);
 // The Kermany class words (0 normal, 1 drusen, 2 DME, 3 CNV), read after a "Kermany class" anchor.
 const Bilingual& oct_class_phrases(int oct_class);
+// The OCT AMD stage words (oct_amd levels 0..3), read after an "OCT AMD stage" anchor.
+const Bilingual& oct_amd_phrases(int stage);
 
 // Lower-cases ASCII and maps British to American spelling, so that one pattern serves both.
 std::string normalise_for_matching(std::string_view text);

@@ -33,6 +33,7 @@ enum class Kind {
   AnchorIcdr,
   AnchorAreds,
   AnchorOctClass,
+  AnchorOctAmd,
   AnchorMeiboscore,
   AnchorCupDisc,
 };
@@ -81,6 +82,8 @@ class Lexicon {
     add("icdr", Kind::AnchorIcdr);
     add("areds", Kind::AnchorAreds);
     for (const char* p : {"kermany", "oct class", "oct category", "oct分型", "oct分类"}) add(p, Kind::AnchorOctClass);
+    for (const char* p : {"oct amd stage", "amd stage on oct", "oct amd staging", "oct amd分期", "oct年龄相关性黄斑变性分期"})
+      add(p, Kind::AnchorOctAmd);
     for (const char* p : {"meiboscore", "meibo-score", "meibo score", "睑板腺缺失评分", "睑板腺评分"}) add(p, Kind::AnchorMeiboscore);
     for (const char* p : {"c/d", "cup-to-disc ratio", "cup to disc ratio", "cup/disc ratio", "cup-disc ratio", "cdr", "杯盘比",
                           "杯/盘比", "c/d比"})
@@ -88,8 +91,11 @@ class Lexicon {
     for (int k = 0; k < 4; ++k)
       for (Lang lang : {Lang::En, Lang::Zh})
         for (const auto& p : oct_class_phrases(k)[lang].recognised) oct_class_words_.push_back({normalise_for_matching(p), k});
-    std::stable_sort(oct_class_words_.begin(), oct_class_words_.end(),
-                     [](const auto& x, const auto& y) { return x.first.size() > y.first.size(); });
+    for (int k = 0; k < 4; ++k)
+      for (Lang lang : {Lang::En, Lang::Zh})
+        for (const auto& p : oct_amd_phrases(k)[lang].recognised) oct_amd_words_.push_back({normalise_for_matching(p), k});
+    for (auto* words : {&oct_class_words_, &oct_amd_words_})
+      std::stable_sort(words->begin(), words->end(), [](const auto& x, const auto& y) { return x.first.size() > y.first.size(); });
     for (auto& bucket : by_first_byte_)
       std::stable_sort(bucket.begin(), bucket.end(),
                        [this](size_t x, size_t y) { return entries_[x].pattern.size() > entries_[y].pattern.size(); });
@@ -121,8 +127,9 @@ class Lexicon {
     return {best, best_length};
   }
 
-  // Class words after a Kermany anchor.
+  // Class words after a Kermany anchor, stage words after an OCT AMD anchor; longest first.
   const std::vector<std::pair<std::string, int>>& oct_class_words() const { return oct_class_words_; }
+  const std::vector<std::pair<std::string, int>>& oct_amd_words() const { return oct_amd_words_; }
 
  private:
   void add(const std::string& pattern, Kind kind, int a = 0, int b = 0) {
@@ -133,7 +140,7 @@ class Lexicon {
 
   std::vector<Entry> entries_;
   std::array<std::vector<size_t>, 256> by_first_byte_;
-  std::vector<std::pair<std::string, int>> oct_class_words_;
+  std::vector<std::pair<std::string, int>> oct_class_words_, oct_amd_words_;
 };
 
 const Lexicon& lexicon() {
@@ -335,12 +342,15 @@ Extraction scan(const std::string& text) {
         if (d >= 0) state(Kind::Level, static_cast<int>(GradeScale::Areds), d - 1), next = at + 1;
         break;
       }
-      case Kind::AnchorOctClass: {
-        const size_t at = skip_gap(text, next, {" ", ":", "：", "=", "(", ")", "（", "）", "class", "category", "kermany", "分型", "分类", "为"});
-        for (const auto& [word, oct_class] : lex.oct_class_words()) {
+      case Kind::AnchorOctClass:
+      case Kind::AnchorOctAmd: {
+        const bool amd = entry->kind == Kind::AnchorOctAmd;
+        const size_t at = amd ? skip_gap(text, next, {" ", ":", "：", "=", "(", "（", "stage", "分期", "为"})
+                              : skip_gap(text, next, {" ", ":", "：", "=", "(", ")", "（", "）", "class", "category", "kermany", "分型", "分类", "为"});
+        for (const auto& [word, level] : amd ? lex.oct_amd_words() : lex.oct_class_words()) {
           if (text.compare(at, word.size(), word) != 0) continue;
           if (is_alnum(word.back()) && at + word.size() < text.size() && is_alnum(text[at + word.size()])) continue;
-          state(Kind::Level, static_cast<int>(GradeScale::OctClass), oct_class);
+          state(Kind::Level, static_cast<int>(amd ? GradeScale::OctAmd : GradeScale::OctClass), level);
           next = at + word.size();
           break;
         }
@@ -446,7 +456,7 @@ StudyLabels assemble(const Extraction& x) {
       eye.vertical_cdr = x.vertical_cdr.at(e);
       eye.grades[GradeScale::CupDisc] = cup_disc_level(*eye.vertical_cdr);
     }
-    for (GradeScale scale : {GradeScale::Icdr, GradeScale::Areds, GradeScale::OctClass})
+    for (GradeScale scale : {GradeScale::Icdr, GradeScale::Areds, GradeScale::OctClass, GradeScale::OctAmd})
       if (gradable(grade_scale_info(scale).modality) && !eye.grades.count(scale))
         eye.grades[scale] = implied_level(scale, eye.findings);
     labels.eyes[e] = std::move(eye);

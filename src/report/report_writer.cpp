@@ -397,6 +397,13 @@ class Writer {
                                                      : pick({"OCT分型（Kermany）：{}", "OCT：Kermany分类{}"})),
                                    name));
     }
+    const int amd = grade_of(eye.grades, GradeScale::OctAmd);
+    if (amd >= 0) {  // always after its anchor: the stage words overlap the AREDS diagnosis names
+      const std::string name = pick(oct_amd_phrases(amd)[lang_].written);
+      graded.push_back(fmt::format(fmt::runtime(en() ? pick({"OCT AMD stage: {}", "AMD stage on OCT: {}"})
+                                                     : pick({"OCT AMD分期：{}", "OCT年龄相关性黄斑变性分期：{}"})),
+                                   name));
+    }
     const int upper = grade_of(eye.grades, GradeScale::MeiboscoreUpper), lower = grade_of(eye.grades, GradeScale::MeiboscoreLower);
     if (upper >= 0 && lower >= 0) {
       std::string item = fmt::format(fmt::runtime(en() ? pick({"meiboscore upper {} / lower {}", "Arita meiboscore upper lid {}, lower lid {}"})

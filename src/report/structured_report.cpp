@@ -39,6 +39,8 @@ std::string diagnosis_text(GradeScale scale, int level, const EyeLabels& eye, La
                          oct_class_phrases(level)[lang].written.front());
     case GradeScale::MeiboscoreUpper: return fmt::format(lang == Lang::En ? "meiboscore upper lid {}" : "上睑睑板腺缺失评分{}分", level);
     case GradeScale::MeiboscoreLower: return fmt::format(lang == Lang::En ? "meiboscore lower lid {}" : "下睑睑板腺缺失评分{}分", level);
+    case GradeScale::OctAmd:
+      return fmt::format(lang == Lang::En ? "OCT AMD stage: {}" : "OCT AMD分期：{}", oct_amd_phrases(level)[lang].written.front());
   }
   return "";
 }

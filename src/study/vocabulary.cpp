@@ -53,6 +53,8 @@ constexpr std::array<GradeScaleInfo, kGradeScaleCount> kScales = {{
     {"oct_class", Modality::Oct, 4, false, {"normal", "drusen", "DME", "CNV", nullptr}},
     {"meiboscore_upper", Modality::Osa, 4, true, {"0", "1", "2", "3", nullptr}},
     {"meiboscore_lower", Modality::Osa, 4, true, {"0", "1", "2", "3", nullptr}},
+    {"oct_amd", Modality::Oct, 4, true,
+     {"no AMD", "early/intermediate AMD", "intermediate AMD with PED", "neovascular AMD", nullptr}},
 }};
 
 constexpr std::array<const char*, kReferralCount> kReferrals = {"routine", "soon", "urgent"};

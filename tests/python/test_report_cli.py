@@ -19,10 +19,9 @@ SCHEMA = REPO / "docs" / "structured_report.schema.json"
 
 @pytest.fixture(scope="module")
 def bundle(work_dir):
-    folder = work_dir / "report-cli-bundle"
-    if not (folder / "ophtha-bundle.json").exists():
-        subprocess.run([sys.executable, str(REPO / "tests" / "tools" / "make_random_bundle.py"), "--out", str(folder),
-                        "--seed", "5"], check=True)
+    folder = work_dir / "report-cli-bundle"  # rewritten every run (half a second): never stale
+    subprocess.run([sys.executable, str(REPO / "tests" / "tools" / "make_random_bundle.py"), "--out", str(folder),
+                    "--seed", "5"], check=True)
     return folder
 
 

@@ -23,7 +23,7 @@ from sklearn.metrics import (accuracy_score, cohen_kappa_score, confusion_matrix
 
 SCALES = {"icdr": ("cfp", 5, True), "areds": ("cfp", 4, True), "cup_disc": ("cfp", 4, True),
           "oct_class": ("oct", 4, False), "meiboscore_upper": ("osa", 4, True),
-          "meiboscore_lower": ("osa", 4, True)}
+          "meiboscore_lower": ("osa", 4, True), "oct_amd": ("oct", 4, True)}
 REFERRALS = ["routine", "soon", "urgent"]
 
 

@@ -27,7 +27,7 @@ from tool_io import atomic_folder, write_safetensors
 HERE = os.path.dirname(os.path.abspath(__file__))
 FINDINGS = 26
 GRADE_LEVELS = [("icdr", 5), ("areds", 4), ("cup_disc", 4), ("oct_class", 4), ("meiboscore_upper", 4),
-                ("meiboscore_lower", 4)]
+                ("meiboscore_lower", 4), ("oct_amd", 4)]
 
 
 def resnet18_state(width, rng):
@@ -79,7 +79,7 @@ def main():
     a = p.parse_args()
 
     rng = np.random.default_rng(a.seed)
-    with atomic_folder(a.out, ".bundle-") as work:
+    with atomic_folder(a.out, ".bundle-", replace=True) as work:
         subprocess.run([sys.executable, os.path.join(HERE, "make_llama_model.py"), "--out", os.path.join(work, "llm.gguf"),
                         "--format", "gguf", "--type", "f32", "--dim", str(a.dim), "--layers", str(a.layers),
                         "--heads", str(a.heads), "--kv-heads", str(a.kv_heads), "--ffn", str(a.ffn),

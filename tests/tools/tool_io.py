@@ -50,15 +50,21 @@ def write_safetensors(path, tensors, metadata=None):
 
 
 @contextlib.contextmanager
-def atomic_folder(out, prefix):
+def atomic_folder(out, prefix, replace=False):
     """Yields a fresh folder beside `out`; when the block succeeds it becomes `out` by one rename
-    (a concurrent writer that finished first wins, which is fine: both wrote the same content)."""
+    (a concurrent writer that finished first wins, which is fine: both wrote the same content).
+    With replace=True an existing `out` (e.g. written by an older version of the script) is moved
+    aside and removed, so the new content always lands."""
     parent = os.path.dirname(os.path.abspath(out))
     os.makedirs(parent, exist_ok=True)
     work = tempfile.mkdtemp(prefix=prefix, dir=parent)
     os.chmod(work, 0o755)
     try:
         yield work
+        if replace and os.path.isdir(out):
+            old = tempfile.mkdtemp(prefix=prefix + "old-", dir=parent)
+            os.rename(out, os.path.join(old, "folder"))
+            shutil.rmtree(old, ignore_errors=True)
         try:
             os.rename(work, out)
         except OSError:

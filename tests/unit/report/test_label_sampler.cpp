@@ -1,5 +1,5 @@
 // Sampled ground truth (ophtha/label_sampler.hpp): every label set obeys the grading rules
-// (ICDR 4-2-1, AREDS, cup-to-disc staging, Kermany OCT classes, Arita meiboscore, referral_for),
+// (ICDR 4-2-1, AREDS, cup-to-disc staging, Kermany OCT classes, OCT AMD stage, Arita meiboscore, referral_for),
 // the study has a sensible shape, every grade is common enough to train on, and a seed names
 // one dataset.
 #include <doctest/doctest.h>
@@ -78,6 +78,28 @@ TEST_CASE("ICDR grades follow the 4-2-1 definitions, written out independently o
   for (int level = 0; level < 5; ++level) CHECK_MESSAGE(seen[level] > 100, "ICDR level " << level << " seen " << seen[level] << " times");
 }
 
+TEST_CASE("the OCT AMD stage follows the OCT findings, written out independently of implied_level") {
+  std::map<int, int> seen;
+  for (const StudyLabels& study : sample(5, 2000))
+    for (const auto& [eye, e] : study.eyes) {
+      if (!gradable(e, Modality::Oct)) continue;
+      REQUIRE_MESSAGE(e.grades.count(GradeScale::OctAmd), to_json(e).dump(), ": a gradable OCT without oct_amd");
+      const int stage = e.grades.at(GradeScale::OctAmd), oct_class = e.grades.at(GradeScale::OctClass);
+      ++seen[stage];
+      const std::string what = to_json(e).dump();
+      const bool cnv = e.has(F::ChoroidalNeovascularisation), drusen = e.has(F::OctDrusen);
+      const bool ped = e.has(F::PigmentEpithelialDetachment);
+      switch (stage) {
+        case 0: CHECK_MESSAGE((!drusen && !cnv && (oct_class == 0 || oct_class == 2)), what); break;
+        case 1: CHECK_MESSAGE((drusen && !ped && !cnv && oct_class == 1), what); break;
+        case 2: CHECK_MESSAGE((drusen && ped && !cnv && oct_class == 1), what); break;
+        case 3: CHECK_MESSAGE((cnv && oct_class == 3), what); break;
+        default: FAIL("oct_amd stage " << stage << " outside 0..3");
+      }
+    }
+  for (int stage = 0; stage < 4; ++stage) CHECK_MESSAGE(seen[stage] > 50, "oct_amd stage " << stage << " seen " << seen[stage] << " times");
+}
+
 TEST_CASE("studies have 1-6 images, one per eye and modality, and findings only where gradable") {
   int both = 0, studies = 0, images = 0, ungradable = 0;
   for (const StudyLabels& study : sample(5, 3000)) {
@@ -150,10 +172,10 @@ TEST_CASE("a seed names one label set, and forks give different ones") {
   CHECK(to_json(sample_study_labels(rng)).dump() ==
         R"({"OD":{"findings":["microaneurysms","dot_blot_haemorrhages","flame_haemorrhages","neovascularisation","vitreous_haemorrhage",)"
         R"("medium_drusen","large_drusen","pigmentary_change","geographic_atrophy","oct_drusen","gland_dropout","shortened_glands"],)"
-        R"("grades":{"areds":3,"cup_disc":0,"icdr":4,"meiboscore_lower":1,"meiboscore_upper":1,"oct_class":1},)"
+        R"("grades":{"areds":3,"cup_disc":0,"icdr":4,"meiboscore_lower":1,"meiboscore_upper":1,"oct_amd":1,"oct_class":1},)"
         R"("imaged":["cfp","oct","osa"],"referral":"urgent","ungradable":[],"vertical_cdr":0.37},)"
         R"("OS":{"findings":["large_drusen","pigmentary_change","geographic_atrophy","enlarged_cup","rim_thinning","oct_drusen"],)"
-        R"("grades":{"areds":3,"cup_disc":3,"icdr":0,"oct_class":1},"imaged":["cfp","oct"],"referral":"urgent","ungradable":[],)"
+        R"("grades":{"areds":3,"cup_disc":3,"icdr":0,"oct_amd":1,"oct_class":1},"imaged":["cfp","oct"],"referral":"urgent","ungradable":[],)"
         R"("vertical_cdr":0.89}})");
 }
 

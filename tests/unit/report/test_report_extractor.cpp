@@ -75,6 +75,22 @@ TEST_CASE("named scales with numbers: ICDR, AREDS, Kermany, meiboscore, vertical
   }
 }
 
+TEST_CASE("a stated OCT AMD stage is read after its anchor and never as an AREDS category") {
+  // No OCT finding is named, so the implied stage would be 0: only the anchor can give these levels.
+  const std::string en = "OD OCT: image quality good. OS OCT: image quality good. Impression: Right eye: OCT AMD stage: "
+                         "intermediate AMD with PED. Left eye: AMD stage on OCT: neovascular AMD.";
+  const StudyLabels l = extract_labels_from_text(en, "en");
+  const EyeLabels &od = eye(l, Eye::OD, en), &os = eye(l, Eye::OS, en);
+  CHECK(grade(od, GradeScale::OctAmd) == 2);
+  CHECK(grade(os, GradeScale::OctAmd) == 3);
+  CHECK(grade(od, GradeScale::Areds) == -1);  // "intermediate AMD" inside the stage words is not an AREDS grade
+  const std::string zh = "右眼OCT：图像质量良好。诊断：右眼：OCT AMD分期：早期/中期年龄相关性黄斑变性。左眼：OCT年龄相关性黄斑变性分期：未见年龄相关性黄斑变性。";
+  const StudyLabels z = extract_labels_from_text(zh, "zh");
+  CHECK(grade(eye(z, Eye::OD, zh), GradeScale::OctAmd) == 1);
+  CHECK(grade(eye(z, Eye::OD, zh), GradeScale::Areds) == -1);
+  CHECK(grade(eye(z, Eye::OS, zh), GradeScale::OctAmd) == 0);
+}
+
 TEST_CASE("eye sections switch the eye that findings belong to, and OU means both") {
   const std::string text = "OCT OD: subretinal fluid and a PED. OS: intraretinal cysts. OU: drusen.";
   const StudyLabels l = extract_labels_from_text(text, "en");
