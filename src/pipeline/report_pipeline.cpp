@@ -98,10 +98,11 @@ std::string report_prompt_text(const ModelBundle& bundle, const std::vector<Imag
   }
   std::string text = t->second;
   replace_all(text, "{images}", lines);
+  // Given findings go in later, through the prompt assembler's own marker, so that a marker-like
+  // text inside them is never taken for an image slot; without findings the bundle's text for
+  // "none given" stands in their place.
   const auto none = bundle.prompt.no_findings.find(lang);
-  // The findings go in last, through the prompt assembler's own marker, so that a marker-like
-  // text inside the findings is never taken for an image slot.
-  replace_all(text, "{findings}", findings.empty() && none != bundle.prompt.no_findings.end() ? none->second : "{findings}");
+  if (findings.empty() && none != bundle.prompt.no_findings.end()) replace_all(text, "{findings}", none->second);
   return text;
 }
 
@@ -138,14 +139,21 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
     for (size_t k = 0; k < where.size(); ++k) encoded[where[k]] = std::move(out[k]);
   }
 
+  // The auxiliary heads read every image's pooled features in one batch.
+  const AuxiliaryHeads* heads = options.check_images ? model_->heads() : nullptr;
+  std::vector<HeadPrediction> predictions;
+  if (heads && !images.empty()) {
+    at::NoGradGuard no_grad;
+    std::vector<at::Tensor> pooled;
+    for (const ImageEmbedding& e : encoded) pooled.push_back(e.pooled);
+    predictions = heads->predict(heads->forward(at::stack(pooled)));
+  }
   std::vector<Image> used_images;
   std::vector<at::Tensor> used_embeddings;
-  const AuxiliaryHeads* heads = options.check_images ? model_->heads() : nullptr;
   for (size_t i = 0; i < images.size(); ++i) {
     bool used = true;
     if (heads) {
-      at::NoGradGuard no_grad;
-      const HeadPrediction p = heads->predict(heads->forward(encoded[i].pooled.unsqueeze(0)))[0];
+      const HeadPrediction& p = predictions[i];
       ImageCheck check;
       check.given = images[i].modality();
       check.eye = images[i].eye();

@@ -12,34 +12,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "check.h"
 #include "ophtha/ophtha.h"
 
-static int failures = 0;
 static const char *work_dir = ".";
-
-#define CHECK(condition)                                                                   \
-  do {                                                                                     \
-    if (!(condition)) {                                                                    \
-      fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: '%s'\n", __FILE__, __LINE__, \
-              #condition, ophtha_last_error_message());                                    \
-      ++failures;                                                                          \
-    }                                                                                      \
-  } while (0)
-
-/* Checks a status and that the message contains `part`. */
-#define CHECK_STATUS(call, expected, part) check_status((call), (expected), (part), #call, __LINE__)
-
-static void check_status(ophtha_status got, ophtha_status expected, const char *part, const char *call, int line) {
-  const char *message = ophtha_last_error_message();
-  if (got != expected) {
-    fprintf(stderr, "%s:%d: %s returned %d (%s), expected %d (%s); message: '%s'\n", __FILE__, line, call, (int)got,
-            ophtha_status_string(got), (int)expected, ophtha_status_string(expected), message);
-    ++failures;
-  } else if (part && !strstr(message, part)) {
-    fprintf(stderr, "%s:%d: %s: message '%s' does not contain '%s'\n", __FILE__, line, call, message, part);
-    ++failures;
-  }
-}
 
 static void path_in_work_dir(char *out, size_t size, const char *name) {
   snprintf(out, size, "%s/%s", work_dir, name);

@@ -10,29 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "ophtha/ophtha.h"
-
-static int failures = 0;
-
-#define CHECK(condition)                                                                   \
-  do {                                                                                     \
-    if (!(condition)) {                                                                    \
-      fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: '%s'\n", __FILE__, __LINE__, \
-              #condition, ophtha_last_error_message());                                    \
-      ++failures;                                                                          \
-    }                                                                                      \
-  } while (0)
-
-#define CHECK_STATUS(call, expected, part)                                                                     \
-  do {                                                                                                         \
-    const ophtha_status got_ = (call);                                                                         \
-    const char *message_ = ophtha_last_error_message();                                                        \
-    if (got_ != (expected) || ((part) != NULL && strstr(message_, (part) ? (part) : "") == NULL)) {            \
-      fprintf(stderr, "%s:%d: %s returned %d (%s), expected %d; message '%s'\n", __FILE__, __LINE__, #call,  \
-              (int)got_, ophtha_status_string(got_), (int)(expected), message_);                               \
-      ++failures;                                                                                              \
-    }                                                                                                          \
-  } while (0)
 
 typedef struct {
   char text[8192];

@@ -5,7 +5,9 @@
 
 #include <exception>
 #include <stdexcept>
+#include <utility>
 #include <string>
+#include <vector>
 
 #include "ophtha/error.hpp"
 
@@ -46,6 +48,23 @@ inline void check_message(const Error& e, ErrorCode code, const std::string& par
   INFO("message: " << message);
   CHECK(e.code() == code);
   CHECK(message.find(part) != std::string::npos);
+}
+
+// Checks the code and that the message contains every one of `parts`.
+inline void check_message_all(const Error& e, ErrorCode code, const std::vector<std::string>& parts) {
+  const std::string message = e.what();
+  INFO("message: " << message);
+  CHECK(e.code() == code);
+  for (const std::string& part : parts) {
+    INFO("expected in the message: " << part);
+    CHECK(message.find(part) != std::string::npos);
+  }
+}
+
+// `f` must throw an ophtha::Error with `code` whose message contains `part`.
+template <typename F>
+void expect_error(F&& f, ErrorCode code, const std::string& part) {
+  check_message(error_from(std::forward<F>(f)), code, part);
 }
 
 }  // namespace ophtha::test

@@ -52,16 +52,6 @@ Error load_error(const std::string& path) {
   return error_from([&] { LlamaModel::load(path); });
 }
 
-// The error has `code` and its message contains every one of `parts`.
-void check_error(const Error& e, ErrorCode code, const std::vector<std::string>& parts) {
-  const std::string message = e.what();
-  INFO("message: " << message);
-  CHECK(e.code() == code);
-  for (const std::string& part : parts) {
-    INFO("expected in the message: " << part);
-    CHECK(message.find(part) != std::string::npos);
-  }
-}
 
 // ---- GGUF: the base model copied through GgufWriter with one thing changed ----
 
@@ -195,7 +185,7 @@ TEST_CASE("a GGUF without a required tensor is refused, naming the file and the 
   for (const std::string tensor : {"blk.1.ffn_up.weight", "token_embd.weight", "output_norm.weight", "blk.0.attn_norm.weight"}) {
     INFO("dropped: " << tensor);
     const std::string path = rewrite_gguf("missing-tensor.gguf", {{}, {tensor}, nullptr});
-    check_error(load_error(path), ErrorCode::InvalidFormat, {path, "tensor '" + tensor + "' is missing"});
+    test::check_message_all(load_error(path), ErrorCode::InvalidFormat, {path, "tensor '" + tensor + "' is missing"});
   }
 }
 
@@ -215,7 +205,7 @@ TEST_CASE("a wrongly shaped GGUF tensor is refused, naming the tensor, its shape
   for (const Case& c : cases) {
     INFO("tensor: " << c.tensor);
     const std::string path = with_tensor("wrong-shape.gguf", c.tensor, TensorType::F32, c.ne);
-    check_error(load_error(path), ErrorCode::InvalidFormat, {path, c.message});
+    test::check_message_all(load_error(path), ErrorCode::InvalidFormat, {path, c.message});
   }
 }
 
@@ -224,7 +214,7 @@ TEST_CASE("a quantised norm tensor is refused as Unsupported, naming the tensor 
                                      std::pair<std::string, TensorType>{"blk.1.attn_norm.weight", TensorType::Q4_0}}) {
     INFO("tensor: " << tensor);
     const std::string path = with_tensor("quantised-norm.gguf", tensor, type, {64});
-    check_error(load_error(path), ErrorCode::Unsupported,
+    test::check_message_all(load_error(path), ErrorCode::Unsupported,
                 {path, "norm tensor '" + tensor + "' is " + std::string(tensor_type_info(type).name),
                  "expected F32, F16 or BF16"});
   }
@@ -242,9 +232,9 @@ TEST_CASE("quantised weight matrices are accepted in every matrix role") {
 
 TEST_CASE("general.architecture other than llama is Unsupported, naming the key and the value") {
   const std::string path = with_change("falcon.gguf", [](GgufWriter& w) { w.set_string("general.architecture", "falcon"); });
-  check_error(load_error(path), ErrorCode::Unsupported, {path, "general.architecture is 'falcon', expected 'llama'"});
+  test::check_message_all(load_error(path), ErrorCode::Unsupported, {path, "general.architecture is 'falcon', expected 'llama'"});
   const std::string number = with_change("arch-number.gguf", [](GgufWriter& w) { w.set_uint32("general.architecture", 7); });
-  check_error(load_error(number), ErrorCode::InvalidFormat, {number, "general.architecture"});
+  test::check_message_all(load_error(number), ErrorCode::InvalidFormat, {number, "general.architecture"});
 }
 
 TEST_CASE("a missing GGUF key the model needs is refused, naming the key") {
@@ -254,7 +244,7 @@ TEST_CASE("a missing GGUF key the model needs is refused, naming the key") {
                                 "tokenizer.ggml.tokens"}) {
     INFO("dropped: " << key);
     const std::string path = rewrite_gguf("missing-key.gguf", {{key}, {}, nullptr});
-    check_error(load_error(path), ErrorCode::InvalidFormat, {path, "key '" + key + "': missing key"});
+    test::check_message_all(load_error(path), ErrorCode::InvalidFormat, {path, "key '" + key + "': missing key"});
   }
 }
 
@@ -308,16 +298,16 @@ TEST_CASE("absurd GGUF hyper-parameters are refused at load, naming the key, bef
     const std::string path = with_change("absurd-hparam.gguf", c.change);
     std::vector<std::string> parts = c.parts;
     parts.push_back(path);
-    check_error(load_error(path), ErrorCode::InvalidFormat, parts);
+    test::check_message_all(load_error(path), ErrorCode::InvalidFormat, parts);
   }
 }
 
 TEST_CASE("RoPE over part of a head or with scaling is Unsupported, naming the key") {
   const std::string partial = with_change("rope-dims.gguf", [](GgufWriter& w) { w.set_uint32("llama.rope.dimension_count", 8); });
-  check_error(load_error(partial), ErrorCode::Unsupported,
+  test::check_message_all(load_error(partial), ErrorCode::Unsupported,
               {partial, "llama.rope.dimension_count is 8, only full-head RoPE (head_dim 16)"});
   const std::string scaled = with_change("rope-scaling.gguf", [](GgufWriter& w) { w.set_string("llama.rope.scaling.type", "linear"); });
-  check_error(load_error(scaled), ErrorCode::Unsupported, {scaled, "llama.rope.scaling.type 'linear'"});
+  test::check_message_all(load_error(scaled), ErrorCode::Unsupported, {scaled, "llama.rope.scaling.type 'linear'"});
 }
 
 // ---- vocabulary ----
@@ -331,10 +321,10 @@ TEST_CASE("a vocabulary that disagrees with token_embd or llama.vocab_size is re
     w.set_array("tokenizer.ggml.token_type", first(base.get_int_array("tokenizer.ggml.token_type"), 299));
     w.set_uint32("llama.vocab_size", 299);
   });
-  check_error(load_error(shorter), ErrorCode::InvalidFormat,
+  test::check_message_all(load_error(shorter), ErrorCode::InvalidFormat,
               {shorter, "tensor 'token_embd.weight' has 300 rows but tokenizer.ggml.tokens has 299 entries"});
   const std::string declared = with_change("vocab-size-key.gguf", [](GgufWriter& w) { w.set_uint32("llama.vocab_size", 301); });
-  check_error(load_error(declared), ErrorCode::InvalidFormat,
+  test::check_message_all(load_error(declared), ErrorCode::InvalidFormat,
               {declared, "llama.vocab_size is 301 but tokenizer.ggml.tokens has 300 entries"});
 }
 
@@ -343,19 +333,19 @@ TEST_CASE("tokenizer arrays of mismatched lengths are refused, naming the shorte
   std::vector<float> scores = base.get_float_array("tokenizer.ggml.scores");
   scores.pop_back();
   const std::string short_scores = with_change("short-scores.gguf", [&](GgufWriter& w) { w.set_array("tokenizer.ggml.scores", scores); });
-  check_error(load_error(short_scores), ErrorCode::InvalidFormat,
+  test::check_message_all(load_error(short_scores), ErrorCode::InvalidFormat,
               {short_scores, "tokenizer.ggml.scores has 299 entries but tokenizer.ggml.tokens has 300"});
   std::vector<int32_t> types = base.get_int_array("tokenizer.ggml.token_type");
   types.push_back(1);
   const std::string long_types = with_change("long-types.gguf", [&](GgufWriter& w) { w.set_array("tokenizer.ggml.token_type", types); });
-  check_error(load_error(long_types), ErrorCode::InvalidFormat,
+  test::check_message_all(load_error(long_types), ErrorCode::InvalidFormat,
               {long_types, "tokenizer.ggml.token_type has 301 entries but tokenizer.ggml.tokens has 300"});
   const std::string empty = with_change("empty-vocab.gguf", [](GgufWriter& w) {
     w.set_array("tokenizer.ggml.tokens", std::vector<std::string>{});
     w.set_array("tokenizer.ggml.scores", std::vector<float>{});
     w.set_array("tokenizer.ggml.token_type", std::vector<int32_t>{});
   });
-  check_error(load_error(empty), ErrorCode::InvalidFormat, {empty, "tokenizer.ggml.tokens is empty"});
+  test::check_message_all(load_error(empty), ErrorCode::InvalidFormat, {empty, "tokenizer.ggml.tokens is empty"});
 }
 
 TEST_CASE("bos, eos and unknown ids outside the vocabulary are refused, naming the key") {
@@ -364,7 +354,7 @@ TEST_CASE("bos, eos and unknown ids outside the vocabulary are refused, naming t
                                 std::pair<std::string, uint64_t>{"tokenizer.ggml.unknown_token_id", 5000}}) {
     INFO("key: " << key);
     const std::string path = with_change("token-id.gguf", [&, key = key, id = id](GgufWriter& w) { w.set_uint64(key, id); });
-    check_error(load_error(path), ErrorCode::InvalidFormat,
+    test::check_message_all(load_error(path), ErrorCode::InvalidFormat,
                 {path, key + " is " + std::to_string(id) + ", outside the vocabulary of 300"});
   }
 }
@@ -374,13 +364,13 @@ TEST_CASE("a bad token kind or a Byte token not spelled <0xNN> is refused, namin
   std::vector<int32_t> types = base.get_int_array("tokenizer.ggml.token_type");
   types[5] = 9;
   const std::string kind = with_change("token-kind.gguf", [&](GgufWriter& w) { w.set_array("tokenizer.ggml.token_type", types); });
-  check_error(load_error(kind), ErrorCode::InvalidFormat, {kind, "tokenizer.ggml.token_type[5] is 9, expected 1..6"});
+  test::check_message_all(load_error(kind), ErrorCode::InvalidFormat, {kind, "tokenizer.ggml.token_type[5] is 9, expected 1..6"});
   types = base.get_int_array("tokenizer.ggml.token_type");
   types[299] = 6;  // a merged piece marked Byte
   const std::string byte = with_change("byte-kind.gguf", [&](GgufWriter& w) { w.set_array("tokenizer.ggml.token_type", types); });
-  check_error(load_error(byte), ErrorCode::InvalidFormat, {byte, "tokenizer.ggml.tokens", "token 299 is a Byte token"});
+  test::check_message_all(load_error(byte), ErrorCode::InvalidFormat, {byte, "tokenizer.ggml.tokens", "token 299 is a Byte token"});
   const std::string model = with_change("tokenizer-gpt2.gguf", [](GgufWriter& w) { w.set_string("tokenizer.ggml.model", "gpt2"); });
-  check_error(load_error(model), ErrorCode::Unsupported, {model, "tokenizer.ggml.model is 'gpt2'"});
+  test::check_message_all(load_error(model), ErrorCode::Unsupported, {model, "tokenizer.ggml.model is 'gpt2'"});
 }
 
 // ---- broken files and paths ----
@@ -399,19 +389,19 @@ TEST_CASE("a GGUF cut short anywhere, or with the wrong magic, is refused with a
   std::vector<uint8_t> wrong_magic = bytes;
   wrong_magic[0] = 'X';
   write_bytes(path, wrong_magic);
-  check_error(load_error(path), ErrorCode::InvalidFormat, {path, "magic"});
+  test::check_message_all(load_error(path), ErrorCode::InvalidFormat, {path, "magic"});
 }
 
 TEST_CASE("a path that does not exist, is not a file, or is a folder without config.json is refused as Io") {
   const std::string nowhere = scratch_path("no-such-model.gguf");
-  check_error(load_error(nowhere), ErrorCode::Io, {nowhere, "No such file or directory"});
+  test::check_message_all(load_error(nowhere), ErrorCode::Io, {nowhere, "No such file or directory"});
   const std::string fifo = scratch_path("model-fifo");
   ::unlink(fifo.c_str());
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);  // opening it would block until a writer came
-  check_error(load_error(fifo), ErrorCode::Io, {fifo, "neither a .gguf file nor a Hugging Face folder"});
+  test::check_message_all(load_error(fifo), ErrorCode::Io, {fifo, "neither a .gguf file nor a Hugging Face folder"});
   const std::string empty_dir = scratch_path("empty-folder");
   std::filesystem::create_directories(empty_dir);
-  check_error(load_error(empty_dir), ErrorCode::Io, {empty_dir + "/config.json"});
+  test::check_message_all(load_error(empty_dir), ErrorCode::Io, {empty_dir + "/config.json"});
 }
 
 // ---- Hugging Face folders ----
@@ -421,15 +411,15 @@ TEST_CASE("config.json that is not JSON, not an object or too large is refused, 
   const std::string config = dir + "/config.json";
   for (const std::string& text : {std::string("{\"hidden_size\": "), std::string("\xff\xfe"), std::string("")}) {
     write_text(config, text);
-    check_error(load_error(dir), ErrorCode::InvalidFormat, {config, "not valid JSON"});
+    test::check_message_all(load_error(dir), ErrorCode::InvalidFormat, {config, "not valid JSON"});
   }
   write_text(config, "[1, 2]");
-  check_error(load_error(dir), ErrorCode::InvalidFormat, {config, "expected a JSON object"});
+  test::check_message_all(load_error(dir), ErrorCode::InvalidFormat, {config, "expected a JSON object"});
   write_text(config, std::string(17 << 20, ' '));
-  check_error(load_error(dir), ErrorCode::InvalidFormat, {config, "too large for a config.json"});
+  test::check_message_all(load_error(dir), ErrorCode::InvalidFormat, {config, "too large for a config.json"});
   std::filesystem::remove(config);
   std::filesystem::create_directory(config);
-  check_error(load_error(dir), ErrorCode::Io, {config, "not a regular file"});
+  test::check_message_all(load_error(dir), ErrorCode::Io, {config, "not a regular file"});
 }
 
 TEST_CASE("config.json fields of the wrong type are refused, naming the field, without a JSON exception leaking") {
@@ -452,7 +442,7 @@ TEST_CASE("config.json fields of the wrong type are refused, naming the field, w
   for (const Case& c : cases) {
     INFO("field: " << c.key << " = " << c.value.dump());
     const std::string dir = hf_with_config("hf-wrong-type", c.key, c.value);
-    check_error(load_error(dir), ErrorCode::InvalidFormat, {dir + "/config.json", c.message});
+    test::check_message_all(load_error(dir), ErrorCode::InvalidFormat, {dir + "/config.json", c.message});
   }
 }
 
@@ -471,7 +461,7 @@ TEST_CASE("config.json of another model type, activation, RoPE scaling or head_d
   for (const Case& c : cases) {
     INFO("field: " << c.key);
     const std::string dir = hf_with_config("hf-unsupported", c.key, c.value);
-    check_error(load_error(dir), ErrorCode::Unsupported, {dir + "/config.json", c.message});
+    test::check_message_all(load_error(dir), ErrorCode::Unsupported, {dir + "/config.json", c.message});
   }
 }
 
@@ -497,27 +487,27 @@ TEST_CASE("absurd config.json hyper-parameters are refused at load, naming the f
     const std::string dir = hf_with_config("hf-absurd", c.key, c.value);
     std::vector<std::string> parts = c.parts;
     parts.push_back(dir + "/config.json");
-    check_error(load_error(dir), ErrorCode::InvalidFormat, parts);
+    test::check_message_all(load_error(dir), ErrorCode::InvalidFormat, parts);
   }
 }
 
 TEST_CASE("a Hugging Face tensor that is missing, wrongly shaped or of an integer dtype is named as the checkpoint names it") {
   const std::string missing = hf_with_tensors("hf-missing-tensor", "model.layers.1.mlp.up_proj.weight");
-  check_error(load_error(missing), ErrorCode::InvalidFormat,
+  test::check_message_all(load_error(missing), ErrorCode::InvalidFormat,
               {missing, "tensor 'model.layers.1.mlp.up_proj.weight' is missing"});
   const std::string lm_head = hf_with_tensors("hf-missing-head", "lm_head.weight");
-  check_error(load_error(lm_head), ErrorCode::InvalidFormat, {lm_head, "tensor 'lm_head.weight' is missing"});
+  test::check_message_all(load_error(lm_head), ErrorCode::InvalidFormat, {lm_head, "tensor 'lm_head.weight' is missing"});
 
   const std::string shaped = hf_with_tensors("hf-wrong-shape", "model.layers.0.self_attn.k_proj.weight",
                                              {{"model.layers.0.self_attn.k_proj.weight", "F32", {64, 64},
                                                std::vector<uint8_t>(64 * 64 * 4)}});
-  check_error(load_error(shaped), ErrorCode::InvalidFormat,
+  test::check_message_all(load_error(shaped), ErrorCode::InvalidFormat,
               {shaped + "/model.safetensors",
                "tensor 'model.layers.0.self_attn.k_proj.weight' has shape [64, 64], expected [32, 64]"});
 
   const std::string integer = hf_with_tensors("hf-int-dtype", "model.embed_tokens.weight",
                                               {{"model.embed_tokens.weight", "I32", {300, 64}, std::vector<uint8_t>(300 * 64 * 4)}});
-  check_error(load_error(integer), ErrorCode::Unsupported,
+  test::check_message_all(load_error(integer), ErrorCode::Unsupported,
               {integer + "/model.safetensors", "tensor 'model.embed_tokens.weight' has dtype I32"});
 }
 
@@ -528,7 +518,7 @@ TEST_CASE("a safetensors index that lists a missing shard is refused, naming the
   const std::string victim = index["weight_map"].begin().key();
   index["weight_map"][victim] = "model-00009-of-00009.safetensors";
   write_text(index_path, index.dump());
-  check_error(load_error(dir), ErrorCode::InvalidFormat,
+  test::check_message_all(load_error(dir), ErrorCode::InvalidFormat,
               {index_path, "shard '" + dir + "/model-00009-of-00009.safetensors'", "tensor '" + victim + "'", "does not exist"});
 }
 
@@ -537,13 +527,13 @@ TEST_CASE("a Hugging Face folder whose model.safetensors is not a plain file is 
   const std::string weights = dir + "/model.safetensors";
   std::filesystem::remove(weights);
   REQUIRE(::mkfifo(weights.c_str(), 0600) == 0);
-  check_error(load_error(dir), ErrorCode::Io, {weights, "not a regular file"});
+  test::check_message_all(load_error(dir), ErrorCode::Io, {weights, "not a regular file"});
 }
 
 TEST_CASE("a Hugging Face folder without tokenizer.model is refused as Io, naming the file") {
   const std::string dir = copy_hf("hf-no-tokenizer");
   std::filesystem::remove(dir + "/tokenizer.model");
-  check_error(load_error(dir), ErrorCode::Io, {dir + "/tokenizer.model"});
+  test::check_message_all(load_error(dir), ErrorCode::Io, {dir + "/tokenizer.model"});
 }
 
 // ---- the session's KV cache ----
@@ -555,7 +545,7 @@ TEST_CASE("a session context longer than the model's, or negative, is refused, n
     LlamaSessionOptions options;
     options.n_threads = 1;
     options.context_length = context;
-    check_error(error_from([&] { LlamaSession session(model, options); }), ErrorCode::InvalidArgument,
+    test::check_message_all(error_from([&] { LlamaSession session(model, options); }), ErrorCode::InvalidArgument,
                 {base_gguf(), "LlamaSessionOptions::context_length must be in [0, 64]", std::to_string(context)});
   }
 }
@@ -596,7 +586,7 @@ TEST_CASE("a session whose KV cache would exceed the machine's memory is refused
   REQUIRE(model->config().n_layers == static_cast<int64_t>(layers));
   LlamaSessionOptions options;
   options.n_threads = 1;
-  check_error(error_from([&] { LlamaSession session(model, options); }), ErrorCode::InvalidArgument,
+  test::check_message_all(error_from([&] { LlamaSession session(model, options); }), ErrorCode::InvalidArgument,
               {path, "a KV cache for context_length 1048576 needs", "more than this machine's",
                "pass a smaller LlamaSessionOptions::context_length"});
   options.context_length = 16;

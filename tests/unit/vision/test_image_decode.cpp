@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ophtha/error.hpp"
+#include "support/expect_error.hpp"
 #include "ophtha/image.hpp"
 #include "ophtha/npy.hpp"
 
@@ -127,16 +128,6 @@ Image decode(const std::vector<uint8_t>& bytes, const ImageLimits& limits = {}) 
   return Image::decode_memory(bytes.data(), bytes.size(), Modality::Cfp, Eye::OD, limits, "test image");
 }
 
-void check_error(const std::function<void()>& action, ErrorCode code, const std::string& needle) {
-  try {
-    action();
-    FAIL("expected an ophtha::Error containing '" << needle << "'");
-  } catch (const Error& e) {
-    CHECK_MESSAGE(e.code() == code, "error code " << static_cast<int>(e.code()) << " for: " << std::string(e.what()));
-    CHECK_MESSAGE(std::string(e.what()).find(needle) != std::string::npos,
-                  "expected '" << needle << "' in: " << std::string(e.what()));
-  }
-}
 
 void check_samples(const Image& image, int w, int h, int channels, int bit_depth,
                    const std::function<uint32_t(int x, int y, int c)>& expected) {
@@ -261,28 +252,28 @@ TEST_CASE("decode_file reads the same pixels as decode_memory and keeps modality
   CHECK(image.eye() == Eye::OS);
   REQUIRE(image.width() == 20);
   CHECK(std::memcmp(image.pixels8(), pixels.data(), pixels.size()) == 0);
-  check_error([&] { Image::decode_file((kWork / "missing.png").string(), Modality::Cfp, Eye::OD); }, ErrorCode::Io,
+  test::expect_error([&] { Image::decode_file((kWork / "missing.png").string(), Modality::Cfp, Eye::OD); }, ErrorCode::Io,
               "missing.png");
 }
 
 TEST_CASE("broken, unsupported and oversized images give a clear error") {
   const auto pixels = random_bytes(40 * 30 * 3, 5);
   const auto png_bytes = encode(Format::Png, 40, 30, 3, pixels);
-  check_error([&] { decode({}); }, ErrorCode::InvalidFormat, "empty");
-  check_error([&] { decode({png_bytes.begin(), png_bytes.begin() + 20}); }, ErrorCode::InvalidFormat,
+  test::expect_error([&] { decode({}); }, ErrorCode::InvalidFormat, "empty");
+  test::expect_error([&] { decode({png_bytes.begin(), png_bytes.begin() + 20}); }, ErrorCode::InvalidFormat,
               "test image: invalid PNG header");
-  check_error([&] { decode({png_bytes.begin(), png_bytes.end() - 40}); }, ErrorCode::InvalidFormat,
+  test::expect_error([&] { decode({png_bytes.begin(), png_bytes.end() - 40}); }, ErrorCode::InvalidFormat,
               "truncated or corrupt PNG data");
-  check_error([&] { decode({'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0, 0, 0}); }, ErrorCode::Unsupported, "GIF");
-  check_error([&] { decode({'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd'}); }, ErrorCode::Unsupported,
+  test::expect_error([&] { decode({'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0, 0, 0}); }, ErrorCode::Unsupported, "GIF");
+  test::expect_error([&] { decode({'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd'}); }, ErrorCode::Unsupported,
               "not a PNG, JPEG, BMP or TGA image");
-  check_error([&] { decode(png(0, 5, 8, 0, 1, {})); }, ErrorCode::InvalidFormat, "PNG");
+  test::expect_error([&] { decode(png(0, 5, 8, 0, 1, {})); }, ErrorCode::InvalidFormat, "PNG");
   // 15000 × 15000 announced, no pixel data: rejected from the header, before any allocation.
-  check_error([&] { decode(png(15000, 15000, 8, 0, 1, {})); }, ErrorCode::InvalidArgument,
+  test::expect_error([&] { decode(png(15000, 15000, 8, 0, 1, {})); }, ErrorCode::InvalidArgument,
               "15000x15000 = 225000000 pixels, more than the limit of 100000000");
   // stb's own ceiling (2^30 bytes per image) is reported as a header error.
-  check_error([&] { decode(png(50000, 50000, 8, 2, 3, {})); }, ErrorCode::InvalidFormat, "invalid PNG header");
-  check_error([&] { decode(png_bytes, ImageLimits{1199}); }, ErrorCode::InvalidArgument, "limit of 1199");
+  test::expect_error([&] { decode(png(50000, 50000, 8, 2, 3, {})); }, ErrorCode::InvalidFormat, "invalid PNG header");
+  test::expect_error([&] { decode(png_bytes, ImageLimits{1199}); }, ErrorCode::InvalidArgument, "limit of 1199");
   CHECK(decode(png_bytes, ImageLimits{1200}).width() == 40);
 }
 
@@ -308,13 +299,13 @@ TEST_CASE("raw pixel buffers with impossible descriptions are rejected naming th
   auto make = [&](const void* data, int w, int h, size_t stride, int channels, int bits, int64_t max_pixels) {
     Image::from_pixels(data, w, h, stride, channels, bits, Modality::Cfp, Eye::OD, ImageLimits{max_pixels});
   };
-  check_error([&] { make(buffer.data(), 0, 4, 12, 3, 8, 100); }, ErrorCode::InvalidArgument, "width and height");
-  check_error([&] { make(buffer.data(), 4, -1, 12, 3, 8, 100); }, ErrorCode::InvalidArgument, "width and height");
-  check_error([&] { make(buffer.data(), 4, 4, 12, 2, 8, 100); }, ErrorCode::InvalidArgument, "channels");
-  check_error([&] { make(buffer.data(), 4, 4, 12, 3, 12, 100); }, ErrorCode::InvalidArgument, "bit_depth");
-  check_error([&] { make(buffer.data(), 4, 4, 23, 3, 16, 100); }, ErrorCode::InvalidArgument, "row_stride 23");
-  check_error([&] { make(nullptr, 4, 4, 12, 3, 8, 100); }, ErrorCode::InvalidArgument, "null");
-  check_error([&] { make(buffer.data(), 11, 10, 33, 3, 8, 100); }, ErrorCode::InvalidArgument, "limit of 100");
+  test::expect_error([&] { make(buffer.data(), 0, 4, 12, 3, 8, 100); }, ErrorCode::InvalidArgument, "width and height");
+  test::expect_error([&] { make(buffer.data(), 4, -1, 12, 3, 8, 100); }, ErrorCode::InvalidArgument, "width and height");
+  test::expect_error([&] { make(buffer.data(), 4, 4, 12, 2, 8, 100); }, ErrorCode::InvalidArgument, "channels");
+  test::expect_error([&] { make(buffer.data(), 4, 4, 12, 3, 12, 100); }, ErrorCode::InvalidArgument, "bit_depth");
+  test::expect_error([&] { make(buffer.data(), 4, 4, 23, 3, 16, 100); }, ErrorCode::InvalidArgument, "row_stride 23");
+  test::expect_error([&] { make(nullptr, 4, 4, 12, 3, 8, 100); }, ErrorCode::InvalidArgument, "null");
+  test::expect_error([&] { make(buffer.data(), 11, 10, 33, 3, 8, 100); }, ErrorCode::InvalidArgument, "limit of 100");
 }
 
 TEST_CASE("modality and eye names parse in either case and reject anything else") {
@@ -324,6 +315,6 @@ TEST_CASE("modality and eye names parse in either case and reject anything else"
   CHECK(std::string(modality_name(Modality::Osa)) == "osa");
   CHECK(parse_eye("od") == Eye::OD);
   CHECK(parse_eye("OS") == Eye::OS);
-  check_error([] { parse_modality("ffa"); }, ErrorCode::InvalidArgument, "expected cfp, oct or osa");
-  check_error([] { parse_eye("OU"); }, ErrorCode::InvalidArgument, "expected OD or OS");
+  test::expect_error([] { parse_modality("ffa"); }, ErrorCode::InvalidArgument, "expected cfp, oct or osa");
+  test::expect_error([] { parse_eye("OU"); }, ErrorCode::InvalidArgument, "expected OD or OS");
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ophtha/error.hpp"
+#include "support/expect_error.hpp"
 #include "ophtha/npy.hpp"
 
 using namespace ophtha;
@@ -19,16 +20,6 @@ namespace {
 
 const fs::path kWork = fs::path(OPHTHA_TEST_WORK_DIR) / "vision-npy";
 
-void check_error(const std::function<void()>& action, ErrorCode code, const std::string& needle) {
-  try {
-    action();
-    FAIL("expected an ophtha::Error containing '" << needle << "'");
-  } catch (const Error& e) {
-    CHECK_MESSAGE(e.code() == code, "error code " << static_cast<int>(e.code()) << " for: " << std::string(e.what()));
-    CHECK_MESSAGE(std::string(e.what()).find(needle) != std::string::npos,
-                  "expected '" << needle << "' in: " << std::string(e.what()));
-  }
-}
 
 int python(const std::string& code) {
   fs::create_directories(kWork);
@@ -107,29 +98,29 @@ TEST_CASE("malformed .npy files are rejected naming the source and the field") {
     return out;
   };
   CHECK_NOTHROW(parse(with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }")));
-  check_error([&] { parse({'N', 'U', 'M', 'P', 'Y', 1, 0, 0, 0, 0}); }, ErrorCode::InvalidFormat, "t.npy: not a .npy");
-  check_error([&] { parse(with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }")); },
+  test::expect_error([&] { parse({'N', 'U', 'M', 'P', 'Y', 1, 0, 0, 0, 0}); }, ErrorCode::InvalidFormat, "t.npy: not a .npy");
+  test::expect_error([&] { parse(with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }")); },
               ErrorCode::Unsupported, "dtype '<f8'");
-  check_error([&] { parse(with_header("{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }")); },
+  test::expect_error([&] { parse(with_header("{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }")); },
               ErrorCode::Unsupported, "dtype '>f4'");
-  check_error([&] { parse(with_header("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }")); },
+  test::expect_error([&] { parse(with_header("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }")); },
               ErrorCode::Unsupported, "Fortran order");
-  check_error([&] { parse(with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }")); },
+  test::expect_error([&] { parse(with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }")); },
               ErrorCode::InvalidFormat, "needs 32 data bytes, the file has 24");
-  check_error([&] { parse(with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, -3), }")); },
+  test::expect_error([&] { parse(with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, -3), }")); },
               ErrorCode::InvalidFormat, "non-negative integer");
-  check_error([&] { parse(with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999, 99999999999, 99999999999), }")); },
+  test::expect_error([&] { parse(with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999, 99999999999, 99999999999), }")); },
               ErrorCode::InvalidFormat, "overflows");
-  check_error([&] { parse(with_header("{'descr': '<f4', 'shape': (2, 3), }")); }, ErrorCode::InvalidFormat,
+  test::expect_error([&] { parse(with_header("{'descr': '<f4', 'shape': (2, 3), }")); }, ErrorCode::InvalidFormat,
               "lacks 'fortran_order'");
-  check_error([&] { parse(with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)")); },
+  test::expect_error([&] { parse(with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)")); },
               ErrorCode::InvalidFormat, "malformed .npy header");
   std::vector<uint8_t> v9 = good;
   v9[6] = 9;
-  check_error([&] { parse(v9); }, ErrorCode::Unsupported, "version 9.0");
+  test::expect_error([&] { parse(v9); }, ErrorCode::Unsupported, "version 9.0");
   for (size_t n = 0; n < good.size(); ++n) {  // every truncation
     CAPTURE(n);
     CHECK_THROWS_AS(parse(std::vector<uint8_t>(good.begin(), good.begin() + n)), Error);
   }
-  check_error([&] { read_npy((kWork / "absent.npy").string()); }, ErrorCode::Io, "absent.npy");
+  test::expect_error([&] { read_npy((kWork / "absent.npy").string()); }, ErrorCode::Io, "absent.npy");
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ophtha/error.hpp"
+#include "support/expect_error.hpp"
 #include "ophtha/image.hpp"
 #include "ophtha/preprocess.hpp"
 
@@ -72,15 +73,9 @@ void check_box_near(const PixelBox& found, const PixelBox& expected, int toleran
   CHECK(std::abs(found.y1 - expected.y1) <= tolerance);
 }
 
-void check_error(const std::function<void()>& action, const std::string& needle) {
-  try {
-    action();
-    FAIL("expected an ophtha::Error containing '" << needle << "'");
-  } catch (const Error& e) {
-    CHECK(e.code() == ErrorCode::InvalidArgument);
-    CHECK_MESSAGE(std::string(e.what()).find(needle) != std::string::npos,
-                  "expected '" << needle << "' in: " << std::string(e.what()));
-  }
+
+void expect_invalid_argument(const std::function<void()>& action, const std::string& needle) {
+  test::expect_error(action, ErrorCode::InvalidArgument, needle);
 }
 
 }  // namespace
@@ -232,17 +227,17 @@ TEST_CASE("out-of-range options are rejected naming the option") {
   const Image image = Image::from_pixels(grey, 2, 2, 2, 1, 8, Modality::Cfp, Eye::OD);
   PreprocessOptions options;
   options.size = 0;
-  check_error([&] { preprocess(image, options); }, "PreprocessOptions::size");
+  expect_invalid_argument([&] { preprocess(image, options); }, "PreprocessOptions::size");
   options = {};
   options.std[1] = 0.0f;
-  check_error([&] { preprocess(image, options); }, "PreprocessOptions::std[1]");
+  expect_invalid_argument([&] { preprocess(image, options); }, "PreprocessOptions::std[1]");
   options = {};
   options.mean[2] = NAN;
-  check_error([&] { preprocess(image, options); }, "PreprocessOptions::mean[2]");
+  expect_invalid_argument([&] { preprocess(image, options); }, "PreprocessOptions::mean[2]");
   options = {};
   options.fov.threshold_fraction = 1.5;
-  check_error([&] { preprocess(image, options); }, "FundusFovOptions::threshold_fraction");
+  expect_invalid_argument([&] { preprocess(image, options); }, "FundusFovOptions::threshold_fraction");
   options = {};
   options.fov.corner_fraction = 0.75;
-  check_error([&] { preprocess(image, options); }, "corner_fraction");
+  expect_invalid_argument([&] { preprocess(image, options); }, "corner_fraction");
 }

@@ -34,15 +34,6 @@ void check_close(const at::Tensor& got, const at::Tensor& expected, const std::s
   test::check_close(got, expected, what, kTolerance);
 }
 
-void check_error(const Error& e, ErrorCode code, const std::vector<std::string>& fragments) {
-  const std::string message = e.what();
-  INFO("message: ", message);
-  CHECK(e.code() == code);
-  for (const std::string& fragment : fragments) {
-    INFO("expected the message to contain: ", fragment);
-    CHECK(message.find(fragment) != std::string::npos);
-  }
-}
 
 }  // namespace
 
@@ -82,51 +73,51 @@ TEST_CASE("outputs an encoder cannot use are rejected, naming the file and what 
   const std::string dir = modules_dir();
   SUBCASE("wrong rank") {
     const std::string path = dir + "/pooled_only.pt";
-    check_error(error_from([&] { load_vision_encoder(path, EncoderArch::TorchScript); }), ErrorCode::InvalidFormat,
+    test::check_message_all(error_from([&] { load_vision_encoder(path, EncoderArch::TorchScript); }), ErrorCode::InvalidFormat,
                 {path, "[1, 16]", "expected [B, C, h, w] or [B, N, C]"});
   }
   SUBCASE("integer output") {
     const std::string path = dir + "/integer_output.pt";
-    check_error(error_from([&] { load_vision_encoder(path, EncoderArch::TorchScript); }), ErrorCode::InvalidFormat,
+    test::check_message_all(error_from([&] { load_vision_encoder(path, EncoderArch::TorchScript); }), ErrorCode::InvalidFormat,
                 {path, "Long", "[1, 56, 56]", "floating point"});
   }
   SUBCASE("batch size mismatch") {
     // A batch of one hides the mismatch at load time; a batch of two shows it.
     const std::string path = dir + "/batch_mismatch.pt";
     const auto encoder = load_vision_encoder(path, EncoderArch::TorchScript);
-    check_error(error_from([&] { encoder->encode(at::zeros({2, 3, 64, 48})); }), ErrorCode::InvalidFormat,
+    test::check_message_all(error_from([&] { encoder->encode(at::zeros({2, 3, 64, 48})); }), ErrorCode::InvalidFormat,
                 {path, "[1, 16, 16, 12]", "batch of 2"});
   }
   SUBCASE("not a tensor") {
     const std::string path = dir + "/tuple_output.pt";
-    check_error(error_from([&] { load_vision_encoder(path, EncoderArch::TorchScript); }), ErrorCode::InvalidFormat,
+    test::check_message_all(error_from([&] { load_vision_encoder(path, EncoderArch::TorchScript); }), ErrorCode::InvalidFormat,
                 {path, "Tuple"});
   }
   SUBCASE("channels that change with the input") {
     const std::string path = dir + "/growing_channels.pt";
     const auto encoder = load_vision_encoder(path, EncoderArch::TorchScript);
     CHECK(encoder->channels() == 56);
-    check_error(error_from([&] { encoder->encode(at::zeros({1, 3, 64, 48})); }), ErrorCode::InvalidFormat,
+    test::check_message_all(error_from([&] { encoder->encode(at::zeros({1, 3, 64, 48})); }), ErrorCode::InvalidFormat,
                 {path, "[1, 12, 16, 3]", "12 channels", "gave 56"});
   }
 }
 
 TEST_CASE("a missing file is an I/O error; a file that is not TorchScript is an invalid format; both named") {
   const std::string missing = test::work_dir() + "/no-such-module.pt";
-  check_error(error_from([&] { load_vision_encoder(missing, EncoderArch::TorchScript); }), ErrorCode::Io, {missing});
+  test::check_message_all(error_from([&] { load_vision_encoder(missing, EncoderArch::TorchScript); }), ErrorCode::Io, {missing});
 
   const std::string garbage = test::work_dir() + "/not-torchscript.pt";
   std::FILE* f = std::fopen(garbage.c_str(), "wb");
   REQUIRE(f);
   std::fputs("PK\x03\x04 this is no zip archive", f);
   std::fclose(f);
-  check_error(error_from([&] { load_vision_encoder(garbage, EncoderArch::TorchScript); }), ErrorCode::InvalidFormat,
+  test::check_message_all(error_from([&] { load_vision_encoder(garbage, EncoderArch::TorchScript); }), ErrorCode::InvalidFormat,
               {garbage, "not a TorchScript module"});
 }
 
 TEST_CASE("the module throwing on an input is an internal error carrying LibTorch's message") {
   const auto encoder = load_vision_encoder(modules_dir() + "/tokens.pt", EncoderArch::TorchScript);
   // A 4 × 4 image is smaller than the 8 × 8 patch embedding's kernel.
-  check_error(error_from([&] { encoder->encode(at::zeros({1, 3, 4, 4})); }), ErrorCode::Internal,
+  test::check_message_all(error_from([&] { encoder->encode(at::zeros({1, 3, 4, 4})); }), ErrorCode::Internal,
               {"tokens.pt", "[1, 3, 4, 4]"});
 }
