@@ -15,7 +15,7 @@
 # Environment: OPHTHA_SANITIZER_JOBS (build jobs, default 1), OPHTHA_SANITIZER_BUILD_ROOT
 # (where build-asan / build-tsan go, default the source folder).
 # Build time on the 2-core development machine, measured from clean (ccache cold): see
-# docs/c_api.md, "Sanitizers".
+# docs/c-api.md, "Sanitizers".
 set -euo pipefail
 source_dir=$(cd "$(dirname "$0")/.." && pwd)
 build_root=${OPHTHA_SANITIZER_BUILD_ROOT:-$source_dir}

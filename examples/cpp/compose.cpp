@@ -9,8 +9,9 @@
 //
 //   ophtha_example_compose MODEL_BUNDLE_DIR IMAGES_DIR [max_tokens]
 //
-// The component headers include ATen: build against LibTorch (and nlohmann-json, fmt) as the
-// library itself is built.
+// Links libophtha.so, which exports the components (their OPHTHA_API classes and functions). The
+// component headers include ATen: build against LibTorch (and nlohmann-json, fmt) as the library
+// itself is built.
 #include <cstdlib>
 #include <iostream>
 #include <memory>

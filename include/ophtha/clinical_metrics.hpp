@@ -32,7 +32,7 @@ namespace ophtha {
 
 // Counts of one binary decision (one finding) and the scores they give. Precision, recall and
 // F1 are 0 when their denominator is 0 (scikit-learn's zero_division=0).
-struct BinaryCounts {
+struct OPHTHA_API BinaryCounts {
   int64_t true_positives = 0;
   int64_t false_positives = 0;
   int64_t false_negatives = 0;
@@ -46,7 +46,7 @@ struct BinaryCounts {
 };
 
 // Agreement on one ordinal or nominal scale (a grading scale, or the referral urgency).
-struct LevelAgreement {
+struct OPHTHA_API LevelAgreement {
   int levels = 0;
   bool ordinal = true;  // kappa is quadratically weighted when ordinal, unweighted otherwise
   // (levels, levels + 1): row = reference level, column = predicted level; the last column counts

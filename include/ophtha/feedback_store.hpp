@@ -36,7 +36,7 @@ struct Correction {
   std::string time;      // UTC, ISO 8601 ("2026-11-28T13:40:00Z")
 };
 
-struct CorrectionLog {
+struct OPHTHA_API CorrectionLog {
   std::vector<Correction> corrections;  // in sequence order
   std::vector<std::string> problems;    // "<file>:<line>: <what was wrong>"
 

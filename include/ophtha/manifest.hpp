@@ -26,7 +26,7 @@ namespace ophtha {
 class AtomicFileWriter;
 
 // A manifest that read_manifest checked completely.
-struct Manifest {
+struct OPHTHA_API Manifest {
   std::string path;                 // as given to read_manifest
   std::string folder;               // the manifest's folder: relative image paths start here
   std::vector<Study> studies;       // in file order; image paths as written in the file

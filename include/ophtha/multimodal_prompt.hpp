@@ -27,6 +27,7 @@
 
 #include "ophtha/export.h"
 #include "ophtha/llama.hpp"
+#include "ophtha/tokenizer.hpp"
 
 namespace ophtha {
 
@@ -49,6 +50,21 @@ struct MultimodalPrompt {
   std::vector<int32_t> token_ids;  // (T) the text token ids; -1 in image rows
   std::vector<ImageSpan> images;   // one per image, in order
 };
+
+// The prompt's token layout before embedding (steps 1–3): what assemble_multimodal_prompt embeds,
+// from the tokenizer alone — a trainer lays out its sequences exactly as inference will.
+struct MultimodalPromptLayout {
+  std::vector<int32_t> token_ids;  // (T) the text token ids; -1 in image rows
+  std::vector<ImageSpan> images;   // one per image, in order
+};
+
+// `image_tokens[i]` ≥ 1 is image i's number of embedding rows (N'_i).
+// Errors: as assemble_multimodal_prompt for the markers and the findings; Error(InvalidArgument)
+// for an image of fewer than one token.
+OPHTHA_API MultimodalPromptLayout layout_multimodal_prompt(const Tokenizer& tokenizer, const std::string& template_text,
+                                                           const std::string& findings,
+                                                           const std::vector<int64_t>& image_tokens,
+                                                           const PromptTemplateOptions& options = {});
 
 // Assembles the prompt (steps above). `image_embeddings[i]` is image i's (N'_i ≥ 1, dim) f32 CPU
 // tensor (FeatureProjector::project gives [B, N', d]: pass its rows one image at a time).

@@ -1,12 +1,12 @@
 /*
  * ophtha.h — the stable C ABI of libophtha (C99 and C++).
  *
- * What it offers now: load a LLaMA2-architecture language model (GGUF file or Hugging Face
- * folder), open sessions on it, tokenize / detokenize, generate text with streaming, and hold
- * ophthalmic images (pixels + modality + eye). The report and image-encoding calls arrive with
- * the report pipeline; a model-bundle folder will then be accepted by ophtha_model_load.
+ * What it offers: load a LLaMA2-architecture language model (GGUF file or Hugging Face folder)
+ * or a model bundle, open sessions on it, tokenize / detokenize, generate text with streaming,
+ * hold ophthalmic images (pixels + modality + eye), write diagnostic reports and embed images
+ * (model bundles), and run the tools: synthetic studies, evaluation and training.
  *
- * Rules that hold for every function (docs/c_api.md has the long form):
+ * Rules that hold for every function (docs/c-api.md has the long form):
  *  - Handles are opaque. ophtha_model is immutable after loading: any number of threads may use
  *    one model at once. ophtha_session (KV cache, scratch, RNG) is used by one thread at a time;
  *    different sessions may run on different threads at once, also on one model.
@@ -154,7 +154,7 @@ OPHTHA_API ophtha_status ophtha_model_params_default(ophtha_model_params *params
  * folder (config.json + model.safetensors or shards + tokenizer.model). Weights are memory-mapped
  * read-only; the file is never modified. `params` NULL means defaults. On success *out_model is a
  * new model the caller owns (ophtha_model_free). A folder holding ophtha-bundle.json (a model
- * bundle) is refused with UNSUPPORTED by this version; later versions load it at this call.
+ * bundle) loads every part the bundle names (ophtha_model_has_vision is then non-zero).
  * Errors: INVALID_ARGUMENT (NULL path or out_model, bad params), IO (cannot open), INVALID_FORMAT
  * (broken file, missing or wrongly shaped tensor: the message names the file, tensor and shapes),
  * UNSUPPORTED (another architecture or tensor type), ABORTED (the progress callback cancelled),
@@ -404,6 +404,21 @@ OPHTHA_API void ophtha_report_free(ophtha_report *report);
 OPHTHA_API const char *ophtha_report_text(const ophtha_report *report);
 OPHTHA_API const char *ophtha_report_json(const ophtha_report *report);
 
+/* Facts about how a report was written. The caller sets struct_size (sizeof(ophtha_report_info));
+ * the library fills only the fields that lie inside it. */
+typedef struct ophtha_report_info {
+  uint32_t struct_size;
+  size_t n_prompt_tokens;    /* tokens in the prompt, image embeddings included */
+  size_t n_generated_tokens; /* tokens of the report text */
+  double embed_seconds;      /* image checks, preprocessing, encoding and projection */
+  double prefill_seconds;    /* time spent on the prompt */
+  double decode_seconds;     /* time spent generating */
+} ophtha_report_info;
+
+/* Describes `report` in *out_info. Errors: INVALID_ARGUMENT (NULL report or out_info, a
+ * struct_size of out_info that is not the end of one of its fields). Thread-safe. */
+OPHTHA_API ophtha_status ophtha_report_get_info(const ophtha_report *report, ophtha_report_info *out_info);
+
 /* The image's projected embeddings, what the language model reads in its <image> slot: n_tokens
  * rows of dim floats (row-major) written to `out`, which holds `capacity` floats. When capacity is
  * too small (ask with capacity 0 and out NULL), returns OPHTHA_STATUS_BUFFER_TOO_SMALL having
@@ -412,6 +427,122 @@ OPHTHA_API const char *ophtha_report_json(const ophtha_report *report);
  * Thread-safe: any number of threads may embed with one model at once. */
 OPHTHA_API ophtha_status ophtha_image_embed(const ophtha_model *model, const ophtha_image *image, float *out,
                                             size_t capacity, size_t *out_n_tokens, size_t *out_dim);
+
+/* ---- tools: synthetic studies, evaluation, training ---------------------------------------- */
+
+/* The whole workflow of the command-line tool (ophtha synth / eval / train) as calls, for
+ * programs and notebooks. Each runs on the calling thread (synthesis also starts rendering
+ * threads of its own, joined before it returns), may take minutes to hours, and touches only the
+ * files it names. Different tool calls may run on different threads at once when their output
+ * folders differ.
+ */
+
+/* Frees a string the library returned through a `char **` out-parameter (ophtha_evaluate,
+ * ophtha_train_run). NULL: no-op. Thread-safe. */
+OPHTHA_API void ophtha_string_free(char *string);
+
+typedef struct ophtha_synth_params {
+  uint32_t struct_size;  /* sizeof(ophtha_synth_params), set by the default */
+  const char *out_dir;   /* the output folder: out_dir/manifest.jsonl and out_dir/images/; created
+                            when missing, must be empty unless `force`. No default (NULL) */
+  int64_t studies;       /* studies to write, 1 .. 999999 (ids syn-000001, ...); default 100 */
+  uint64_t seed;         /* the same seed writes the same bytes; default 0 */
+  const char *lang;      /* reference reports: "zh", "en" or "both"; NULL (default): "both" */
+  double split_train;    /* train, val, test fractions: each in [0, 1], summing to 1; */
+  double split_val;      /* default 0.8, 0.1, 0.1 */
+  double split_test;
+  int32_t threads;       /* rendering threads, 1 .. 256; the output does not depend on it; default 2 */
+  int32_t force;         /* non-zero: write into a non-empty out_dir, overwriting files of the same
+                            names and touching no other; default 0 */
+  ophtha_progress_callback progress_callback; /* fraction of the studies written, about every 0.25 s
+                                                 and once at the end; non-zero cancels (ABORTED)
+                                                 unless every study is already written.
+                                                 NULL: none (default) */
+  void *progress_user_data;
+} ophtha_synth_params;
+
+/* As ophtha_model_params_default, for synthesis parameters. */
+OPHTHA_API ophtha_status ophtha_synth_params_default(ophtha_synth_params *params, uint32_t struct_size);
+
+/* Writes `params->studies` synthetic studies (CFP, OCT, meibography images with their labels and
+ * reference reports; docs/synthetic.md) and their manifest, out_dir/manifest.jsonl, which appears
+ * only once every study is written. The images carry no clinical validity.
+ * Errors: INVALID_ARGUMENT (NULL params or out_dir, bad struct_size, a value out of range: the
+ * message names the field and the range, a non-empty out_dir without force), IO (out_dir cannot be
+ * created or written), ABORTED (the progress callback cancelled: studies written so far stay, no
+ * manifest is written), OUT_OF_MEMORY. Thread-safe for different out_dirs. */
+OPHTHA_API ophtha_status ophtha_synth(const ophtha_synth_params *params);
+
+typedef struct ophtha_evaluate_params {
+  uint32_t struct_size; /* sizeof(ophtha_evaluate_params), set by the default */
+  const char *lang;     /* "zh" or "en": score only that language (also the language of prediction
+                           lines without "lang"); NULL (default): every language present */
+  const char *split;    /* "train", "val", "test" or "all"; NULL (default): "test" */
+} ophtha_evaluate_params;
+
+/* As ophtha_model_params_default, for evaluation parameters. */
+OPHTHA_API ophtha_status ophtha_evaluate_params_default(ophtha_evaluate_params *params, uint32_t struct_size);
+
+/* Scores the generated reports in `predictions_path` (JSON Lines: {"id", "lang"?, "report",
+ * "structured"?}) against the references and labels of the study manifest `manifest_path`, as
+ * `ophtha eval` does (docs/evaluation.md): BLEU-1..4, ROUGE-L, CIDEr-D, METEOR and the clinical
+ * metrics per language. Malformed lines, unknown ids and repeats are counted, not fatal. When
+ * `out_dir` is not NULL it also writes out_dir/metrics.json, summary.md and the plots. `params`
+ * NULL means defaults. On success, when out_result_json is not NULL, *out_result_json is the
+ * results JSON (what metrics.json holds), NUL-terminated, which the caller frees with
+ * ophtha_string_free.
+ * Errors: INVALID_ARGUMENT (NULL manifest_path or predictions_path, bad params: the message names
+ * the field), IO (a file cannot be read, out_dir cannot be written), INVALID_FORMAT (a manifest
+ * line breaks docs/manifest.schema.json: the message names the file and line), OUT_OF_MEMORY.
+ * Thread-safe. */
+OPHTHA_API ophtha_status ophtha_evaluate(const char *manifest_path, const char *predictions_path,
+                                         const char *out_dir, const ophtha_evaluate_params *params,
+                                         char **out_result_json);
+
+/* One optimizer step of a training run, as the step callback sees it; valid during the call only. */
+typedef struct ophtha_train_step {
+  uint32_t struct_size;          /* sizeof(ophtha_train_step) of the library */
+  const char *stage;             /* "language", "vision" or "multimodal" */
+  int64_t step;                  /* optimizer steps done, this one included */
+  int64_t total_steps;           /* steps of the whole run */
+  double loss;                   /* the step's training loss */
+  double lr;                     /* the step's learning rate */
+  double seconds;                /* wall time of the step */
+  int64_t items;                 /* tokens (language, multimodal) or images (vision) in the step */
+  int32_t has_validation_loss;   /* non-zero when validation ran after this step */
+  double validation_loss;        /* valid when has_validation_loss */
+} ophtha_train_step;
+
+/* Called on the training thread after every optimizer step. Return 0 to continue, non-zero to
+ * stop the run after this step; it stays resumable and ophtha_train_run returns OK. Read only the
+ * fields that lie inside step->struct_size. */
+typedef int32_t (*ophtha_train_step_callback)(const ophtha_train_step *step, void *user_data);
+
+typedef struct ophtha_train_params {
+  uint32_t struct_size;                     /* sizeof(ophtha_train_params), set by the default */
+  int32_t resume;                           /* non-zero: continue from the configuration's
+                                               checkpoint; default 0 */
+  int64_t max_steps;                        /* stop after this many more steps (the run stays
+                                               resumable); < 0 (default -1): no limit */
+  ophtha_train_step_callback step_callback; /* NULL: none (default) */
+  void *step_user_data;
+} ophtha_train_params;
+
+/* As ophtha_model_params_default, for training parameters. */
+OPHTHA_API ophtha_status ophtha_train_params_default(ophtha_train_params *params, uint32_t struct_size);
+
+/* Runs the training configuration file `config_path` (JSON; its "stage" key picks the language,
+ * vision or multimodal stage; docs/training.md), as `ophtha train --config` does: checkpoints and
+ * outputs go where the configuration says. `params` NULL means defaults. On success, when
+ * out_result_json is not NULL, *out_result_json is {"stage", "step", "total_steps", "complete",
+ * "outputs": [paths written]} ("complete" false when max_steps or the callback stopped the run
+ * early), NUL-terminated, freed by the caller with ophtha_string_free.
+ * Errors: INVALID_ARGUMENT (NULL config_path, bad params, a configuration key out of range: the
+ * message names the file and key), IO (a file cannot be read or written), INVALID_FORMAT (a broken
+ * configuration, data or checkpoint file), UNSUPPORTED, OUT_OF_MEMORY. The run is single-threaded
+ * from the caller's view; two runs at once must not share output folders. */
+OPHTHA_API ophtha_status ophtha_train_run(const char *config_path, const ophtha_train_params *params,
+                                          char **out_result_json);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -32,6 +32,7 @@
 #include "ophtha/export.h"
 #include "ophtha/image.hpp"
 #include "ophtha/llama.hpp"
+#include "ophtha/manifest.hpp"
 #include "ophtha/model_bundle.hpp"
 #include "ophtha/projector.hpp"
 #include "ophtha/vision_encoder.hpp"
@@ -136,9 +137,43 @@ class OPHTHA_API ReportSession {
   std::unique_ptr<LlamaSession> session_;
 };
 
+// What the prompt says about one image: its line "{modality} {eye}: <image>".
+struct PromptImage {
+  Modality modality = Modality::Cfp;
+  Eye eye = Eye::OD;
+};
+
 // The prompt text for `images` (their modality and eye) under the bundle's template for `lang`,
-// with one image marker per image — what ReportSession::generate assembles.
+// with one image marker per image — what ReportSession::generate assembles (and what training lays
+// out). Error(InvalidArgument) for a language without a template.
+OPHTHA_API std::string report_prompt_text(const ModelBundle& bundle, const std::vector<PromptImage>& images,
+                                          const std::string& findings, const std::string& lang);
 OPHTHA_API std::string report_prompt_text(const ModelBundle& bundle, const std::vector<Image>& images,
                                           const std::string& findings, const std::string& lang);
+
+// The instruments' findings text of a study, as the text-only route gives it to the model: each
+// image's findings_text on its own line, in image order (empty lines left out).
+OPHTHA_API std::string study_findings_text(const Study& study);
+
+// One generated report of a study, as a line of a predictions file (evaluation.hpp) holds it.
+struct StudyReport {
+  std::string id, lang, text;
+  nlohmann::json structured;
+};
+
+struct StudyReportOptions {
+  std::vector<std::string> languages = {"en"};  // one report per study and language
+  bool text_only = false;   // the text-only route: the study's findings text, no image
+  ReportOptions report;     // sampling, checks, limits (lang, findings and callbacks are set per study)
+  int threads = 1;          // studies reported at once, each by its own one-thread session
+  std::function<void(size_t done, size_t total)> progress;  // after each report, on a worker thread (serialised)
+};
+
+// Writes the reports of `studies` (their images read from `manifest`'s folder), in study then
+// language order, whatever the thread count. Errors: those of image decoding (naming the file) and
+// ReportSession::generate, for the first study that fails.
+OPHTHA_API std::vector<StudyReport> report_studies(std::shared_ptr<const ReportModel> model, const Manifest& manifest,
+                                                   const std::vector<const Study*>& studies,
+                                                   const StudyReportOptions& options);
 
 }  // namespace ophtha

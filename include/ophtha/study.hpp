@@ -105,7 +105,7 @@ OPHTHA_API const char* referral_code(Referral referral);  // "routine", "soon", 
 OPHTHA_API Referral parse_referral(std::string_view code);
 
 // Ground truth for one eye.
-struct EyeLabels {
+struct OPHTHA_API EyeLabels {
   std::vector<Finding> findings;            // sorted by enum value, no repeats
   std::map<GradeScale, int> grades;         // only for scales whose modality was imaged and gradable
   std::optional<double> vertical_cdr;       // CFP, two decimals
@@ -119,7 +119,7 @@ struct EyeLabels {
 // The referral the rules imply for an eye's grades and gradability (docs/formats.md, "Referral").
 OPHTHA_API Referral referral_for(const EyeLabels& eye);
 
-struct StudyLabels {
+struct OPHTHA_API StudyLabels {
   std::map<Eye, EyeLabels> eyes;  // the eyes that were imaged
   Referral referral() const;      // the most urgent over the eyes (Routine when none)
 };

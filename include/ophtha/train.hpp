@@ -28,18 +28,57 @@
 #include <optional>
 #include <string>
 
+#include "ophtha/auxiliary_heads.hpp"
 #include "ophtha/export.h"
 #include "ophtha/llama.hpp"
+#include "ophtha/projector.hpp"
+#include "ophtha/study.hpp"
+#include "ophtha/vision_encoder.hpp"
 #include "ophtha/train_data.hpp"
 #include "ophtha/train_llama.hpp"
 #include "ophtha/train_optim.hpp"
 
 namespace ophtha {
 
-enum class TrainMethod { Full, Lora };
+// What a run trains (train_run.hpp): the language model alone, the encoder with its auxiliary
+// heads, or the projector with the language model on images (a model bundle comes out).
+enum class TrainStage { Language, Vision, Multimodal };
+
+// Full: every LLM weight; Lora: adapters only; Align (multimodal only): the LLM frozen, the
+// projector alone learns — LLaVA's stage 1. The projector always learns in the multimodal stage.
+enum class TrainMethod { Full, Lora, Align };
+
+// The image side of the vision and multimodal stages (keys in docs/training.md).
+struct OPHTHA_API ImageTrainConfig {
+  std::string manifest;                       // data.manifest: the study manifest
+  std::vector<Split> splits = {Split::Train}; // data.splits: the studies of these splits are trained on
+  std::string validation_manifest;            // data.validation_manifest; empty = none
+  std::vector<Split> validation_splits = {Split::Val};
+  std::string corrections;                    // data.corrections.store: a feedback store; empty = none
+  double correction_weight = 1.0;             // data.corrections.weight: loss weight of a corrected report
+  std::vector<std::string> languages = {"zh", "en"};  // data.languages: report languages (multimodal)
+  double text_only_fraction = 0.0;            // data.text_only_fraction: share of (study, language) pairs
+                                              // also learned on the text-only route (findings text, no image)
+  int64_t validation_reports = 0;             // data.validation_reports: validation studies written as
+                                              // reports and scored at each validation (multimodal)
+  int64_t image_size = 224;                   // encoder.image_size: preprocessing side for every modality
+  EncoderArch encoder_arch = EncoderArch::ResNet18;  // encoder.arch
+  int64_t encoder_width = 64;                 // encoder.width: base width of a fresh encoder (vision)
+  std::string encoder_from;                   // encoder.from: weights to start from (vision) / to use, frozen (multimodal)
+  std::string heads_from;                     // heads.from: auxiliary heads (vision: start; multimodal: into the bundle)
+  HeadLossWeights head_weights;               // heads.weights
+  ProjectorKind projector_kind = ProjectorKind::MlpGelu;  // projector.kind
+  int64_t pool_side = 1;                      // projector.pool_side
+  std::string projector_from;                 // projector.from: start from these weights
+  std::string bundle_name = "ophtha-model";   // output.name, .description, .disclaimer (multimodal)
+  std::string bundle_description;
+  std::string disclaimer;
+};
 
 struct OPHTHA_API TrainConfig {
   std::string source;  // the configuration file, for messages ("" when built in code)
+  TrainStage stage = TrainStage::Language;  // "stage": "language" | "vision" | "multimodal"
+  ImageTrainConfig images;                  // vision and multimodal stages
 
   // model: from a file, or from scratch
   std::string init_from;   // GGUF file or Hugging Face folder; empty = from scratch
@@ -74,6 +113,9 @@ struct OPHTHA_API TrainConfig {
   std::string output_gguf;
   TensorType output_type = TensorType::F32;  // F32, F16, BF16 or Q8_0
   std::string output_hf;
+  std::string output_encoder;  // vision: the trained encoder (torchvision state_dict, safetensors)
+  std::string output_heads;    // vision: the trained auxiliary heads
+  std::string output_bundle;   // multimodal: the model bundle folder (replaced whole, atomically)
   std::string metrics_log;  // JSONL, one record per step and per validation
   std::string loss_plot;    // PNG drawn from the metrics log at the end
 

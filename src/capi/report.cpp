@@ -24,6 +24,15 @@ const StructLayout kReportParams = {
      OPHTHA_REPORT_FIELD(abort_callback), OPHTHA_REPORT_FIELD(abort_user_data)}};
 #undef OPHTHA_REPORT_FIELD
 
+#define OPHTHA_REPORT_INFO_FIELD(field) OPHTHA_FIELD_END(ophtha_report_info, field)
+const StructLayout kReportInfo = {
+    "ophtha_report_info",
+    sizeof(ophtha_report_info),
+    {OPHTHA_REPORT_INFO_FIELD(n_prompt_tokens), OPHTHA_REPORT_INFO_FIELD(n_generated_tokens),
+     OPHTHA_REPORT_INFO_FIELD(embed_seconds), OPHTHA_REPORT_INFO_FIELD(prefill_seconds),
+     OPHTHA_REPORT_INFO_FIELD(decode_seconds)}};
+#undef OPHTHA_REPORT_INFO_FIELD
+
 // The C defaults are ReportOptions' defaults: one source of truth.
 ophtha_report_params report_defaults() {
   const ReportOptions options;
@@ -108,6 +117,20 @@ ophtha_status ophtha_report_generate(ophtha_session* session, const ophtha_image
 }
 
 void ophtha_report_free(ophtha_report* report) { delete report; }
+
+ophtha_status ophtha_report_get_info(const ophtha_report* report, ophtha_report_info* out_info) {
+  return guarded("ophtha_report_get_info", [&] {
+    require(report, "report");
+    require(out_info, "out_info");
+    ophtha_report_info info{};
+    info.n_prompt_tokens = static_cast<size_t>(report->result.prompt_tokens);
+    info.n_generated_tokens = static_cast<size_t>(report->result.generated_tokens);
+    info.embed_seconds = report->result.embed_seconds;
+    info.prefill_seconds = report->result.prefill_seconds;
+    info.decode_seconds = report->result.decode_seconds;
+    write_output(kReportInfo, out_info, info);
+  });
+}
 
 const char* ophtha_report_text(const ophtha_report* report) { return report ? report->text.c_str() : ""; }
 

@@ -1,5 +1,6 @@
 // ophtha report --image PATH[:MODALITY[:EYE]] ... [--findings TEXT] [--lang zh|en] [--json]
 //               [--model DIR] [--seed S] [--temp T] [--max-tokens N] [--threads N]
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -10,6 +11,8 @@
 #include "cli/commands.hpp"
 #include "ophtha/error.hpp"
 #include "ophtha/image.hpp"
+#include "ophtha/mapped_file.hpp"
+#include "ophtha/manifest.hpp"
 #include "ophtha/report_pipeline.hpp"
 
 namespace ophtha::cli {
@@ -30,6 +33,14 @@ static const char* kReportHelp =
     "  --threads N           CPU threads (default: all available)\n"
     "  --no-image-checks     do not ask the model's auxiliary heads whether each image looks like its\n"
     "                        modality and is gradable (an image that looks like another is left out)\n"
+    "Batch mode: the reports of a manifest's studies, as a predictions file for `ophtha eval`:\n"
+    "  --manifest FILE       a study manifest (docs/formats.md); with --out instead of --image\n"
+    "  --out PRED.jsonl      one line per study and language: {id, lang, report, structured}\n"
+    "  --split S             train, val, test or all (default test)\n"
+    "  --langs zh,en         report languages (default: the bundle's)\n"
+    "  --limit N             the first N studies of the split only\n"
+    "  --text-only           the text-only route: each study's findings text, no image\n"
+    "  --jobs N              studies reported at once, one thread each (default 2)\n"
     "The bundled demo model was trained on synthetic images only: its reports have no clinical validity.\n";
 
 namespace {
@@ -79,13 +90,68 @@ std::string default_model_dir() {
   return OPHTHA_DEFAULT_MODEL_DIR;
 }
 
+// --manifest: every study of the split, each language, into a predictions file (atomically).
+int report_manifest(const Args& a) {
+  const Manifest manifest = read_manifest(a.str("--manifest"));
+  const std::string out = a.str("--out");
+  const std::string split = a.str_or("--split", "test");
+  std::vector<const Study*> studies;
+  for (const Study& s : manifest.studies)
+    if (split == "all" || split_code(s.split) == split) studies.push_back(&s);
+  if (split != "all") parse_split(split);  // an unknown split is an error, not an empty run
+  const long long limit = a.integer_or("--limit", 0, 1, INT64_MAX);
+  if (limit > 0 && static_cast<size_t>(limit) < studies.size()) studies.resize(static_cast<size_t>(limit));
+
+  const std::shared_ptr<const ReportModel> model = ReportModel::load(a.str_or("--model", default_model_dir()));
+  StudyReportOptions o;
+  o.languages = model->bundle().languages;
+  if (a.has("--langs")) {
+    o.languages.clear();
+    const std::string list = a.str("--langs");
+    for (size_t from = 0; from <= list.size();) {
+      const size_t comma = std::min(list.find(',', from), list.size());
+      const std::string lang = list.substr(from, comma - from);
+      if (lang != "zh" && lang != "en")
+        fail(ErrorCode::InvalidArgument, "option --langs expects zh and/or en separated by commas, got '{}'", list);
+      o.languages.push_back(lang);
+      from = comma + 1;
+    }
+  }
+  o.text_only = a.flag("--text-only");
+  o.threads = static_cast<int>(a.integer_or("--jobs", 2, 1, 256));
+  o.report.seed = static_cast<uint64_t>(a.integer_or("--seed", 0, 0, INT64_MAX));
+  o.report.temperature = static_cast<float>(a.number_or("--temp", -1.0, 0.0, 100.0));
+  o.report.max_tokens = static_cast<int>(a.integer_or("--max-tokens", 0, 1, 1 << 20));
+  o.report.check_images = !a.flag("--no-image-checks");
+  const auto start = std::chrono::steady_clock::now();
+  o.progress = [&](size_t done, size_t total) {
+    if (done % 20 != 0 && done != total) return;
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::fprintf(stderr, "report: %zu/%zu, %.1f s, ETA %.0f s\n", done, total, s,
+                 s / static_cast<double>(done) * static_cast<double>(total - done));
+  };
+  std::fprintf(stderr, "%s\n", model->bundle().disclaimer.c_str());
+  const std::vector<StudyReport> reports = report_studies(model, manifest, studies, o);
+  std::string text;
+  for (const StudyReport& r : reports)
+    text += nlohmann::json{{"id", r.id}, {"lang", r.lang}, {"report", r.text}, {"structured", r.structured}}.dump() + "\n";
+  AtomicFileWriter writer(out);
+  writer.write(text.data(), text.size());
+  writer.commit();
+  std::printf("wrote %s: %zu reports of %zu studies (%s)\n", out.c_str(), reports.size(), studies.size(),
+              o.text_only ? "text-only route" : "images");
+  return 0;
+}
+
 }  // namespace
 
 int run_report(const Args& raw) {
   Args a = raw;
-  a.parse({"--image", "--findings", "--lang", "--model", "--seed", "--temp", "--max-tokens", "--threads"},
-          {"--json", "--no-image-checks"});
+  a.parse({"--image", "--findings", "--lang", "--model", "--seed", "--temp", "--max-tokens", "--threads", "--manifest",
+           "--out", "--split", "--langs", "--limit", "--jobs"},
+          {"--json", "--no-image-checks", "--text-only"});
   if (a.wants_help()) return std::fputs(kReportHelp, stdout), 0;
+  if (a.has("--manifest")) return report_manifest(a);
 
   std::vector<ImageSpec> specs;
   for (const std::string& text : a.all("--image")) specs.push_back(parse_image_spec(text));

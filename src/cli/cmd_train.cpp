@@ -4,21 +4,23 @@
 
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "cli/commands.hpp"
 #include "ophtha/error.hpp"
-#include "ophtha/train.hpp"
+#include "ophtha/train_run.hpp"
 
 namespace ophtha::cli {
 
 static const char* kTrainHelp =
     "usage: ophtha train --config FILE.json [--resume] [--steps N]\n"
-    "  --config FILE   the run: model, data, method (full | lora), optimiser, checkpoints, outputs\n"
-    "                  (keys in docs/training.md; relative paths are taken from the file's folder)\n"
+    "  --config FILE   the run: stage (language | vision | multimodal), model, data, method\n"
+    "                  (full | lora | align), optimiser, checkpoints, outputs (keys in\n"
+    "                  docs/training.md; relative paths are taken from the file's folder)\n"
     "  --resume        continue from <checkpoint.dir>/checkpoint.safetensors (same configuration)\n"
     "  --steps N       stop after N more steps (the run stays resumable; the schedule is unchanged)\n"
-    "Progress (step, loss, tokens/s, ETA) goes to stderr; the metrics log, checkpoint and exports\n"
+    "Progress (step, loss, tokens or images per second, ETA) goes to stderr; the metrics log, checkpoint and exports\n"
     "to the paths the configuration names.\n";
 
 namespace {
@@ -33,9 +35,10 @@ class ProgressBar {
  public:
   explicit ProgressBar(int64_t first_step) : first_step_(first_step), terminal_(::isatty(STDERR_FILENO)) {}
 
-  void update(const TrainStepReport& r) {
+  void update(const TrainProgress& r) {
     steps_ += 1;
-    tokens_ += r.tokens;
+    tokens_ += r.items;
+    unit_ = r.stage == "vision" ? "images" : "tok";
     seconds_ += r.seconds;
     if (r.validation_loss) last_validation_ = *r.validation_loss;
     const double per_step = seconds_ / static_cast<double>(steps_);
@@ -43,10 +46,10 @@ class ProgressBar {
     constexpr int kWidth = 24;
     const int filled = static_cast<int>(kWidth * r.step / std::max<int64_t>(1, total));
     const std::string line = fmt::format(
-        "step {}/{} [{}{}] loss {:.4f}{} lr {:.2e} {:.0f} tok/s ETA {}", r.step, total, std::string(filled, '#'),
+        "step {}/{} [{}{}] loss {:.4f}{} lr {:.2e} {:.0f} {}/s ETA {}", r.step, total, std::string(filled, '#'),
         std::string(kWidth - filled, '.'), r.loss,
         std::isnan(last_validation_) ? std::string() : fmt::format(" val {:.4f}", last_validation_), r.lr,
-        static_cast<double>(tokens_) / std::max(seconds_, 1e-9), clock_text(per_step * static_cast<double>(total - r.step)));
+        static_cast<double>(tokens_) / std::max(seconds_, 1e-9), unit_, clock_text(per_step * static_cast<double>(total - r.step)));
     const int64_t tenth = std::max<int64_t>(1, (total - first_step_) / 10);
     if (terminal_)
       std::fprintf(stderr, "\r%s\033[K%s", line.c_str(), r.step == total ? "\n" : "");
@@ -69,6 +72,7 @@ class ProgressBar {
   int64_t steps_ = 0, tokens_ = 0;
   double seconds_ = 0;
   double last_validation_ = NAN;
+  std::string unit_ = "tok";
 };
 
 }  // namespace
@@ -80,31 +84,24 @@ int run_train(const Args& raw) {
     std::fputs(kTrainHelp, stdout);
     return 0;
   }
-  const TrainConfig config = TrainConfig::from_json_file(args.str("--config"));
-  Trainer trainer(config);
-  if (args.flag("--resume")) trainer.resume();
-  const int64_t max_steps = args.integer_or("--steps", -1, 1, INT64_MAX);
-  std::fprintf(stderr, "training %s: %lld parameters (%lld trainable), %lld sequences, steps %lld → %lld\n",
-               config.method == TrainMethod::Lora ? "LoRA" : "all weights",
-               static_cast<long long>(trainer.model().parameter_count()),
-               [&] {
-                 long long n = 0;
-                 for (const auto& [name, t] : trainer.model().trainable_parameters()) n += t.numel();
-                 return n;
-               }(),
-               static_cast<long long>(trainer.train_sequences()), static_cast<long long>(trainer.step()),
-               static_cast<long long>(max_steps < 0 ? trainer.total_steps()
-                                                    : std::min(trainer.total_steps(), trainer.step() + max_steps)));
-  ProgressBar bar(trainer.step());
-  trainer.run([&](const TrainStepReport& r) { bar.update(r); }, max_steps);
-  bar.finish(trainer.step() == trainer.total_steps());
-  std::printf("steps %lld/%lld, %lld tokens in %.2f s: %.1f tokens/s\n", static_cast<long long>(trainer.step()),
-              static_cast<long long>(trainer.total_steps()), static_cast<long long>(bar.tokens()), bar.seconds(),
-              static_cast<double>(bar.tokens()) / std::max(bar.seconds(), 1e-9));
-  if (trainer.step() == trainer.total_steps()) {
-    for (const std::string* out : {&config.output_gguf, &config.output_hf, &config.metrics_log, &config.loss_plot})
-      if (!out->empty()) std::printf("wrote %s\n", out->c_str());
-  }
+  TrainRunOptions options;
+  options.resume = args.flag("--resume");
+  options.max_steps = args.integer_or("--steps", -1, 1, INT64_MAX);
+  std::optional<ProgressBar> bar;
+  options.on_step = [&](const TrainProgress& p) {
+    if (!bar) bar.emplace(p.step - 1);
+    bar->update(p);
+    return true;
+  };
+  const TrainRunResult result = train_from_config_file(args.str("--config"), options);
+  if (bar) bar->finish(result.complete);
+  const double seconds = bar ? bar->seconds() : 0.0;
+  const long long items = bar ? static_cast<long long>(bar->tokens()) : 0;
+  const char* unit = result.stage == "vision" ? "images" : "tokens";
+  std::printf("%s stage: steps %lld/%lld, %lld %s in %.2f s: %.1f %s/s\n", result.stage.c_str(),
+              static_cast<long long>(result.step), static_cast<long long>(result.total_steps), items, unit, seconds,
+              static_cast<double>(items) / std::max(seconds, 1e-9), unit);
+  for (const std::string& out : result.outputs) std::printf("wrote %s\n", out.c_str());
   return 0;
 }
 

@@ -1,5 +1,9 @@
 // ReportModel (a loaded bundle) and ReportSession (images → report), report_pipeline.hpp.
+#include <atomic>
 #include <chrono>
+#include <exception>
+#include <mutex>
+#include <thread>
 
 #include <ATen/ATen.h>
 
@@ -86,14 +90,21 @@ Modality ReportModel::recognise_modality(const Image& image) const {
 
 std::string report_prompt_text(const ModelBundle& bundle, const std::vector<Image>& images, const std::string& findings,
                                const std::string& lang) {
+  std::vector<PromptImage> described;
+  for (const Image& image : images) described.push_back({image.modality(), image.eye()});
+  return report_prompt_text(bundle, described, findings, lang);
+}
+
+std::string report_prompt_text(const ModelBundle& bundle, const std::vector<PromptImage>& images,
+                               const std::string& findings, const std::string& lang) {
   auto t = bundle.prompt.templates.find(lang);
   if (t == bundle.prompt.templates.end())
     fail(ErrorCode::InvalidArgument, "the model bundle '{}' has no prompt template for language '{}'", bundle.name, lang);
   std::string lines;
-  for (const Image& image : images) {
+  for (const PromptImage& image : images) {
     std::string line = bundle.prompt.image_line;
-    replace_all(line, "{modality}", upper(modality_name(image.modality())));
-    replace_all(line, "{eye}", eye_name(image.eye()));
+    replace_all(line, "{modality}", upper(modality_name(image.modality)));
+    replace_all(line, "{eye}", eye_name(image.eye));
     lines += line;
   }
   std::string text = t->second;
@@ -212,6 +223,66 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   report.structured["model"] = bundle.name;
   report.structured["text"] = report.text;
   return report;
+}
+
+}  // namespace ophtha
+
+namespace ophtha {
+
+std::string study_findings_text(const Study& study) {
+  std::string text;
+  for (const StudyImage& image : study.images) {
+    if (image.findings_text.empty()) continue;
+    if (!text.empty()) text += '\n';
+    text += image.findings_text;
+  }
+  return text;
+}
+
+std::vector<StudyReport> report_studies(std::shared_ptr<const ReportModel> model, const Manifest& manifest,
+                                        const std::vector<const Study*>& studies, const StudyReportOptions& options) {
+  const size_t per_study = options.languages.size(), total = studies.size() * per_study;
+  std::vector<StudyReport> out(total);
+  std::atomic<size_t> next{0}, done{0};
+  std::exception_ptr error;
+  std::mutex mutex;
+  auto work = [&] {
+    ReportSession session(model, 1);
+    for (size_t k = next++; k < total; k = next++) {
+      try {
+        const Study& study = *studies[k / per_study];
+        const std::string& lang = options.languages[k % per_study];
+        std::vector<Image> images;
+        ReportOptions o = options.report;
+        o.lang = lang;
+        o.on_text = nullptr;
+        if (options.text_only) {
+          o.findings = study_findings_text(study);
+        } else {
+          o.findings.clear();
+          for (const StudyImage& image : study.images)
+            images.push_back(Image::decode_file(manifest.image_path(image), image.modality, image.eye));
+        }
+        Report r = session.generate(images, o);
+        out[k] = {study.id, lang, std::move(r.text), std::move(r.structured)};
+        const size_t finished = ++done;
+        if (options.progress) {
+          std::lock_guard<std::mutex> lock(mutex);
+          options.progress(finished, total);
+        }
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!error) error = std::current_exception();
+        next = total;
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < std::max(1, options.threads); ++t) pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+  return out;
 }
 
 }  // namespace ophtha

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include <ATen/ATen.h>
+#include <fmt/ranges.h>
 
 #include "ophtha/error.hpp"
 #include "ophtha/safetensors.hpp"
@@ -64,6 +65,33 @@ int64_t metadata_integer(const CheckpointContents& c, const std::string& key, co
   } catch (const std::exception&) {
   }
   fail(ErrorCode::InvalidFormat, "{}: __metadata__ '{}' is '{}', expected a non-negative integer", path, key, it->second);
+}
+
+void check_run_identity(const CheckpointContents& c, const std::string& identity, const std::string& path) {
+  const auto run = c.metadata.find("run");
+  if (run == c.metadata.end() || run->second != identity)
+    fail(ErrorCode::InvalidFormat, "{}: written by another run: its configuration is {}, this one is {}", path,
+         run == c.metadata.end() ? "absent" : run->second, identity);
+}
+
+void restore_tensors(const CheckpointContents& c, const std::string& prefix,
+                     const std::vector<std::pair<std::string, at::Tensor>>& tensors, const std::string& path) {
+  for (const auto& [name, t] : tensors) {
+    const auto it = c.tensors.find(prefix + name);
+    if (it == c.tensors.end()) fail(ErrorCode::InvalidFormat, "{}: tensor '{}{}' is missing", path, prefix, name);
+    if (it->second.sizes() != t.sizes())
+      fail(ErrorCode::InvalidFormat, "{}: tensor '{}{}' has shape [{}], expected [{}]", path, prefix, name,
+           fmt::join(it->second.sizes(), ", "), fmt::join(t.sizes(), ", "));
+    at::NoGradGuard no_grad;
+    t.copy_(it->second);
+  }
+}
+
+std::map<std::string, at::Tensor> optimizer_moments(const CheckpointContents& c) {
+  std::map<std::string, at::Tensor> moments;
+  for (const auto& [name, t] : c.tensors)
+    if (name.rfind("adamw/", 0) == 0) moments.emplace(name.substr(6), t);
+  return moments;
 }
 
 }  // namespace ophtha::train

@@ -34,4 +34,15 @@ int64_t metadata_integer(const CheckpointContents& c, const std::string& key, co
 // mkdir -p; Error(Io) naming the folder.
 void make_directories(const std::string& dir);
 
+// What every trainer's resume does with a checkpoint read from `path`:
+//   check_run_identity: Error(InvalidFormat) when its "run" metadata differs from `identity`
+//     (both named);
+//   restore_tensors: copies "<prefix><name>" into each tensor (in place, no gradient), converting
+//     to the tensor's dtype; Error(InvalidFormat) naming a missing or misshapen tensor;
+//   optimizer_moments: the "adamw/…" tensors with the prefix removed (AdamW::load_state's input).
+void check_run_identity(const CheckpointContents& c, const std::string& identity, const std::string& path);
+void restore_tensors(const CheckpointContents& c, const std::string& prefix,
+                     const std::vector<std::pair<std::string, at::Tensor>>& tensors, const std::string& path);
+std::map<std::string, at::Tensor> optimizer_moments(const CheckpointContents& c);
+
 }  // namespace ophtha::train

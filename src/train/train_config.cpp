@@ -59,6 +59,7 @@ class Section {
     if (!j_[key].is_boolean()) bad(key, "true or false", j_[key]);
     return j_[key].get<bool>();
   }
+  const std::string& source() const { return source_; }
   std::string path(const std::string& key) const { return where_.empty() ? key : where_ + "." + key; }
   [[noreturn]] void bad(const std::string& key, const std::string& expected, const json& v) const {
     fail(ErrorCode::InvalidFormat, "{}: '{}' is {}, expected {}", source_, key.empty() ? where_ : path(key), v.dump(),
@@ -84,6 +85,50 @@ TensorType parse_output_type(const std::string& name, Section& s) {
   s.bad("type", "one of \"f32\", \"f16\", \"bf16\", \"q8_0\"", json(name));
 }
 
+std::vector<Split> parse_splits(Section& s, const std::string& key, std::vector<Split> fallback) {
+  if (!s.has(key)) return fallback;
+  const json& v = s.at(key);
+  if (!v.is_array() || v.empty()) s.bad(key, "a non-empty array of \"train\", \"val\", \"test\"", v);
+  std::vector<Split> splits;
+  for (const json& name : v) {
+    if (!name.is_string()) s.bad(key, "an array of \"train\", \"val\", \"test\"", v);
+    try {
+      splits.push_back(parse_split(name.get<std::string>()));
+    } catch (const Error&) {
+      s.bad(key, "an array of \"train\", \"val\", \"test\"", v);
+    }
+  }
+  return splits;
+}
+
+// data.* of the vision and multimodal stages.
+void read_image_data(Section& d, ImageTrainConfig& im, const std::string& base_dir, bool multimodal) {
+  if (!d.has("manifest")) fail(ErrorCode::InvalidFormat, "{}: missing key 'data.manifest'", d.source());
+  im.manifest = resolved(base_dir, d.string("manifest", ""));
+  im.splits = parse_splits(d, "splits", im.splits);
+  im.validation_manifest = resolved(base_dir, d.string("validation_manifest", ""));
+  im.validation_splits = parse_splits(d, "validation_splits", im.validation_splits);
+  if (!multimodal) return;
+  if (d.has("languages")) {
+    const json& v = d.at("languages");
+    if (!v.is_array() || v.empty()) d.bad("languages", "a non-empty array of \"zh\" and/or \"en\"", v);
+    im.languages.clear();
+    for (const json& l : v) {
+      if (!l.is_string() || (l != "zh" && l != "en")) d.bad("languages", "a non-empty array of \"zh\" and/or \"en\"", v);
+      im.languages.push_back(l.get<std::string>());
+    }
+  }
+  im.text_only_fraction = d.number("text_only_fraction", 0.0, 0.0, 1.0);
+  im.validation_reports = d.integer("validation_reports", 0, 0, 1 << 20);
+  if (d.has("corrections")) {
+    Section c(d.at("corrections"), d.source(), d.path("corrections"));
+    if (!c.has("store")) fail(ErrorCode::InvalidFormat, "{}: missing key 'data.corrections.store'", d.source());
+    im.corrections = resolved(base_dir, c.string("store", ""));
+    im.correction_weight = c.number("weight", 1.0, 0.0, 1e6);
+    c.finish();
+  }
+}
+
 }  // namespace
 
 TrainConfig TrainConfig::from_json_file(const std::string& path) {
@@ -105,7 +150,17 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
   TrainConfig c;
   c.source = source;
   Section top(j, source, "");
-  {
+  const std::string stage = top.string("stage", "language");
+  if (stage == "language")
+    c.stage = TrainStage::Language;
+  else if (stage == "vision")
+    c.stage = TrainStage::Vision;
+  else if (stage == "multimodal")
+    c.stage = TrainStage::Multimodal;
+  else
+    top.bad("stage", "\"language\", \"vision\" or \"multimodal\"", json(stage));
+  const bool vision = c.stage == TrainStage::Vision, multimodal = c.stage == TrainStage::Multimodal;
+  if (!vision) {
     if (!top.has("model")) fail(ErrorCode::InvalidFormat, "{}: missing key 'model'", source);
     Section m(top.at("model"), source, "model");
     if (m.has("from")) {
@@ -133,19 +188,71 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
   {
     if (!top.has("data")) fail(ErrorCode::InvalidFormat, "{}: missing key 'data'", source);
     Section d(top.at("data"), source, "data");
-    if (!d.has("train")) fail(ErrorCode::InvalidFormat, "{}: missing key 'data.train'", source);
-    c.train_data = resolved(base_dir, d.string("train", ""));
-    c.validation_data = resolved(base_dir, d.string("validation", ""));
-    c.max_tokens = d.integer("max_tokens", 0, 2, 1 << 20);
+    if (vision || multimodal) {
+      read_image_data(d, c.images, base_dir, multimodal);
+    } else {
+      if (!d.has("train")) fail(ErrorCode::InvalidFormat, "{}: missing key 'data.train'", source);
+      c.train_data = resolved(base_dir, d.string("train", ""));
+      c.validation_data = resolved(base_dir, d.string("validation", ""));
+    }
+    if (!vision) c.max_tokens = d.integer("max_tokens", 0, 2, 1 << 20);
     d.finish();
   }
-  const std::string method = top.string("method", "full");
+  if (vision || multimodal) {
+    ImageTrainConfig& im = c.images;
+    if (top.has("encoder")) {
+      Section e(top.at("encoder"), source, "encoder");
+      try {
+        im.encoder_arch = parse_encoder_arch(e.string("arch", "resnet18"));
+      } catch (const Error&) {
+        e.bad("arch", "\"resnet18\", \"resnet34\" or \"resnet50\"", e.at("arch"));
+      }
+      if (im.encoder_arch == EncoderArch::TorchScript)
+        e.bad("arch", "a ResNet (\"resnet18\", \"resnet34\", \"resnet50\"); TorchScript encoders are not trained here",
+              e.at("arch"));
+      im.encoder_from = resolved(base_dir, e.string("from", ""));
+      if (vision) im.encoder_width = e.integer("width", 64, 1, 256);
+      im.image_size = e.integer("image_size", 224, 32, 1024);
+      e.finish();
+    }
+    if (multimodal && im.encoder_from.empty())
+      fail(ErrorCode::InvalidFormat, "{}: missing key 'encoder.from' (the multimodal stage uses a trained encoder, frozen)",
+           source);
+    if (top.has("heads")) {
+      Section h(top.at("heads"), source, "heads");
+      im.heads_from = resolved(base_dir, h.string("from", ""));
+      if (vision && h.has("weights")) {
+        Section w(h.at("weights"), source, "heads.weights");
+        im.head_weights.modality = w.number("modality", 1.0, 0.0, 1e6);
+        im.head_weights.gradable = w.number("gradable", 1.0, 0.0, 1e6);
+        im.head_weights.findings = w.number("findings", 1.0, 0.0, 1e6);
+        im.head_weights.grades = w.number("grades", 1.0, 0.0, 1e6);
+        w.finish();
+      }
+      h.finish();
+    }
+    if (multimodal && top.has("projector")) {
+      Section p(top.at("projector"), source, "projector");
+      try {
+        im.projector_kind = parse_projector_kind(p.string("kind", "mlp2x_gelu"));
+      } catch (const Error&) {
+        p.bad("kind", "\"mlp2x_gelu\" or \"linear\"", p.at("kind"));
+      }
+      im.pool_side = p.integer("pool_side", 1, 0, 64);
+      im.projector_from = resolved(base_dir, p.string("from", ""));
+      p.finish();
+    }
+  }
+  const std::string method = top.string("method", vision ? "full" : "full");
   if (method == "full")
     c.method = TrainMethod::Full;
-  else if (method == "lora")
+  else if (method == "lora" && !vision)
     c.method = TrainMethod::Lora;
+  else if (method == "align" && multimodal)
+    c.method = TrainMethod::Align;
   else
-    top.bad("method", "\"full\" or \"lora\"", json(method));
+    top.bad("method", vision ? "\"full\" (the vision stage trains every encoder weight)"
+                      : multimodal ? "\"align\", \"full\" or \"lora\"" : "\"full\" or \"lora\"", json(method));
   if (top.has("lora")) {
     Section l(top.at("lora"), source, "lora");
     c.lora.rank = l.integer("rank", c.lora.rank, 1, 4096);
@@ -194,9 +301,21 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
   }
   if (top.has("output")) {
     Section o(top.at("output"), source, "output");
-    c.output_gguf = resolved(base_dir, o.string("gguf", ""));
-    c.output_type = parse_output_type(o.string("type", "f32"), o);
-    c.output_hf = resolved(base_dir, o.string("hf", ""));
+    if (!vision) {
+      c.output_gguf = resolved(base_dir, o.string("gguf", ""));
+      c.output_type = parse_output_type(o.string("type", "f32"), o);
+      c.output_hf = resolved(base_dir, o.string("hf", ""));
+    }
+    if (vision) {
+      c.output_encoder = resolved(base_dir, o.string("encoder", ""));
+      c.output_heads = resolved(base_dir, o.string("heads", ""));
+    }
+    if (multimodal) {
+      c.output_bundle = resolved(base_dir, o.string("bundle", ""));
+      c.images.bundle_name = o.string("name", c.images.bundle_name);
+      c.images.bundle_description = o.string("description", "");
+      c.images.disclaimer = o.string("disclaimer", "");
+    }
     c.metrics_log = resolved(base_dir, o.string("metrics", ""));
     c.loss_plot = resolved(base_dir, o.string("loss_plot", ""));
     o.finish();
@@ -206,9 +325,17 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
 }
 
 std::string TrainConfig::run_identity() const {
-  json j = {{"init_from", init_from}, {"tokenizer", tokenizer}, {"method", method == TrainMethod::Lora ? "lora" : "full"},
+  json j = {{"init_from", init_from}, {"tokenizer", tokenizer}, {"method", method == TrainMethod::Lora ? "lora" : method == TrainMethod::Align ? "align" : "full"},
             {"seed", seed}, {"batch_size", batch_size}, {"grad_accum", grad_accum}, {"train_data", train_data},
-            {"max_tokens", max_tokens}};
+            {"max_tokens", max_tokens}, {"stage", static_cast<int>(stage)}};
+  if (stage != TrainStage::Language)
+    j["images"] = {{"manifest", images.manifest}, {"splits", images.splits.size()}, {"corrections", images.corrections},
+                   {"correction_weight", images.correction_weight}, {"languages", images.languages},
+                   {"text_only_fraction", images.text_only_fraction}, {"image_size", images.image_size},
+                   {"encoder", encoder_arch_name(images.encoder_arch)}, {"encoder_width", images.encoder_width},
+                   {"encoder_from", images.encoder_from}, {"heads_from", images.heads_from},
+                   {"projector", projector_kind_name(images.projector_kind)}, {"pool_side", images.pool_side},
+                   {"projector_from", images.projector_from}};
   if (init_from.empty())
     j["scratch"] = {scratch.dim, scratch.n_layers, scratch.n_heads, scratch.n_kv_heads, scratch.ffn_dim,
                     scratch.context_length, scratch.tied_output, init_std};

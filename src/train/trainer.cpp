@@ -14,6 +14,7 @@
 #include "ophtha/train.hpp"
 #include "train/train_checkpoint.hpp"
 #include "train/train_metrics.hpp"
+#include "train/train_runtime.hpp"
 
 namespace ophtha {
 
@@ -30,50 +31,18 @@ struct Trainer::State {
   double elapsed = 0;  // seconds of training steps in this process
 };
 
-namespace {
-
-// One owner of the CPU threads, as for inference (llm/cpu_threads.hpp): OpenBLAS runs the matrix
-// products on `threads` threads, LibTorch's intra-op pool stays at one. Measured on the 2-core
-// VM (5M-parameter model, docs/training.md): LibTorch's OpenMP pool at 2 threads next to OpenBLAS
-// ran 1.5–6× slower than at 1 thread, as soon as anything else used a core.
-int claim_threads(int threads) {
-  const int n = threads > 0 ? threads : llm::available_cores();
-  llm::claim_blas_threads(n);
-  return n;
-}
-
-// A step allocates and frees the same large activations (logits alone are batch × tokens × vocab
-// floats, tens of MiB) every micro-batch. Above glibc's mmap threshold (at most 32 MiB by its
-// dynamic rule) each is a fresh mmap and munmap, and every page is faulted in again: on the 5M
-// benchmark the kernel's page-fault work was 39 % of the time. Kept on the heap instead, they are
-// reused: 1.8× the tokens/s.
-void keep_large_blocks_on_the_heap() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  });
-}
-
-TrainableLlama build_model(const TrainConfig& c) {
-  if (!c.init_from.empty()) return TrainableLlama::load(c.init_from);
-  auto tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_sentencepiece_model(c.tokenizer));
-  LlamaConfig config = c.scratch;
-  config.vocab_size = tokenizer->n_vocab();
-  return TrainableLlama::random(config, std::move(tokenizer), c.seed, c.init_std);
-}
-
-// The dropout seed of micro-batch m: a function of the run seed and m alone.
-uint64_t dropout_seed(uint64_t seed, int64_t m) {
-  return Random(seed ^ 0xD7C3A9E1B5F20486ull).fork(static_cast<uint64_t>(m)).next();
-}
-
-}  // namespace
+using train::build_model;
+using train::claim_threads;
+using train::dropout_seed;
+using train::keep_large_blocks_on_the_heap;
 
 Trainer::Trainer(TrainConfig config) : s_(std::make_unique<State>()) {
   State& s = *s_;
   s.config = std::move(config);
   const TrainConfig& c = s.config;
+  if (c.stage != TrainStage::Language)
+    fail(ErrorCode::InvalidArgument, "{}: Trainer runs the language stage; this configuration's stage is another "
+         "(train_from_config_file runs every stage)", c.source);
   if (c.min_lr > c.lr)
     fail(ErrorCode::InvalidArgument, "{}: optimizer.min_lr {} is above optimizer.lr {}", c.source, c.min_lr, c.lr);
   claim_threads(c.threads);
@@ -189,22 +158,9 @@ void Trainer::resume() {
     fail(ErrorCode::InvalidArgument, "{}: resuming needs checkpoint.dir", s.config.source);
   const std::string path = checkpoint_path(s.config.checkpoint_dir);
   const train::CheckpointContents c = train::read_checkpoint(path);
-  const auto run = c.metadata.find("run");
-  if (run == c.metadata.end() || run->second != s.config.run_identity())
-    fail(ErrorCode::InvalidFormat, "{}: written by another run: its configuration is {}, this one is {}", path,
-         run == c.metadata.end() ? "absent" : run->second, s.config.run_identity());
-  for (const auto& [name, t] : s.model->trainable_parameters()) {
-    const auto it = c.tensors.find("param/" + name);
-    if (it == c.tensors.end()) fail(ErrorCode::InvalidFormat, "{}: tensor 'param/{}' is missing", path, name);
-    if (it->second.sizes() != t.sizes())
-      fail(ErrorCode::InvalidFormat, "{}: tensor 'param/{}' has shape [{}], expected [{}]", path, name,
-           fmt::join(it->second.sizes(), ", "), fmt::join(t.sizes(), ", "));
-    at::NoGradGuard no_grad;
-    t.copy_(it->second);
-  }
-  std::map<std::string, at::Tensor> moments;
-  for (const auto& [name, t] : c.tensors)
-    if (name.rfind("adamw/", 0) == 0) moments.emplace(name.substr(6), t);
+  train::check_run_identity(c, s.config.run_identity(), path);
+  train::restore_tensors(c, "param/", s.model->trainable_parameters(), path);
+  const std::map<std::string, at::Tensor> moments = train::optimizer_moments(c);
   s.optimizer->load_state(moments, train::metadata_integer(c, "adamw_steps", path), path);
   s.step = train::metadata_integer(c, "step", path);
   if (!s.config.metrics_log.empty()) s.metrics = std::make_unique<train::MetricsLog>(s.config.metrics_log, s.step);

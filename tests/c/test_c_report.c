@@ -1,6 +1,7 @@
 /* The report calls of the C ABI from C99 (-Wall -Wextra -Werror -pedantic), linked to
  * libophtha.so, on a model bundle of seeded random weights (tests/tools/make_random_bundle.py) and
- * the bundled example study: a report streams, its JSON holds the text and the disclaimer, image
+ * the bundled example study: a report streams, its JSON holds the text and the disclaimer, its
+ * info gives token counts and timings (to an older struct only its own fields), image
  * embeddings follow the buffer-size protocol, and misuse gets its documented status.
  *
  *   test_c_report BUNDLE_DIR PLAIN_MODEL.gguf EXAMPLE_IMAGES_DIR */
@@ -41,6 +42,7 @@ int main(int argc, char **argv) {
   ophtha_image *images[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
   ophtha_report *report = NULL, *untouched = (ophtha_report *)&failures;
   ophtha_report_params params;
+  ophtha_report_info info, older;
   Stream stream;
   char path[2048];
   const char *names[6] = {"OD_cfp.jpg", "OD_oct.png", "OD_osa.png", "OS_cfp.jpg", "OS_oct.png", "OS_osa.png"};
@@ -84,6 +86,19 @@ int main(int argc, char **argv) {
   CHECK(strstr(ophtha_report_json(report), "\"disclaimer\"") != NULL);
   CHECK(strstr(ophtha_report_json(report), "\"language\":\"zh\"") != NULL);
   CHECK(strstr(ophtha_report_json(report), "\"image_checks\":[]") != NULL);
+  /* Its facts: a full ophtha_report_info, and an older prefix that gets only its own fields. */
+  info.struct_size = sizeof info;
+  CHECK_STATUS(ophtha_report_get_info(report, &info), OPHTHA_STATUS_OK, NULL);
+  CHECK(info.n_generated_tokens > 0 && info.n_generated_tokens <= 16 && info.n_prompt_tokens > info.n_generated_tokens);
+  CHECK(info.embed_seconds > 0 && info.prefill_seconds > 0 && info.decode_seconds > 0);
+  memset(&older, 0x5a, sizeof older);
+  older.struct_size = (uint32_t)(offsetof(ophtha_report_info, n_generated_tokens) + sizeof older.n_generated_tokens);
+  CHECK_STATUS(ophtha_report_get_info(report, &older), OPHTHA_STATUS_OK, NULL);
+  CHECK(older.n_generated_tokens == info.n_generated_tokens && older.embed_seconds != info.embed_seconds);
+  older.struct_size = 3;
+  CHECK_STATUS(ophtha_report_get_info(report, &older), OPHTHA_STATUS_INVALID_ARGUMENT, "struct_size is 3");
+  CHECK_STATUS(ophtha_report_get_info(NULL, &info), OPHTHA_STATUS_INVALID_ARGUMENT, "report is NULL");
+  CHECK_STATUS(ophtha_report_get_info(report, NULL), OPHTHA_STATUS_INVALID_ARGUMENT, "out_info is NULL");
   ophtha_report_free(report);
   report = NULL;
   CHECK(strcmp(ophtha_report_text(NULL), "") == 0 && strcmp(ophtha_report_json(NULL), "") == 0);

@@ -6,6 +6,10 @@
         for piece in model.generate("Impression:", stream=True):
             print(piece, end="", flush=True)
     image = ophtha.Image.from_array(pixels, ophtha.Modality.CFP, ophtha.Eye.OD)
+    with ophtha.Model("models/demo") as bundle:            # a model bundle
+        report = bundle.report([image, ("scan.png", "oct", "OD")], lang="en")
+        print(report.text, report.structured["referral"])
+    ophtha.synth("data", studies=100, seed=1)               # synthetic studies, evaluate, train
 
 Everything here runs on libophtha's stable C ABI (ophtha.h) through the extension module
 ``ophtha._ophtha``. Long calls release the GIL; see docs/python.md for threads, errors and the
@@ -16,7 +20,9 @@ from ._errors import (AbortedError, BufferTooSmallError, ContextOverflowError, E
                       InvalidArgumentError, InvalidFormatError, IoError, OutOfMemoryError, UnsupportedError)
 from ._image import Eye, Image, Modality, PixelFormat
 from ._log import LogLevel, set_log_handler, set_log_level
-from ._model import Generation, GenerationStream, Model, Session, StopReason
+from ._model import Generation, GenerationStream, Model, ReportStream, Session, StopReason
+from ._report import Report
+from ._tools import evaluate, synth, train
 
 
 def _check_abi_version(compiled, loaded, library):
@@ -49,13 +55,9 @@ def library_path():
 
 __version__ = _ophtha.version()
 
-# ---- entry points still to come ---------------------------------------------------------------
-# Reports (images + findings → text and structured JSON), image encoding, synthetic studies,
-# training and evaluation are added here, each as its own module wrapping its C calls, once
-# those calls exist in ophtha.h. Until then they are not offered at all.
-
 __all__ = [
-    "Model", "Session", "Generation", "GenerationStream", "StopReason",
+    "Model", "Session", "Generation", "GenerationStream", "StopReason", "Report", "ReportStream",
+    "synth", "evaluate", "train",
     "Image", "Modality", "Eye", "PixelFormat",
     "Error", "InvalidArgumentError", "IoError", "InvalidFormatError", "UnsupportedError", "ContextOverflowError",
     "AbortedError", "BufferTooSmallError", "OutOfMemoryError", "InternalError",

@@ -19,7 +19,8 @@ from ._errors import UnsupportedError as UnsupportedError
 
 __version__: str
 __all__ = [
-    "Model", "Session", "Generation", "GenerationStream", "StopReason",
+    "Model", "Session", "Generation", "GenerationStream", "StopReason", "Report", "ReportStream",
+    "synth", "evaluate", "train",
     "Image", "Modality", "Eye", "PixelFormat",
     "Error", "InvalidArgumentError", "IoError", "InvalidFormatError", "UnsupportedError", "ContextOverflowError",
     "AbortedError", "BufferTooSmallError", "OutOfMemoryError", "InternalError",
@@ -77,9 +78,32 @@ class GenerationStream(Iterator[str]):
     def __enter__(self) -> GenerationStream: ...
     def __exit__(self, *exc_info: Any) -> None: ...
 
+class Report:
+    text: str
+    structured: dict[str, Any]
+    n_prompt_tokens: int
+    n_generated_tokens: int
+    embed_seconds: float
+    prefill_seconds: float
+    decode_seconds: float
+    def __init__(self, text: str, structured: dict[str, Any], n_prompt_tokens: int, n_generated_tokens: int,
+                 embed_seconds: float, prefill_seconds: float, decode_seconds: float) -> None: ...
+    @property
+    def image_checks(self) -> list[dict[str, Any]]: ...
+    @property
+    def disclaimer(self) -> str: ...
+
+class ReportStream(GenerationStream):
+    result: Optional[Report]  # type: ignore[assignment]
+    def __iter__(self) -> ReportStream: ...
+    def __enter__(self) -> ReportStream: ...
+
 _Text = Union[str, bytes]
 _OnText = Callable[[str], Any]
 _ShouldAbort = Callable[[], Any]
+
+_ImageSource = Union[_StrPath, npt.NDArray[Union[np.uint8, np.uint16]]]
+_StudyImage = Union[Image, _StrPath, tuple[_ImageSource, _ModalityLike, _EyeLike], dict[str, Any]]
 
 class Session:
     def __init__(self, model: Model, *, n_threads: int = 0, context_length: int = 0) -> None: ...
@@ -102,6 +126,18 @@ class Session:
                  seed: int = ..., bos: bool = ..., ignore_eos: bool = ..., stop: Union[str, Sequence[str]] = ...,
                  stream: Literal[True], on_text: Optional[_OnText] = ..., should_abort: Optional[_ShouldAbort] = ...,
                  poll_interval: float = ...) -> GenerationStream: ...
+    @overload
+    def report(self, images: Sequence[_StudyImage] = (), *, findings: str = "", lang: str = "en",
+               stream: Literal[False] = False, seed: int = ..., temperature: Optional[float] = None,
+               max_tokens: Optional[int] = None, top_p: Optional[float] = None, check_images: bool = ...,
+               modality_threshold: float = ..., on_text: Optional[_OnText] = None,
+               should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> Report: ...
+    @overload
+    def report(self, images: Sequence[_StudyImage] = (), *, findings: str = "", lang: str = "en",
+               stream: Literal[True], seed: int = ..., temperature: Optional[float] = None,
+               max_tokens: Optional[int] = None, top_p: Optional[float] = None, check_images: bool = ...,
+               modality_threshold: float = ..., on_text: Optional[_OnText] = None,
+               should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> ReportStream: ...
 
 class Model:
     def __init__(self, path: _StrPath, *, n_threads: int = 0, context_length: int = 0,
@@ -118,6 +154,10 @@ class Model:
     def eos_id(self) -> int: ...
     @property
     def closed(self) -> bool: ...
+    @property
+    def has_vision(self) -> bool: ...
+    def embed(self, image: Union[_StudyImage, npt.NDArray[Any]], modality: Optional[_ModalityLike] = None,
+              eye: Optional[_EyeLike] = None) -> npt.NDArray[np.float32]: ...
     @overload
     def tokenize(self, text: _Text, bos: bool = True, *, as_array: Literal[False] = False) -> list[int]: ...
     @overload
@@ -136,6 +176,19 @@ class Model:
                  seed: int = ..., bos: bool = ..., ignore_eos: bool = ..., stop: Union[str, Sequence[str]] = ...,
                  stream: Literal[True], on_text: Optional[_OnText] = ..., should_abort: Optional[_ShouldAbort] = ...,
                  poll_interval: float = ...) -> GenerationStream: ...
+    @overload
+    @overload
+    def report(self, images: Sequence[_StudyImage] = (), *, findings: str = "", lang: str = "en",
+               stream: Literal[False] = False, seed: int = ..., temperature: Optional[float] = None,
+               max_tokens: Optional[int] = None, top_p: Optional[float] = None, check_images: bool = ...,
+               modality_threshold: float = ..., on_text: Optional[_OnText] = None,
+               should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> Report: ...
+    @overload
+    def report(self, images: Sequence[_StudyImage] = (), *, findings: str = "", lang: str = "en",
+               stream: Literal[True], seed: int = ..., temperature: Optional[float] = None,
+               max_tokens: Optional[int] = None, top_p: Optional[float] = None, check_images: bool = ...,
+               modality_threshold: float = ..., on_text: Optional[_OnText] = None,
+               should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> ReportStream: ...
     def close(self) -> None: ...
     def __enter__(self) -> Model: ...
     def __exit__(self, *exc_info: Any) -> None: ...
@@ -198,3 +251,13 @@ class Image:
     def close(self) -> None: ...
     def __enter__(self) -> Image: ...
     def __exit__(self, *exc_info: Any) -> None: ...
+
+# ---- tools -----------------------------------------------------------------------------------
+
+def synth(out: _StrPath, studies: int, seed: int = 0, lang: str = "both",
+          split: Sequence[float] = (0.8, 0.1, 0.1), threads: int = 2, *, force: bool = False,
+          progress: Optional[Callable[[float], Any]] = None) -> str: ...
+def evaluate(manifest: _StrPath, predictions: _StrPath, out: Optional[_StrPath] = None, *,
+             lang: Optional[str] = None, split: str = "test") -> dict[str, Any]: ...
+def train(config: _StrPath, resume: bool = False, max_steps: Optional[int] = None,
+          on_step: Optional[Callable[[dict[str, Any]], Any]] = None) -> dict[str, Any]: ...

@@ -1,19 +1,23 @@
-"""Language models, sessions and text generation (ophtha_model, ophtha_session, ophtha_generate)."""
+"""Language models and model bundles, sessions, text generation, reports and image embeddings
+(ophtha_model, ophtha_session, ophtha_generate, ophtha_report_generate, ophtha_image_embed)."""
 import enum
 import inspect
 import os
 import queue
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 
 from . import _ophtha
 from ._errors import InvalidArgumentError
+from ._image import Image
+from ._report import Report, report_of, study_image
 
 # The library's defaults (ophtha_generate_params_default), used as the keyword defaults below so
 # that help() shows the values the library actually uses.
 _DEFAULTS = _ophtha.generate_defaults()
+_REPORT_DEFAULTS = _ophtha.report_defaults()
 _INT32 = (-(2 ** 31), 2 ** 31 - 1)
 
 
@@ -130,7 +134,30 @@ class GenerationStream:
             worker.join()
         if "error" in outcome:
             raise outcome.pop("error")
-        self.result = _generation(outcome["raw"])
+        self.result = self._finish(outcome["raw"])
+
+    @staticmethod
+    def _finish(raw):
+        return _generation(raw)
+
+
+class ReportStream(GenerationStream):
+    """An iterator over the pieces of a report's text, as the model writes it.
+
+    As GenerationStream: the pieces (non-empty ``str`` of whole characters) concatenate to the
+    report's text, the report is written on a worker thread from the first ``next()``, and
+    ``close()`` ends it early. After the last piece, ``result`` is the Report (its structured JSON
+    is read from the whole text). The images are read when the stream is made, so an image that
+    cannot be read raises there; an error of the writing (e.g. a language the bundle lacks) is
+    raised by ``next()``.
+    """
+
+    #: The Report, once every piece has been read; None before that or after close().
+    result: Optional[Report]
+
+    @staticmethod
+    def _finish(raw):
+        return report_of(raw)
 
 
 def _int32(name, value):
@@ -252,6 +279,88 @@ class Session:
                 lambda put, cancel: self._session.generate(on_text=put, cancel=cancel, **arguments))
         return _generation(self._session.generate(on_text=on_text, cancel=None, **arguments))
 
+    def report(self, images=(), *, findings="", lang="en", stream=False, seed=_REPORT_DEFAULTS["seed"],
+               temperature=None, max_tokens=None, top_p=None, check_images=_REPORT_DEFAULTS["check_images"],
+               modality_threshold=_REPORT_DEFAULTS["modality_threshold"], on_text=None, should_abort=None,
+               poll_interval=_ophtha.DEFAULT_POLL_SECONDS):
+        """Writes the diagnostic report of one study (the session's model must be a model bundle).
+
+        Every call starts from an empty context: the same images, findings, seed and parameters
+        give the same text.
+
+        Args:
+            images: a list of the study's images, any modalities and eyes ([] for the text-only
+                route, which needs findings). Each is one of
+                  - an ``ophtha.Image`` (it carries its modality and eye);
+                  - a tuple ``(source, modality, eye)`` or a dict ``{"path" or "array": source,
+                    "modality": ..., "eye": ...}``, where source is a file path (str, bytes,
+                    os.PathLike) or a numpy uint8/uint16 array (H, W) or (H, W, 1|3|4), and
+                    modality / eye are an ophtha.Modality / Eye, its value or its name ("cfp",
+                    "OD"; any case);
+                  - a bare file path named as the synthetic studies are,
+                    ``<study>_<OD|OS>_<cfp|oct|osa>.<ext>`` (e.g. syn-000033_OD_cfp.jpg), which
+                    gives its eye and modality.
+                Arrays are read as Image.from_array reads them: rows straight from the array's
+                buffer when each row's pixels are contiguous, a contiguous copy otherwise.
+            findings: the instruments' findings text.
+            lang: "en" or "zh": one of the bundle's languages.
+            stream: return a ReportStream of text pieces instead of waiting for the report.
+            seed: the random seed, an integer in [0, 2**64).
+            temperature: >= 0 (0: greedy); None: the bundle's.
+            max_tokens: tokens generated at most, > 0; None: the bundle's.
+            top_p: nucleus threshold in (0, 1]; None: the bundle's.
+            check_images: let the auxiliary heads check that each image looks like its modality
+                (one that looks like another is left out; Report.image_checks says what they saw).
+            modality_threshold: probability of another modality that leaves an image out.
+            on_text, should_abort, poll_interval: as for generate; ``on_text`` not together with
+                ``stream=True``.
+
+        Returns:
+            A Report, or with ``stream=True`` a ReportStream whose ``result`` is the Report.
+
+        Raises:
+            InvalidArgumentError: a bad image spec, modality or eye (the message names the image),
+                an empty array, no images and no findings, a language the bundle lacks, a
+                parameter out of range.
+            IoError, InvalidFormatError, UnsupportedError: an image file that cannot be read or
+                decoded (the message names the file); UnsupportedError also when the model is not a
+                model bundle.
+            ContextOverflowError, AbortedError, KeyboardInterrupt, or whatever on_text /
+            should_abort raised, as for generate.
+        """
+        arguments = _report_arguments(images, findings, lang, max_tokens, temperature, top_p, seed, check_images,
+                                      modality_threshold, should_abort, poll_interval)
+        if stream:
+            if on_text is not None:
+                raise InvalidArgumentError("report: pass on_text or stream=True, not both")
+            return ReportStream(lambda put, cancel: self._session.report(on_text=put, cancel=cancel, **arguments))
+        return report_of(self._session.report(on_text=on_text, cancel=None, **arguments))
+
+
+def _report_arguments(images, findings, lang, max_tokens, temperature, top_p, seed, check_images,
+                      modality_threshold, should_abort, poll_interval):
+    """The extension's report arguments, checked; `images` converted to _ophtha.Image objects."""
+    if isinstance(images, (str, bytes, os.PathLike, np.ndarray, dict, Image)):
+        raise InvalidArgumentError(
+            f"report: images is a {type(images).__name__}, expected a list of images (a one-image study is [image])")
+    seed = int(seed)
+    if not 0 <= seed < 2 ** 64:
+        raise InvalidArgumentError(f"seed is {seed}, expected an integer in [0, 2**64)")
+    if max_tokens is not None and int(max_tokens) <= 0:
+        raise InvalidArgumentError(f"max_tokens is {max_tokens}, expected a positive integer or None (the bundle's)")
+    if temperature is not None and float(temperature) < 0:
+        raise InvalidArgumentError(f"temperature is {temperature}, expected >= 0 (0: greedy) or None (the bundle's)")
+    if top_p is not None and not 0 < float(top_p) <= 1:
+        raise InvalidArgumentError(f"top_p is {top_p}, expected a value in (0, 1] or None (the bundle's)")
+    return dict(
+        images=[study_image(spec, f"images[{i}]") for i, spec in enumerate(images)],
+        findings=findings, lang=lang,
+        # None → the C ABI's "the bundle's own value": max_tokens 0, temperature and top_p < 0.
+        max_tokens=0 if max_tokens is None else _int32("max_tokens", max_tokens),
+        temperature=-1.0 if temperature is None else float(temperature),
+        top_p=-1.0 if top_p is None else float(top_p), seed=seed, check_images=bool(check_images),
+        modality_threshold=float(modality_threshold), should_abort=should_abort, poll_seconds=float(poll_interval))
+
 
 def _signature_of(source: Any, summary: str) -> Callable[[Any], Any]:
     """A decorator giving a forwarding function `source`'s signature (for help() and inspect) and
@@ -264,7 +373,9 @@ def _signature_of(source: Any, summary: str) -> Callable[[Any], Any]:
 
 
 class Model:
-    """A loaded LLaMA2-architecture language model and its tokenizer (ophtha_model).
+    """A loaded LLaMA2-architecture language model and its tokenizer, or a model bundle (the language
+    model with its vision encoder, projector and prompt templates), which also writes reports and
+    embeds images (ophtha_model).
 
     The model is immutable: any number of threads may tokenize and generate with it at once
     (each generation runs on a Session; ``Model.generate`` uses one session of its own, so its
@@ -272,8 +383,9 @@ class Model:
     """
 
     def __init__(self, path, *, n_threads=0, context_length=0, progress=None):
-        """Loads `path`: a .gguf file (F32, F16, BF16, Q8_0, Q4_0) or a Hugging Face folder
-        (config.json + safetensors + tokenizer.model). Weights are memory-mapped read-only.
+        """Loads `path`: a .gguf file (F32, F16, BF16, Q8_0, Q4_0), a Hugging Face folder
+        (config.json + safetensors + tokenizer.model), or a model-bundle folder (ophtha-bundle.json;
+        docs/formats.md). Weights are memory-mapped read-only.
 
         Args:
             n_threads, context_length: for the session ``generate`` uses (see Session).
@@ -323,6 +435,27 @@ class Model:
         """True once close() has been called."""
         return self._model.closed
 
+    @property
+    def has_vision(self):
+        """True when the model was loaded from a model bundle (a folder with ophtha-bundle.json),
+        so that it can write reports (report) and embed images (embed)."""
+        return self._model.has_vision
+
+    def embed(self, image, modality=None, eye=None):
+        """The projected embeddings of one image: what the language model reads in its <image>
+        slot, a float32 array of shape (n_tokens, dim), dim being the language model's.
+
+        `image` is any image report() accepts; for a path or a numpy array, `modality` and `eye`
+        (or a tuple / dict) give its modality and eye. Thread-safe: threads may embed at once.
+        Raises UnsupportedError when the model is not a model bundle, and as report() for images.
+        """
+        if modality is not None or eye is not None:
+            if not isinstance(image, (str, bytes, os.PathLike, np.ndarray)):
+                raise InvalidArgumentError(
+                    f"embed: modality and eye go with a path or an array, not a {type(image).__name__}")
+            image = (image, modality, eye)
+        return self._model.embed(study_image(image, "image"))
+
     def tokenize(self, text, bos=True, *, as_array=False):
         """The token ids of `text` (str, or bytes: invalid UTF-8 becomes U+FFFD as in SentencePiece),
         with the BOS id first when `bos`; a list of int, or an int32 numpy array with `as_array`."""
@@ -342,10 +475,18 @@ class Model:
                                      "the n_threads and context_length given to Model; calls from several threads\n"
                                      "take turns.")
     def generate(self, prompt, **options):
+        return self._own_session().generate(prompt, **options)
+
+    def _own_session(self):
         with self._session_lock:
             if self._session is None:
                 self._session = Session(self, **self._session_options)
-        return self._session.generate(prompt, **options)
+        return self._session
+
+    @_signature_of(Session.report, "Session.report on the model's own session (the one generate uses); calls from\n"
+                                   "several threads take turns.")
+    def report(self, images=(), **options):
+        return self._own_session().report(images, **options)
 
     def close(self):
         """Frees the model's session and the model now; idempotent. Sessions made with

@@ -7,7 +7,9 @@
 #include <pybind11/pybind11.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "ophtha/ophtha.h"
@@ -72,9 +74,15 @@ class AbortPoll {
   CallbackError& error_;
 };
 
+// The ophtha_image behind an `_ophtha.Image`, kept alive by the returned pointer (also through a
+// close() on another thread). Raises InvalidArgumentError naming `what` for another type or a
+// closed image. Needs the GIL.
+std::shared_ptr<ophtha_image> image_handle(const py::handle& image, const std::string& what);
+
 void bind_errors_and_versions(py::module_& m);
 void bind_log(py::module_& m);
 void bind_model(py::module_& m);
 void bind_image(py::module_& m);
+void bind_tools(py::module_& m);
 
 }  // namespace ophtha_python

@@ -141,6 +141,12 @@ class Image {
     return view;
   }
 
+  // The handle, kept alive by the returned pointer; raises for a closed image.
+  std::shared_ptr<ophtha_image> shared() const {
+    get();
+    return handle_;
+  }
+
  private:
   template <class Make>
   static Image made(Make&& make) {
@@ -163,6 +169,14 @@ class Image {
 };
 
 }  // namespace
+
+std::shared_ptr<ophtha_image> image_handle(const py::handle& image, const std::string& what) {
+  if (!py::isinstance<Image>(image))
+    raise_status(OPHTHA_STATUS_INVALID_ARGUMENT,
+                 what + " is a " + py::str(py::type::of(image).attr("__name__")).cast<std::string>() +
+                     ", expected an ophtha._ophtha.Image");
+  return image.cast<const Image&>().shared();
+}
 
 void bind_image(py::module_& m) {
   py::dict formats, modalities, eyes;

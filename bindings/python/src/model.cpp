@@ -1,5 +1,5 @@
-// _ophtha.Model (ophtha_model: load, facts, tokenize, detokenize) and _ophtha.Session
-// (ophtha_session: generate with streaming, cancellation and abort).
+// _ophtha.Model (ophtha_model: load, facts, tokenize, detokenize, image embeddings) and
+// _ophtha.Session (ophtha_session: generate and report, with streaming, cancellation and abort).
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
@@ -100,6 +100,34 @@ class Model {
       raise_last_error(status);
     }
     return py::array_t<int32_t>(static_cast<py::ssize_t>(n_tokens), tokens.data());
+  }
+
+  // ophtha_image_embed: (n_tokens, dim) float32. The size is asked first (capacity 0); the second
+  // call finds the embedding in the bundle's embedding cache. The array owns the vector it wraps.
+  py::array_t<float> embed(const py::handle& image) const {
+    const std::shared_ptr<ophtha_image> pixels = image_handle(image, "embed: image");
+    auto values = std::make_unique<std::vector<float>>();
+    size_t n_tokens = 0, dim = 0;
+    ophtha_status status;
+    std::string message;
+    {
+      py::gil_scoped_release release;
+      std::shared_lock lock(lock_);
+      status = handle_ ? ophtha_image_embed(handle_, pixels.get(), nullptr, 0, &n_tokens, &dim)
+                       : OPHTHA_STATUS_INVALID_ARGUMENT;
+      if (status == OPHTHA_STATUS_BUFFER_TOO_SMALL) {
+        values->resize(n_tokens * dim);
+        status = ophtha_image_embed(handle_, pixels.get(), values->data(), values->size(), &n_tokens, &dim);
+      }
+      if (status != OPHTHA_STATUS_OK && handle_) message = ophtha_last_error_message();
+    }
+    if (status != OPHTHA_STATUS_OK) {
+      require_open();
+      raise_status(status, message);
+    }
+    float* data = values->data();
+    py::capsule owner(values.release(), [](void* p) { delete static_cast<std::vector<float>*>(p); });
+    return py::array_t<float>({static_cast<py::ssize_t>(n_tokens), static_cast<py::ssize_t>(dim)}, data, owner);
   }
 
   py::str detokenize(const py::array_t<int32_t, py::array::c_style>& tokens) const {
@@ -222,6 +250,79 @@ class Session {
 
   int32_t context_length() const { return context_length_; }
 
+  // ophtha_report_generate on `images` (_ophtha.Image objects) with the GIL released; streaming,
+  // cancellation and abort as generate. Returns text, json (the structured report, serialised) and
+  // the ophtha_report_info fields.
+  py::dict report(const py::list& images, const std::string& findings, const std::string& lang, int32_t max_tokens,
+                  float temperature, float top_p, uint64_t seed, bool check_images, float modality_threshold,
+                  py::object on_text, py::object should_abort, std::shared_ptr<CancelFlag> cancel,
+                  double poll_seconds) {
+    refuse_reentry("report");
+    require_no_nul(findings, "findings");
+    require_no_nul(lang, "lang");
+    std::vector<std::shared_ptr<ophtha_image>> held;
+    for (size_t i = 0; i < images.size(); ++i)
+      held.push_back(image_handle(images[i], "images[" + std::to_string(i) + "]"));
+    std::vector<const ophtha_image*> study;
+    for (const auto& image : held) study.push_back(image.get());
+
+    CallbackError error;
+    AbortPoll poll(std::move(should_abort), poll_seconds, error);
+    GenerateCallbacks callbacks{on_text.is_none() ? py::object() : std::move(on_text), std::move(cancel), &poll,
+                                &error};
+    ophtha_report_params p;
+    ophtha_report_params_default(&p, sizeof p);
+    p.lang = lang.c_str();
+    p.findings = findings.c_str();
+    p.max_tokens = max_tokens;
+    p.temperature = temperature;
+    p.top_p = top_p;
+    p.seed = seed;
+    p.check_images = check_images;
+    p.modality_threshold = modality_threshold;
+    p.token_callback = on_token;
+    p.token_user_data = &callbacks;
+    p.abort_callback = on_abort_poll;
+    p.abort_user_data = &callbacks;
+
+    ophtha_report_info info{};
+    info.struct_size = sizeof info;
+    ophtha_status status;
+    std::string message, text, json;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard lock(busy_);
+      if (!handle_) {
+        status = OPHTHA_STATUS_INVALID_ARGUMENT;
+        message = "the session is closed";
+      } else {
+        generating_on_.store(std::this_thread::get_id());
+        ophtha_report* report = nullptr;
+        status = ophtha_report_generate(handle_, study.data(), study.size(), &p, &report);
+        generating_on_.store(std::thread::id());
+        if (status == OPHTHA_STATUS_OK) status = ophtha_report_get_info(report, &info);
+        if (status == OPHTHA_STATUS_OK) {
+          text = ophtha_report_text(report);
+          json = ophtha_report_json(report);
+        } else {
+          message = ophtha_last_error_message();
+        }
+        ophtha_report_free(report);
+      }
+    }
+    error.rethrow_if_pending();
+    if (status != OPHTHA_STATUS_OK) raise_status(status, message);
+    py::dict result;
+    result["text"] = py::str(text);
+    result["json"] = py::str(json);
+    result["n_prompt_tokens"] = info.n_prompt_tokens;
+    result["n_generated_tokens"] = info.n_generated_tokens;
+    result["embed_seconds"] = info.embed_seconds;
+    result["prefill_seconds"] = info.prefill_seconds;
+    result["decode_seconds"] = info.decode_seconds;
+    return result;
+  }
+
   py::dict generate(const std::string& prompt, int32_t max_tokens, float temperature, int32_t top_k, float top_p,
                     float min_p, float repeat_penalty, int32_t repeat_last_n, uint64_t seed, bool add_bos,
                     bool ignore_eos, const std::vector<std::string>& stop, py::object on_text,
@@ -300,6 +401,19 @@ class Session {
   int32_t context_length_ = 0;  // fixed at creation; read without waiting for a running generate
 };
 
+py::dict report_defaults() {
+  ophtha_report_params p;
+  ophtha_report_params_default(&p, sizeof p);
+  py::dict d;
+  d["max_tokens"] = p.max_tokens;
+  d["temperature"] = p.temperature;
+  d["top_p"] = p.top_p;
+  d["seed"] = p.seed;
+  d["check_images"] = p.check_images != 0;
+  d["modality_threshold"] = p.modality_threshold;
+  return d;
+}
+
 py::dict generate_defaults() {
   ophtha_generate_params p;
   ophtha_generate_params_default(&p, sizeof p);
@@ -329,6 +443,8 @@ void bind_model(py::module_& m) {
   m.attr("STOP_REASON") = stop_reasons;
   m.def("generate_defaults", &generate_defaults,
         "The library's default generation parameters (ophtha_generate_params_default) as a dict.");
+  m.def("report_defaults", &report_defaults,
+        "The library's default report parameters (ophtha_report_params_default) as a dict.");
 
   py::class_<Model, std::shared_ptr<Model>>(m, "Model",
                                             "ophtha_model: an immutable loaded language model, shareable by threads.")
@@ -347,7 +463,12 @@ void bind_model(py::module_& m) {
       .def("tokenize", &Model::tokenize, py::arg("text"), py::arg("add_bos"),
            "ophtha_tokenize: the ids of `text` (str, encoded as UTF-8, or bytes) as an int32 array.")
       .def("detokenize", &Model::detokenize, py::arg("tokens"),
-           "ophtha_detokenize: the text of a 1-D C-contiguous int32 array of ids.");
+           "ophtha_detokenize: the text of a 1-D C-contiguous int32 array of ids.")
+      .def_property_readonly("has_vision", [](const Model& m) { return m.fact(ophtha_model_has_vision) != 0; },
+                             "ophtha_model_has_vision: loaded from a model bundle.")
+      .def("embed", &Model::embed, py::arg("image"),
+           "ophtha_image_embed with the GIL released: the projected embeddings of an Image, a float32 array "
+           "of shape (n_tokens, dim).");
 
   py::class_<CancelFlag, std::shared_ptr<CancelFlag>>(
       m, "CancelFlag", "Set from any thread to end a generation cleanly (stop reason CANCELLED) at the next token.")
@@ -369,7 +490,14 @@ void bind_model(py::module_& m) {
            "UTF-8 characters) with the GIL; a true return ends generation (CANCELLED). `should_abort()` and "
            "Python's signal handlers run about every `poll_seconds`; a true return raises AbortedError, an "
            "exception (KeyboardInterrupt) is raised as is. Returns a dict: text, tokens, stop_reason, "
-           "n_prompt_tokens, prefill_seconds, decode_seconds.");
+           "n_prompt_tokens, prefill_seconds, decode_seconds.")
+      .def("report", &Session::report, py::arg("images"), py::arg("findings"), py::arg("lang"),
+           py::arg("max_tokens"), py::arg("temperature"), py::arg("top_p"), py::arg("seed"), py::arg("check_images"),
+           py::arg("modality_threshold"), py::arg("on_text"), py::arg("should_abort"), py::arg("cancel"),
+           py::arg("poll_seconds"),
+           "ophtha_report_generate with the GIL released on a list of Image; callbacks as generate. Returns a "
+           "dict: text, json (the structured report, serialised), n_prompt_tokens, n_generated_tokens, "
+           "embed_seconds, prefill_seconds, decode_seconds.");
 }
 
 }  // namespace ophtha_python

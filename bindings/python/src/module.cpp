@@ -1,4 +1,5 @@
-// The extension module ophtha._ophtha: thin classes over the C ABI. The package `ophtha`
+// The extension module ophtha._ophtha: thin classes over the C ABI (models, sessions with text
+// generation and reports, images, the tools). The package `ophtha`
 // (bindings/python/ophtha) builds the documented Python API on top of it.
 #include "bindings.hpp"
 
@@ -10,6 +11,5 @@ PYBIND11_MODULE(_ophtha, m) {
   ophtha_python::bind_log(m);
   ophtha_python::bind_model(m);
   ophtha_python::bind_image(m);
-  // The report, image-encoding, synthesis, training and evaluation calls are bound here, one
-  // bind_* per concern, once their C functions exist in ophtha.h.
+  ophtha_python::bind_tools(m);
 }

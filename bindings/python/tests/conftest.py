@@ -20,6 +20,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 MAKE_LLAMA_MODEL = REPO / "tests" / "tools" / "make_llama_model.py"
+MAKE_RANDOM_BUNDLE = REPO / "tests" / "tools" / "make_random_bundle.py"
+EXAMPLE_IMAGES = REPO / "examples" / "images"
 LLAMA2_TOKENIZER = REPO / "tests" / "data" / "llama2-tokenizer.model"
 
 # A LLaMA 2 vocabulary (the real tokenizer), GQA, random weights: ~1000 tokens/s on one core.
@@ -66,6 +68,22 @@ def long_context_model(work_dir):
 @pytest.fixture(scope="session")
 def model(model_path):
     with ophtha.Model(model_path, n_threads=1) as m:
+        yield m
+
+
+@pytest.fixture(scope="session")
+def bundle_path(work_dir):
+    """A model bundle of seeded random weights (LLM dim 64, 2 x 2 = 4 image tokens): the reports
+    are meaningless, the pipeline is the real one. Rewritten every run (half a second)."""
+    folder = work_dir / "random-bundle"
+    subprocess.run([sys.executable, str(MAKE_RANDOM_BUNDLE), "--out", str(folder), "--seed", "4"], check=True,
+                   capture_output=True, timeout=300)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def bundle(bundle_path):
+    with ophtha.Model(bundle_path, n_threads=1) as m:
         yield m
 
 

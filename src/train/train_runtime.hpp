@@ -1,0 +1,23 @@
+// What every training stage shares besides the optimiser: the CPU thread policy, the allocator
+// setting, the language model a configuration names, and the per-micro-batch dropout seed.
+#pragma once
+#include <cstdint>
+
+#include "ophtha/train.hpp"
+
+namespace ophtha::train {
+
+// OpenBLAS runs the matrix products on `threads` threads (0 = every core this process may use),
+// LibTorch's intra-op pool stays at one (llm/cpu_threads.hpp). Returns the thread count.
+int claim_threads(int threads);
+
+// glibc's mmap and trim thresholds raised to 1 GiB, once per process (train.hpp says why).
+void keep_large_blocks_on_the_heap();
+
+// The model of `config`: loaded from model.from, or drawn from the seed with model.tokenizer.
+TrainableLlama build_model(const TrainConfig& config);
+
+// The dropout seed of micro-batch m: a function of the run seed and m alone.
+uint64_t dropout_seed(uint64_t seed, int64_t m);
+
+}  // namespace ophtha::train

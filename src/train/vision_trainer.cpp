@@ -1,0 +1,256 @@
+// VisionTrainer (train_stages.hpp): the encoder and the auxiliary heads on a manifest's images.
+#include <chrono>
+#include <cmath>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include "llm/cpu_threads.hpp"
+#include "ophtha/error.hpp"
+#include "ophtha/trainable_resnet.hpp"
+#include "ophtha/train_stages.hpp"
+#include "train/train_checkpoint.hpp"
+#include "train/train_images.hpp"
+#include "train/train_metrics.hpp"
+#include "train/train_runtime.hpp"
+
+namespace ophtha {
+
+struct VisionTrainer::State {
+  TrainConfig config;
+  std::optional<TrainableResNet> encoder;
+  std::optional<AuxiliaryHeads> heads;
+  std::vector<train::TrainImage> train, validation;
+  at::Tensor train_pixels, validation_pixels;  // [N, 3, S, S] f16
+  std::optional<BatchOrder> order;
+  std::unique_ptr<AdamW> optimizer;
+  LrSchedule schedule;
+  int64_t step = 0;
+  std::unique_ptr<train::MetricsLog> metrics;
+
+  std::vector<std::pair<std::string, at::Tensor>> parameters() const {
+    std::vector<std::pair<std::string, at::Tensor>> all;
+    for (const auto& [name, t] : encoder->named_parameters()) all.emplace_back("encoder." + name, t);
+    for (const auto& [name, t] : heads->named_parameters()) all.emplace_back(name, t);
+    return all;
+  }
+};
+
+namespace {
+
+// Images `first` … of `pixels` as f32 [B, 3, S, S] with their targets.
+std::pair<at::Tensor, std::vector<ImageTargets>> gather(const at::Tensor& pixels,
+                                                        const std::vector<train::TrainImage>& images,
+                                                        const std::vector<int64_t>& indices) {
+  std::vector<ImageTargets> targets;
+  for (int64_t i : indices) targets.push_back(images[static_cast<size_t>(i)].targets);
+  const at::Tensor index = at::tensor(indices, at::kLong);
+  return {pixels.index_select(0, index).to(at::kFloat), std::move(targets)};
+}
+
+}  // namespace
+
+VisionTrainer::VisionTrainer(TrainConfig config) : s_(std::make_unique<State>()) {
+  State& s = *s_;
+  s.config = std::move(config);
+  const TrainConfig& c = s.config;
+  const ImageTrainConfig& im = c.images;
+  if (c.stage != TrainStage::Vision)
+    fail(ErrorCode::InvalidArgument, "{}: VisionTrainer runs the vision stage, not this configuration's", c.source);
+  if (c.min_lr > c.lr)
+    fail(ErrorCode::InvalidArgument, "{}: optimizer.min_lr {} is above optimizer.lr {}", c.source, c.min_lr, c.lr);
+  const int threads = c.threads > 0 ? c.threads : llm::available_cores();
+  at::set_num_threads(threads);  // convolutions: LibTorch's own pool does the work here
+  train::keep_large_blocks_on_the_heap();
+
+  const Manifest manifest = read_manifest(im.manifest);
+  s.train = train::images_of(manifest, train::studies_in(manifest, im.splits));
+  if (s.train.empty())
+    fail(ErrorCode::InvalidArgument, "{}: data.manifest '{}' has no image in the splits data.splits names", c.source,
+         im.manifest);
+  const PreprocessOptions pre = train::training_preprocess(im.image_size);
+  s.train_pixels = train::preprocess_images(s.train, pre, threads, at::kHalf);
+  if (!im.validation_manifest.empty()) {
+    const Manifest v = read_manifest(im.validation_manifest);
+    s.validation = train::images_of(v, train::studies_in(v, im.validation_splits));
+    if (!s.validation.empty()) s.validation_pixels = train::preprocess_images(s.validation, pre, threads, at::kHalf);
+  }
+
+  s.encoder.emplace(im.encoder_from.empty() ? TrainableResNet::random(im.encoder_arch, c.seed, im.encoder_width)
+                                            : TrainableResNet::load(im.encoder_from, im.encoder_arch));
+  s.heads.emplace(im.heads_from.empty() ? AuxiliaryHeads::random(s.encoder->channels(), c.seed ^ 0x4EADull)
+                                        : AuxiliaryHeads::load(im.heads_from));
+  if (s.heads->channels() != s.encoder->channels())
+    fail(ErrorCode::InvalidArgument, "{}: heads.from '{}' reads C = {} channels but the encoder gives C = {}", c.source,
+         im.heads_from, s.heads->channels(), s.encoder->channels());
+  for (const auto& [name, t] : s.parameters()) t.requires_grad_(true);
+  s.order.emplace(static_cast<int64_t>(s.train.size()), c.batch_size, c.seed);
+  s.optimizer = std::make_unique<AdamW>(s.parameters(), c.adamw);
+  const int64_t micro_batches = c.epochs * s.order->batches_per_epoch();
+  s.schedule = {c.lr, c.min_lr, c.warmup_steps, c.steps > 0 ? c.steps : (micro_batches + c.grad_accum - 1) / c.grad_accum};
+}
+
+VisionTrainer::~VisionTrainer() = default;
+
+int64_t VisionTrainer::step() const { return s_->step; }
+int64_t VisionTrainer::total_steps() const { return s_->schedule.total_steps; }
+int64_t VisionTrainer::train_images() const { return static_cast<int64_t>(s_->train.size()); }
+
+ImageStepReport VisionTrainer::train_step() {
+  State& s = *s_;
+  const TrainConfig& c = s.config;
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<at::Tensor> tensors;
+  for (const auto& [name, t] : s.parameters()) {
+    t.mutable_grad() = at::Tensor();
+    tensors.push_back(t);
+  }
+  ImageStepReport r;
+  s.encoder->set_training(true);
+  for (int64_t j = 0; j < c.grad_accum; ++j) {
+    const std::vector<int64_t> batch = s.order->batch(s.step * c.grad_accum + j);
+    auto [pixels, targets] = gather(s.train_pixels, s.train, batch);
+    const VisionFeatures f = s.encoder->forward(pixels);
+    const at::Tensor loss =
+        s.heads->loss(s.heads->forward(f.pooled), targets, c.images.head_weights) / static_cast<double>(c.grad_accum);
+    loss.backward();
+    r.loss += loss.item<double>();
+    r.items += static_cast<int64_t>(batch.size());
+  }
+  s.encoder->set_training(false);
+  // A head (or the projector) that no example of the step reached has no gradient: it counts as 0,
+  // as in torch with zero_grad(set_to_none=False).
+  for (const at::Tensor& t : tensors)
+    if (!t.grad().defined()) t.mutable_grad() = at::zeros_like(t);
+  r.grad_norm = clip_grad_norm(tensors, c.grad_clip);
+  r.lr = s.schedule.at(s.step);
+  s.optimizer->step(r.lr);
+  for (const at::Tensor& t : tensors) t.mutable_grad() = at::Tensor();
+  ++s.step;
+  r.step = s.step;
+  r.total_steps = s.schedule.total_steps;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+nlohmann::json VisionTrainer::validate() {
+  State& s = *s_;
+  if (s.validation.empty())
+    fail(ErrorCode::InvalidArgument, "{}: no validation images (data.validation_manifest)", s.config.source);
+  at::NoGradGuard no_grad;
+  s.encoder->set_training(false);
+  const int64_t n = static_cast<int64_t>(s.validation.size());
+  double loss = 0;
+  int64_t modality_right = 0, gradable_right = 0, gradable_n = 0;
+  std::array<int64_t, kGradeScaleCount> grade_right{}, grade_n{};
+  std::array<int64_t, kFindingCount> tp{}, fp{}, fn{};
+  for (int64_t begin = 0; begin < n; begin += s.config.batch_size) {
+    std::vector<int64_t> batch;
+    for (int64_t i = begin; i < std::min(n, begin + s.config.batch_size); ++i) batch.push_back(i);
+    auto [pixels, targets] = gather(s.validation_pixels, s.validation, batch);
+    const HeadLogits logits = s.heads->forward(s.encoder->forward(pixels).pooled);
+    loss += s.heads->loss(logits, targets, s.config.images.head_weights).item<double>() * static_cast<double>(batch.size());
+    const std::vector<HeadPrediction> predicted = s.heads->predict(logits);
+    for (size_t b = 0; b < batch.size(); ++b) {
+      const ImageTargets& t = targets[b];
+      const HeadPrediction& p = predicted[b];
+      modality_right += static_cast<int>(p.modality) == t.modality;
+      if (t.gradable >= 0) gradable_n += 1, gradable_right += (p.gradable_probability >= 0.5f) == (t.gradable == 1);
+      for (int f = 0; f < kFindingCount; ++f) {
+        if (t.findings[f] < 0) continue;
+        const bool yes = p.finding_probability[f] >= 0.5f, truth = t.findings[f] == 1;
+        tp[f] += yes && truth, fp[f] += yes && !truth, fn[f] += !yes && truth;
+      }
+      for (int g = 0; g < kGradeScaleCount; ++g)
+        if (t.grades[g] >= 0) grade_n[g] += 1, grade_right[g] += p.grade[g] == t.grades[g];
+    }
+  }
+  double f1_sum = 0;
+  int f1_n = 0;
+  for (int f = 0; f < kFindingCount; ++f)
+    if (tp[f] + fn[f] > 0) f1_sum += 2.0 * tp[f] / (2.0 * tp[f] + fp[f] + fn[f]), f1_n += 1;
+  nlohmann::json out = {{"loss", loss / static_cast<double>(n)},
+                        {"modality_accuracy", static_cast<double>(modality_right) / static_cast<double>(n)},
+                        {"findings_macro_f1", f1_n ? f1_sum / f1_n : 0.0}};
+  if (gradable_n) out["gradable_accuracy"] = static_cast<double>(gradable_right) / static_cast<double>(gradable_n);
+  for (int g = 0; g < kGradeScaleCount; ++g)
+    if (grade_n[g])
+      out[std::string(grade_scale_info(static_cast<GradeScale>(g)).code) + "_accuracy"] =
+          static_cast<double>(grade_right[g]) / static_cast<double>(grade_n[g]);
+  return out;
+}
+
+void VisionTrainer::save_checkpoint() const {
+  const State& s = *s_;
+  if (s.config.checkpoint_dir.empty()) return;
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& [name, t] : s.parameters()) tensors.emplace_back("param/" + name, t);
+  for (const auto& [name, t] : s.encoder->named_buffers()) tensors.emplace_back("buffer/encoder." + name, t);
+  for (const auto& [name, t] : s.optimizer->state()) tensors.emplace_back("adamw/" + name, t);
+  train::write_checkpoint(Trainer::checkpoint_path(s.config.checkpoint_dir), tensors,
+                          {{"format", train::kCheckpointFormat},
+                           {"step", std::to_string(s.step)},
+                           {"adamw_steps", std::to_string(s.optimizer->step_count())},
+                           {"run", s.config.run_identity()}});
+}
+
+void VisionTrainer::resume() {
+  State& s = *s_;
+  if (s.config.checkpoint_dir.empty())
+    fail(ErrorCode::InvalidArgument, "{}: resuming needs checkpoint.dir", s.config.source);
+  const std::string path = Trainer::checkpoint_path(s.config.checkpoint_dir);
+  const train::CheckpointContents c = train::read_checkpoint(path);
+  train::check_run_identity(c, s.config.run_identity(), path);
+  train::restore_tensors(c, "param/", s.parameters(), path);
+  std::vector<std::pair<std::string, at::Tensor>> buffers;
+  for (const auto& [name, t] : s.encoder->named_buffers()) buffers.emplace_back("encoder." + name, t);
+  train::restore_tensors(c, "buffer/", buffers, path);
+  s.optimizer->load_state(train::optimizer_moments(c), train::metadata_integer(c, "adamw_steps", path), path);
+  s.step = train::metadata_integer(c, "step", path);
+  if (!s.config.metrics_log.empty()) s.metrics = std::make_unique<train::MetricsLog>(s.config.metrics_log, s.step);
+}
+
+std::vector<std::string> VisionTrainer::write_outputs() const {
+  const State& s = *s_;
+  std::vector<std::string> written;
+  if (!s.config.output_encoder.empty()) s.encoder->save(s.config.output_encoder), written.push_back(s.config.output_encoder);
+  if (!s.config.output_heads.empty()) s.heads->save(s.config.output_heads), written.push_back(s.config.output_heads);
+  if (!s.config.loss_plot.empty() && !s.config.metrics_log.empty()) {
+    train::draw_loss_curve(s.config.metrics_log, s.config.loss_plot);
+    written.push_back(s.config.loss_plot);
+  }
+  return written;
+}
+
+void VisionTrainer::run(const std::function<bool(const ImageStepReport&)>& on_step, int64_t max_steps) {
+  State& s = *s_;
+  const TrainConfig& c = s.config;
+  if (!c.metrics_log.empty() && !s.metrics) s.metrics = std::make_unique<train::MetricsLog>(c.metrics_log, -1);
+  const int64_t stop = max_steps < 0 ? s.schedule.total_steps : std::min(s.schedule.total_steps, s.step + max_steps);
+  while (s.step < stop) {
+    ImageStepReport r = train_step();
+    const bool last = s.step == s.schedule.total_steps;
+    if (s.metrics)
+      s.metrics->append({{"step", r.step}, {"loss", r.loss}, {"lr", r.lr}, {"grad_norm", r.grad_norm},
+                         {"images", r.items}, {"images_per_s", r.items / std::max(r.seconds, 1e-9)}});
+    if (!s.validation.empty() && (last || (c.validation_every > 0 && s.step % c.validation_every == 0))) {
+      const nlohmann::json v = validate();
+      r.validation_loss = v["loss"].get<double>();
+      if (s.metrics) {
+        nlohmann::json record = {{"step", r.step}, {"val_loss", *r.validation_loss}};
+        for (const auto& [key, value] : v.items())
+          if (key != "loss") record["val_" + key] = value;
+        s.metrics->append(record);
+      }
+    }
+    if (last || (c.checkpoint_every > 0 && s.step % c.checkpoint_every == 0)) save_checkpoint();
+    const bool go_on = !on_step || on_step(r);
+    if (!go_on && !last) {
+      save_checkpoint();
+      break;
+    }
+  }
+  if (s.step == s.schedule.total_steps) write_outputs();
+}
+
+}  // namespace ophtha

@@ -1,0 +1,123 @@
+"""The image stages of `ophtha train` end to end, at a tiny size: the vision stage trains the
+encoder and auxiliary heads on a synthetic manifest and logs the heads' validation metrics; the
+multimodal stage trains projector and LLM on (images, prompt, report) — with a clinician's
+correction from the feedback store — and writes a model bundle that `ophtha report` loads, whose
+batch predictions `ophtha eval` scores; a multimodal run stopped and resumed writes the very bundle
+of an uninterrupted run; a bad stage is refused naming the key.
+"""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_data(ophtha, folder):
+    if folder.exists():
+        shutil.rmtree(folder)
+    ophtha.ok("synth", "--out", folder / "data", "--studies", "8", "--seed", "5", "--split", "0.75,0.25,0")
+    subprocess.run([sys.executable if sys.executable.startswith("/usr/bin") else "/usr/bin/python3",
+                    ROOT / "scripts/demo/train_tokenizer.py", "--manifest", folder / "data/manifest.jsonl",
+                    "--vocab", "600", "--out", folder / "tokenizer.model"], check=True, capture_output=True)
+    return folder
+
+
+def vision_config(folder):
+    run = {"stage": "vision",
+           "data": {"manifest": "data/manifest.jsonl", "validation_manifest": "data/manifest.jsonl",
+                    "validation_splits": ["val"]},
+           "encoder": {"arch": "resnet18", "width": 4, "image_size": 64},
+           "optimizer": {"lr": 1e-3, "warmup_steps": 1}, "steps": 3, "batch_size": 4, "seed": 2, "threads": 1,
+           "validation_every": 3,
+           "output": {"encoder": "encoder.safetensors", "heads": "heads.safetensors",
+                      "metrics": "vision-metrics.jsonl", "loss_plot": "vision-loss.png"}}
+    (folder / "vision.json").write_text(json.dumps(run))
+    return folder / "vision.json"
+
+
+def multimodal_config(folder, name, **extra):
+    run = {"stage": "multimodal",
+           "model": {"tokenizer": "tokenizer.model", "dim": 32, "layers": 1, "heads": 2, "ffn": 64, "context": 256},
+           "data": {"manifest": "data/manifest.jsonl", "validation_manifest": "data/manifest.jsonl",
+                    "validation_splits": ["val"], "languages": ["zh", "en"], "text_only_fraction": 0.5,
+                    "max_tokens": 256, "validation_reports": 1,
+                    "corrections": {"store": "corrections", "weight": 2.0}},
+           "encoder": {"arch": "resnet18", "from": "encoder.safetensors", "image_size": 64},
+           "heads": {"from": "heads.safetensors"},
+           "projector": {"kind": "mlp2x_gelu", "pool_side": 1},
+           "method": "full", "optimizer": {"lr": 1e-3, "warmup_steps": 1}, "steps": 4, "batch_size": 4,
+           "seed": 3, "threads": 1, "validation_every": 4,
+           "checkpoint": {"dir": f"{name}-ckpt", "every": 1},
+           "output": {"bundle": f"{name}-bundle", "type": "f32", "name": "tiny", "disclaimer": "Test model, synthetic.",
+                      "metrics": f"{name}-metrics.jsonl", "loss_plot": f"{name}-loss.png"}}
+    run.update(extra)
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps(run))
+    return path
+
+
+def test_vision_then_multimodal_stage_write_a_bundle_report_and_eval_use(ophtha, work_dir):
+    folder = make_data(ophtha, work_dir / "train-stages")
+    result = ophtha.ok("train", "--config", vision_config(folder))
+    assert "vision stage: steps 3/3" in result.stdout and "images/s" in result.stdout
+    records = [json.loads(line) for line in (folder / "vision-metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "loss" in r] == [1, 2, 3]
+    validation = [r for r in records if "val_loss" in r]
+    assert len(validation) == 1 and 0 <= validation[0]["val_modality_accuracy"] <= 1
+    assert "val_findings_macro_f1" in validation[0] and "val_icdr_accuracy" in validation[0]
+    assert (folder / "vision-loss.png").read_bytes()[:4] == b"\x89PNG"
+
+    manifest = [json.loads(line) for line in (folder / "data/manifest.jsonl").read_text().splitlines()]
+    study = next(s for s in manifest if s["split"] == "train")
+    (folder / "corrected.txt").write_text("Corrected report: no abnormality.")
+    ophtha.ok("feedback", "add", "--store", folder / "corrections", "--study", study["id"], "--report",
+              folder / "corrected.txt")
+
+    result = ophtha.ok("train", "--config", multimodal_config(folder, "mm"), timeout=300)
+    assert "multimodal stage: steps 4/4" in result.stdout
+    records = [json.loads(line) for line in (folder / "mm-metrics.jsonl").read_text().splitlines()]
+    validation = [r for r in records if "val_loss" in r]
+    assert len(validation) == 1 and "val_en_rouge_l" in validation[0] and "val_zh_rouge_l" in validation[0]
+    bundle = folder / "mm-bundle"
+    assert sorted(p.name for p in bundle.iterdir()) == [
+        "encoder.safetensors", "heads.safetensors", "llm.gguf", "ophtha-bundle.json", "projector.safetensors"]
+    assert not (folder / "mm-bundle.partial").exists()
+
+    image = study["images"][0]
+    report = json.loads(ophtha.ok("report", "--model", bundle, "--json", "--max-tokens", "8", "--image",
+                                  f"{folder / 'data' / image['path']}:{image['modality']}:{image['eye']}").stdout)
+    assert report["model"] == "tiny" and report["disclaimer"] == "Test model, synthetic."
+    ophtha.ok("report", "--model", bundle, "--manifest", folder / "data/manifest.jsonl", "--split", "val",
+              "--max-tokens", "8", "--out", folder / "pred.jsonl")
+    predictions = [json.loads(line) for line in (folder / "pred.jsonl").read_text().splitlines()]
+    val_ids = [s["id"] for s in manifest if s["split"] == "val"]
+    assert sorted((p["id"], p["lang"]) for p in predictions) == sorted((i, l) for i in val_ids for l in ("en", "zh"))
+    ophtha.ok("eval", "--manifest", folder / "data/manifest.jsonl", "--predictions", folder / "pred.jsonl",
+              "--split", "val", "--out", folder / "eval")
+    assert (folder / "eval/metrics.json").exists()
+
+
+def test_multimodal_run_stopped_and_resumed_writes_the_uninterrupted_bundle(ophtha, work_dir):
+    folder = work_dir / "train-stages"
+    if not (folder / "encoder.safetensors").exists():
+        make_data(ophtha, folder)
+        ophtha.ok("train", "--config", vision_config(folder))
+    whole = multimodal_config(folder, "whole", data={"manifest": "data/manifest.jsonl", "max_tokens": 256})
+    ophtha.ok("train", "--config", whole, timeout=300)
+    parts = multimodal_config(folder, "parts", data={"manifest": "data/manifest.jsonl", "max_tokens": 256})
+    first = ophtha.ok("train", "--config", parts, "--steps", "2", timeout=300)
+    assert "steps 2/4" in first.stdout and not (folder / "parts-bundle").exists()
+    ophtha.ok("train", "--config", parts, "--resume", timeout=300)
+    for name in ("llm.gguf", "projector.safetensors"):
+        assert (folder / "parts-bundle" / name).read_bytes() == (folder / "whole-bundle" / name).read_bytes(), name
+
+
+def test_unknown_stage_is_refused_naming_the_key(ophtha, work_dir):
+    folder = work_dir / "train-stages-bad"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "run.json").write_text(json.dumps({"stage": "pictures", "data": {}}))
+    result = ophtha("train", "--config", folder / "run.json")
+    assert result.returncode != 0
+    assert "'stage'" in result.stderr and "multimodal" in result.stderr
