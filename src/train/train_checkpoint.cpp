@@ -94,4 +94,29 @@ std::map<std::string, at::Tensor> optimizer_moments(const CheckpointContents& c)
   return moments;
 }
 
+void save_run_checkpoint(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& params,
+                         const std::vector<std::pair<std::string, at::Tensor>>& buffers, const AdamW& optimizer,
+                         int64_t step, const std::string& identity) {
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& [name, t] : params) tensors.emplace_back("param/" + name, t);
+  for (const auto& [name, t] : buffers) tensors.emplace_back("buffer/" + name, t);
+  for (const auto& [name, t] : optimizer.state()) tensors.emplace_back("adamw/" + name, t);
+  write_checkpoint(path, tensors,
+                   {{"format", kCheckpointFormat},
+                    {"step", std::to_string(step)},
+                    {"adamw_steps", std::to_string(optimizer.step_count())},
+                    {"run", identity}});
+}
+
+int64_t load_run_checkpoint(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& params,
+                            const std::vector<std::pair<std::string, at::Tensor>>& buffers, AdamW& optimizer,
+                            const std::string& identity) {
+  const CheckpointContents c = read_checkpoint(path);
+  check_run_identity(c, identity, path);
+  restore_tensors(c, "param/", params, path);
+  restore_tensors(c, "buffer/", buffers, path);
+  optimizer.load_state(optimizer_moments(c), metadata_integer(c, "adamw_steps", path), path);
+  return metadata_integer(c, "step", path);
+}
+
 }  // namespace ophtha::train

@@ -9,6 +9,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "ophtha/train_optim.hpp"
+
 namespace ophtha::train {
 
 inline constexpr const char* kCheckpointFormat = "ophtha-train-checkpoint-1";
@@ -44,5 +46,17 @@ void check_run_identity(const CheckpointContents& c, const std::string& identity
 void restore_tensors(const CheckpointContents& c, const std::string& prefix,
                      const std::vector<std::pair<std::string, at::Tensor>>& tensors, const std::string& path);
 std::map<std::string, at::Tensor> optimizer_moments(const CheckpointContents& c);
+
+// A run's checkpoint at `path`: "param/<name>" for `params`, "buffer/<name>" for `buffers`, the
+// optimizer's moments, and the step, the optimizer's step count and the run identity.
+void save_run_checkpoint(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& params,
+                         const std::vector<std::pair<std::string, at::Tensor>>& buffers, const AdamW& optimizer,
+                         int64_t step, const std::string& identity);
+
+// Reads what save_run_checkpoint wrote back into the same tensors and the optimizer (checking the
+// run identity); returns the step.
+int64_t load_run_checkpoint(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& params,
+                            const std::vector<std::pair<std::string, at::Tensor>>& buffers, AdamW& optimizer,
+                            const std::string& identity);
 
 }  // namespace ophtha::train

@@ -16,6 +16,20 @@ std::vector<std::string> outputs_of(const TrainConfig& c) {
   return out;
 }
 
+TrainProgress progress(const char* stage, int64_t step, int64_t total, double loss, double lr, double seconds,
+                       int64_t items, std::optional<double> validation_loss) {
+  TrainProgress p;
+  p.stage = stage;
+  p.step = step;
+  p.total_steps = total;
+  p.loss = loss;
+  p.lr = lr;
+  p.seconds = seconds;
+  p.items = items;
+  p.validation_loss = validation_loss;
+  return p;
+}
+
 // The image stages share one shape: resume, run with a callback, report.
 template <class ImageTrainer>
 TrainRunResult run_image_stage(const TrainConfig& config, const char* stage, const TrainRunOptions& options) {
@@ -23,17 +37,8 @@ TrainRunResult run_image_stage(const TrainConfig& config, const char* stage, con
   if (options.resume) trainer.resume();
   trainer.run(
       [&](const ImageStepReport& r) {
-        if (!options.on_step) return true;
-        TrainProgress p;
-        p.stage = stage;
-        p.step = r.step;
-        p.total_steps = r.total_steps;
-        p.loss = r.loss;
-        p.lr = r.lr;
-        p.seconds = r.seconds;
-        p.items = r.items;
-        p.validation_loss = r.validation_loss;
-        return options.on_step(p);
+        return !options.on_step || options.on_step(progress(stage, r.step, r.total_steps, r.loss, r.lr, r.seconds,
+                                                             r.items, r.validation_loss));
       },
       options.max_steps);
   TrainRunResult result;
@@ -60,17 +65,9 @@ TrainRunResult train_from_config_file(const std::string& path, const TrainRunOpt
   while (go_on && trainer.step() < stop)
     trainer.run(
         [&](const TrainStepReport& r) {
-          if (!options.on_step) return;
-          TrainProgress p;
-          p.stage = "language";
-          p.step = r.step;
-          p.total_steps = r.total_steps;
-          p.loss = r.loss;
-          p.lr = r.lr;
-          p.seconds = r.seconds;
-          p.items = r.tokens;
-          p.validation_loss = r.validation_loss;
-          go_on = options.on_step(p);
+          if (options.on_step)
+            go_on = options.on_step(progress("language", r.step, r.total_steps, r.loss, r.lr, r.seconds, r.tokens,
+                                             r.validation_loss));
         },
         1);
   if (!go_on && trainer.step() < trainer.total_steps()) trainer.save_checkpoint();

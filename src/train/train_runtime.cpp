@@ -49,4 +49,15 @@ uint64_t dropout_seed(uint64_t seed, int64_t m) {
 }
 
 
+std::pair<double, double> finish_step(AdamW& optimizer, const std::vector<at::Tensor>& tensors,
+                                      const LrSchedule& schedule, int64_t step, double grad_clip) {
+  for (const at::Tensor& t : tensors)
+    if (!t.grad().defined()) t.mutable_grad() = at::zeros_like(t);
+  const double norm = clip_grad_norm(tensors, grad_clip);
+  const double lr = schedule.at(step);
+  optimizer.step(lr);
+  for (const at::Tensor& t : tensors) t.mutable_grad() = at::Tensor();
+  return {norm, lr};
+}
+
 }  // namespace ophtha::train

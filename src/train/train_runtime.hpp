@@ -2,6 +2,8 @@
 // setting, the language model a configuration names, and the per-micro-batch dropout seed.
 #pragma once
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "ophtha/train.hpp"
 
@@ -16,6 +18,13 @@ void keep_large_blocks_on_the_heap();
 
 // The model of `config`: loaded from model.from, or drawn from the seed with model.tokenizer.
 TrainableLlama build_model(const TrainConfig& config);
+
+// The end of an optimizer step after backward(): a tensor no example reached gets a zero gradient
+// (torch's zero_grad(set_to_none=False)), the gradients are clipped to `grad_clip`, AdamW steps
+// with the schedule's rate at `step`, and the gradients are dropped. Returns {norm before
+// clipping, learning rate}.
+std::pair<double, double> finish_step(AdamW& optimizer, const std::vector<at::Tensor>& tensors,
+                                      const LrSchedule& schedule, int64_t step, double grad_clip);
 
 // The dropout seed of micro-batch m: a function of the run seed and m alone.
 uint64_t dropout_seed(uint64_t seed, int64_t m);

@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <chrono>
+#include <tuple>
 #include <mutex>
 #include <optional>
 
@@ -108,10 +109,7 @@ TrainStepReport Trainer::train_step() {
     r.tokens += b.tokens;
   }
   s.model->set_training(false);
-  r.grad_norm = clip_grad_norm(tensors, c.grad_clip);
-  r.lr = s.schedule.at(s.step);
-  s.optimizer->step(r.lr);
-  for (const at::Tensor& t : tensors) t.mutable_grad() = at::Tensor();
+  std::tie(r.grad_norm, r.lr) = train::finish_step(*s.optimizer, tensors, s.schedule, s.step, c.grad_clip);
   ++s.step;
   r.step = s.step;
   r.total_steps = s.schedule.total_steps;
@@ -142,14 +140,8 @@ double Trainer::validation_loss() {
 void Trainer::save_checkpoint() const {
   const State& s = *s_;
   if (s.config.checkpoint_dir.empty()) return;
-  std::vector<std::pair<std::string, at::Tensor>> tensors;
-  for (const auto& [name, t] : s.model->trainable_parameters()) tensors.emplace_back("param/" + name, t);
-  for (const auto& [name, t] : s.optimizer->state()) tensors.emplace_back("adamw/" + name, t);
-  train::write_checkpoint(checkpoint_path(s.config.checkpoint_dir), tensors,
-                          {{"format", train::kCheckpointFormat},
-                           {"step", std::to_string(s.step)},
-                           {"adamw_steps", std::to_string(s.optimizer->step_count())},
-                           {"run", s.config.run_identity()}});
+  train::save_run_checkpoint(checkpoint_path(s.config.checkpoint_dir), s.model->trainable_parameters(), {}, *s.optimizer, s.step,
+                             s.config.run_identity());
 }
 
 void Trainer::resume() {
@@ -157,12 +149,7 @@ void Trainer::resume() {
   if (s.config.checkpoint_dir.empty())
     fail(ErrorCode::InvalidArgument, "{}: resuming needs checkpoint.dir", s.config.source);
   const std::string path = checkpoint_path(s.config.checkpoint_dir);
-  const train::CheckpointContents c = train::read_checkpoint(path);
-  train::check_run_identity(c, s.config.run_identity(), path);
-  train::restore_tensors(c, "param/", s.model->trainable_parameters(), path);
-  const std::map<std::string, at::Tensor> moments = train::optimizer_moments(c);
-  s.optimizer->load_state(moments, train::metadata_integer(c, "adamw_steps", path), path);
-  s.step = train::metadata_integer(c, "step", path);
+  s.step = train::load_run_checkpoint(path, s.model->trainable_parameters(), {}, *s.optimizer, s.config.run_identity());
   if (!s.config.metrics_log.empty()) s.metrics = std::make_unique<train::MetricsLog>(s.config.metrics_log, s.step);
 }
 

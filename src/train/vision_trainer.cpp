@@ -1,5 +1,6 @@
 // VisionTrainer (train_stages.hpp): the encoder and the auxiliary heads on a manifest's images.
 #include <chrono>
+#include <tuple>
 #include <cmath>
 
 #include <ATen/ATen.h>
@@ -118,14 +119,7 @@ ImageStepReport VisionTrainer::train_step() {
     r.items += static_cast<int64_t>(batch.size());
   }
   s.encoder->set_training(false);
-  // A head (or the projector) that no example of the step reached has no gradient: it counts as 0,
-  // as in torch with zero_grad(set_to_none=False).
-  for (const at::Tensor& t : tensors)
-    if (!t.grad().defined()) t.mutable_grad() = at::zeros_like(t);
-  r.grad_norm = clip_grad_norm(tensors, c.grad_clip);
-  r.lr = s.schedule.at(s.step);
-  s.optimizer->step(r.lr);
-  for (const at::Tensor& t : tensors) t.mutable_grad() = at::Tensor();
+  std::tie(r.grad_norm, r.lr) = train::finish_step(*s.optimizer, tensors, s.schedule, s.step, c.grad_clip);
   ++s.step;
   r.step = s.step;
   r.total_steps = s.schedule.total_steps;
@@ -183,15 +177,10 @@ nlohmann::json VisionTrainer::validate() {
 void VisionTrainer::save_checkpoint() const {
   const State& s = *s_;
   if (s.config.checkpoint_dir.empty()) return;
-  std::vector<std::pair<std::string, at::Tensor>> tensors;
-  for (const auto& [name, t] : s.parameters()) tensors.emplace_back("param/" + name, t);
-  for (const auto& [name, t] : s.encoder->named_buffers()) tensors.emplace_back("buffer/encoder." + name, t);
-  for (const auto& [name, t] : s.optimizer->state()) tensors.emplace_back("adamw/" + name, t);
-  train::write_checkpoint(Trainer::checkpoint_path(s.config.checkpoint_dir), tensors,
-                          {{"format", train::kCheckpointFormat},
-                           {"step", std::to_string(s.step)},
-                           {"adamw_steps", std::to_string(s.optimizer->step_count())},
-                           {"run", s.config.run_identity()}});
+  std::vector<std::pair<std::string, at::Tensor>> buffers;
+  for (const auto& [name, t] : s.encoder->named_buffers()) buffers.emplace_back("encoder." + name, t);
+  train::save_run_checkpoint(Trainer::checkpoint_path(s.config.checkpoint_dir), s.parameters(), buffers, *s.optimizer, s.step,
+                             s.config.run_identity());
 }
 
 void VisionTrainer::resume() {
@@ -199,14 +188,9 @@ void VisionTrainer::resume() {
   if (s.config.checkpoint_dir.empty())
     fail(ErrorCode::InvalidArgument, "{}: resuming needs checkpoint.dir", s.config.source);
   const std::string path = Trainer::checkpoint_path(s.config.checkpoint_dir);
-  const train::CheckpointContents c = train::read_checkpoint(path);
-  train::check_run_identity(c, s.config.run_identity(), path);
-  train::restore_tensors(c, "param/", s.parameters(), path);
   std::vector<std::pair<std::string, at::Tensor>> buffers;
   for (const auto& [name, t] : s.encoder->named_buffers()) buffers.emplace_back("encoder." + name, t);
-  train::restore_tensors(c, "buffer/", buffers, path);
-  s.optimizer->load_state(train::optimizer_moments(c), train::metadata_integer(c, "adamw_steps", path), path);
-  s.step = train::metadata_integer(c, "step", path);
+  s.step = train::load_run_checkpoint(path, s.parameters(), buffers, *s.optimizer, s.config.run_identity());
   if (!s.config.metrics_log.empty()) s.metrics = std::make_unique<train::MetricsLog>(s.config.metrics_log, s.step);
 }
 
