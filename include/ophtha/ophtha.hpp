@@ -311,11 +311,12 @@ inline Report Session::report(const std::vector<Image>& images, const ReportOpti
   }
   std::vector<const ophtha_image*> handles;
   for (const Image& image : images) handles.push_back(image.get());
-  ophtha_report* report = nullptr;
-  state.finish(ophtha_report_generate(session_.get(), handles.data(), handles.size(), &params, &report));
-  Report result{ophtha_report_text(report), ophtha_report_json(report)};
-  ophtha_report_free(report);
-  return result;
+  ophtha_report* raw = nullptr;
+  const ophtha_status status = ophtha_report_generate(session_.get(), handles.data(), handles.size(), &params, &raw);
+  // Owned before finish() may throw (a callback's exception after the report was written).
+  const std::unique_ptr<ophtha_report, void (*)(ophtha_report*)> report(raw, ophtha_report_free);
+  state.finish(status);
+  return Report{ophtha_report_text(report.get()), ophtha_report_json(report.get())};
 }
 
 // ophtha_image_embed: the image's projected embeddings, n_tokens × dim floats, row-major.
