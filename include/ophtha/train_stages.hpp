@@ -58,7 +58,8 @@ class OPHTHA_API VisionTrainer {
   void run(const std::function<bool(const ImageStepReport&)>& on_step = {}, int64_t max_steps = -1);
   ImageStepReport train_step();
   // The heads' loss and metrics on the validation images (evaluation mode): "loss",
-  // "modality_accuracy", "gradable_accuracy", "findings_macro_f1", "<scale>_accuracy".
+  // "modality_accuracy", "gradable_accuracy", "findings_macro_f1", "findings_f1" (finding code → F1,
+  // for findings the validation images show), "<scale>_accuracy".
   nlohmann::json validate();
   void save_checkpoint() const;
   std::vector<std::string> write_outputs() const;

@@ -52,19 +52,26 @@ EncodedImages encode_images(const VisionEncoder& encoder, const std::vector<trai
   EncodedImages out;
   out.grid = pool_side;
   if (images.empty()) return out;
-  const at::Tensor pixels = train::preprocess_images(images, pre, threads, at::kFloat);
+  // Preprocessed a chunk at a time: all of a large set's pixels in f32 would not fit in memory.
+  constexpr size_t kChunk = 256;
+  constexpr int64_t kBatch = 32;
   std::vector<at::Tensor> parts;
   at::NoGradGuard no_grad;
-  for (int64_t begin = 0; begin < pixels.size(0); begin += 32) {
-    const VisionFeatures f = encoder.encode(pixels.slice(0, begin, std::min(pixels.size(0), begin + 32)));
-    at::Tensor t = f.tokens;  // [B, N, C]
-    if (pool_side > 0 && f.grid_height > 0) {
-      const at::Tensor grid = t.transpose(1, 2).reshape({t.size(0), t.size(2), f.grid_height, f.grid_width});
-      t = at::adaptive_avg_pool2d(grid, {pool_side, pool_side}).flatten(2).transpose(1, 2);
-    } else if (pool_side > 0) {
-      t = at::adaptive_avg_pool1d(t.transpose(1, 2), pool_side * pool_side).transpose(1, 2);
+  for (size_t first = 0; first < images.size(); first += kChunk) {
+    const auto from = images.begin() + static_cast<std::ptrdiff_t>(first);
+    const std::vector<train::TrainImage> chunk(from, from + static_cast<std::ptrdiff_t>(std::min(kChunk, images.size() - first)));
+    const at::Tensor pixels = train::preprocess_images(chunk, pre, threads, at::kFloat);
+    for (int64_t begin = 0; begin < pixels.size(0); begin += kBatch) {
+      const VisionFeatures f = encoder.encode(pixels.slice(0, begin, std::min(pixels.size(0), begin + kBatch)));
+      at::Tensor t = f.tokens;  // [B, N, C]
+      if (pool_side > 0 && f.grid_height > 0) {
+        const at::Tensor grid = t.transpose(1, 2).reshape({t.size(0), t.size(2), f.grid_height, f.grid_width});
+        t = at::adaptive_avg_pool2d(grid, {pool_side, pool_side}).flatten(2).transpose(1, 2);
+      } else if (pool_side > 0) {
+        t = at::adaptive_avg_pool1d(t.transpose(1, 2), pool_side * pool_side).transpose(1, 2);
+      }
+      parts.push_back(t.contiguous());
     }
-    parts.push_back(t.contiguous());
   }
   out.tokens = at::cat(parts, 0);
   for (const train::TrainImage& image : images) out.modalities.push_back(image.modality), out.eyes.push_back(image.eye);

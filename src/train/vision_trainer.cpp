@@ -161,11 +161,17 @@ nlohmann::json VisionTrainer::validate() {
   }
   double f1_sum = 0;
   int f1_n = 0;
+  nlohmann::json per_finding = nlohmann::json::object();
   for (int f = 0; f < kFindingCount; ++f)
-    if (tp[f] + fn[f] > 0) f1_sum += 2.0 * tp[f] / (2.0 * tp[f] + fp[f] + fn[f]), f1_n += 1;
+    if (tp[f] + fn[f] > 0) {
+      const double f1 = 2.0 * tp[f] / (2.0 * tp[f] + fp[f] + fn[f]);
+      per_finding[finding_code(static_cast<Finding>(f))] = f1;
+      f1_sum += f1, f1_n += 1;
+    }
   nlohmann::json out = {{"loss", loss / static_cast<double>(n)},
                         {"modality_accuracy", static_cast<double>(modality_right) / static_cast<double>(n)},
-                        {"findings_macro_f1", f1_n ? f1_sum / f1_n : 0.0}};
+                        {"findings_macro_f1", f1_n ? f1_sum / f1_n : 0.0},
+                        {"findings_f1", per_finding}};
   if (gradable_n) out["gradable_accuracy"] = static_cast<double>(gradable_right) / static_cast<double>(gradable_n);
   for (int g = 0; g < kGradeScaleCount; ++g)
     if (grade_n[g])
