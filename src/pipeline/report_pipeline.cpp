@@ -197,13 +197,27 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   g.sampling.top_k = bundle.generation.top_k;
   g.sampling.min_p = 0.0f;
   g.sampling.seed = options.seed;
+  // The report was learned as its own SentencePiece text, so its first piece carries the dummy-prefix
+  // space that SentencePiece's decoder drops at the start of a text; so do we, streamed and stored.
+  bool first_piece = true;
+  auto drop_leading_space = [&first_piece](std::string_view piece) {
+    if (first_piece && !piece.empty()) {
+      first_piece = false;
+      if (piece.front() == ' ') piece.remove_prefix(1);
+    }
+    return piece;
+  };
   if (options.on_text)
-    g.on_token = [&](std::string_view piece, int32_t) { return piece.empty() || options.on_text(piece); };
+    g.on_token = [&](std::string_view piece, int32_t) {
+      piece = drop_leading_space(piece);
+      return piece.empty() || options.on_text(piece);
+    };
   g.should_abort = options.should_abort;
   session_->rewind(0);
   const GenerateResult result = generate_from_embeddings(*session_, prompt.embeddings, g);
 
   report.text = result.text;
+  if (!report.text.empty() && report.text.front() == ' ') report.text.erase(0, 1);
   report.prompt_tokens = result.prompt_tokens;
   report.generated_tokens = static_cast<int64_t>(result.tokens.size());
   report.prefill_seconds = result.prefill_seconds;

@@ -83,9 +83,20 @@ StudyLabels labels_from_structured_report(const json& report) {
     problems.push_back(fmt::format("is a JSON {}, expected an object", report.type_name()));
   } else {
     for (const char* key : {"schema", "language", "eyes", "referral", "follow_up_months", "disclaimer"}) need(report, key, "(top level)", problems);
-    for (const auto& [key, value] : report.items())
-      if (key != "schema" && key != "language" && key != "eyes" && key != "referral" && key != "follow_up_months" && key != "disclaimer")
-        problems.push_back(fmt::format("{}: unknown key, expected schema, language, eyes, referral, follow_up_months, disclaimer", key));
+    // `ophtha report` adds model, text and image_checks (docs/structured_report.schema.json); they
+    // carry no labels, so only their JSON types are checked here.
+    for (const auto& [key, value] : report.items()) {
+      if (key == "model" || key == "text") {
+        if (!value.is_string()) problems.push_back(fmt::format("{}: is {}, expected a string", key, value.dump()));
+      } else if (key == "image_checks") {
+        if (!value.is_array()) problems.push_back(fmt::format("image_checks: is a JSON {}, expected an array", value.type_name()));
+      } else if (key != "schema" && key != "language" && key != "eyes" && key != "referral" && key != "follow_up_months" &&
+                 key != "disclaimer") {
+        problems.push_back(fmt::format(
+            "{}: unknown key, expected schema, language, eyes, referral, follow_up_months, disclaimer, model, text, image_checks",
+            key));
+      }
+    }
     if (report.contains("schema") && report["schema"] != kStructuredReportSchema)
       problems.push_back(fmt::format("schema: is {}, expected \"{}\"", report["schema"].dump(), kStructuredReportSchema));
     if (report.contains("language") && report["language"] != "en" && report["language"] != "zh")

@@ -1,6 +1,7 @@
-"""examples/python: the workflow script runs end to end on a random-weight bundle (synthetic
-studies → reports → predictions → ophtha.evaluate → plots), and the notebook's code cells are
-valid Python making the same calls."""
+"""examples/python: the workflow script runs end to end (synthetic studies → reports →
+predictions → ophtha.evaluate → plots) on a random-weight bundle and on the default, the bundled
+demo model, whose every structured report evaluate reads; the notebook's code cells are valid
+Python making the same calls."""
 import json
 import subprocess
 import sys
@@ -21,6 +22,17 @@ def test_workflow_script_writes_predictions_metrics_and_plots(bundle_path, tmp_p
     metrics = json.loads((out / "eval" / "metrics.json").read_text())
     assert metrics["languages"]["en"]["predicted"] == 2
     assert list((out / "eval").glob("*.png")) and "plot:" in result.stdout
+
+
+def test_workflow_script_defaults_to_the_demo_model_whose_reports_evaluate_reads(tmp_path):
+    out = tmp_path / "workflow-demo"
+    result = subprocess.run([sys.executable, str(EXAMPLES / "workflow.py"), "--out", str(out), "--studies", "3"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    predictions = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(predictions) == 3 and all("synthetic" in p["structured"]["disclaimer"] for p in predictions)
+    en = json.loads((out / "eval" / "metrics.json").read_text())["languages"]["en"]
+    assert en["extraction_problems"] == [] and en["labels_from_structured"] == 3, en
 
 
 def test_notebook_cells_are_python_making_the_scripts_calls():

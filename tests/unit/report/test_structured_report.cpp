@@ -116,6 +116,25 @@ TEST_CASE("problems are listed with the field they are in") {
   CHECK(contains(reading_error(json::array()), "expected an object"));
 }
 
+TEST_CASE("the keys ophtha report adds (model, text, image_checks) are read past, type-checked") {
+  json report = sample_report(5, "zh");
+  const StudyLabels expected = labels_from_structured_report(report);
+  report["model"] = "ophtha-demo";
+  report["text"] = "眼科影像检查报告";
+  report["image_checks"] = json::array({{{"modality", "cfp"}, {"eye", "OD"}, {"looks_like", "cfp"},
+                                         {"looks_like_probability", 0.99}, {"gradable_probability", 0.98}, {"used", true}}});
+  CHECK(to_json(labels_from_structured_report(report)) == to_json(expected));
+  json broken = report;
+  broken["text"] = 3;
+  CHECK(contains(reading_error(broken), "text: is 3, expected a string"));
+  broken = report;
+  broken["image_checks"] = "none";
+  CHECK(contains(reading_error(broken), "image_checks: is a JSON string, expected an array"));
+  broken = report;
+  broken["comment"] = "x";
+  CHECK(contains(reading_error(broken), "comment: unknown key"));
+}
+
 TEST_CASE("an unsupported language is refused") {
   const Error e = test::error_from([] { structured_report(StudyLabels{}, "fr"); });
   CHECK(e.code() == ErrorCode::InvalidArgument);
