@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -85,8 +86,16 @@ ImageSpec parse_image_spec(const std::string& text) {
   return spec;
 }
 
+// $OPHTHA_MODEL; else the demo model installed beside this executable (<prefix>/share/ophtha/
+// models/demo, found from /proc/self/exe so that any --prefix works); else the source tree's.
 std::string default_model_dir() {
   if (const char* env = std::getenv("OPHTHA_MODEL"); env && *env) return env;
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const std::filesystem::path installed = (exe.parent_path() / OPHTHA_INSTALLED_MODEL_DIR).lexically_normal();
+    if (std::filesystem::is_regular_file(installed / "ophtha-bundle.json", ec)) return installed.string();
+  }
   return OPHTHA_DEFAULT_MODEL_DIR;
 }
 
@@ -206,8 +215,8 @@ int run_report(const Args& raw) {
       std::fprintf(stderr, "note: image %zu (%s) looks ungradable (p gradable = %.2f)\n", i + 1, specs[i].path.c_str(),
                    c.gradable_probability);
   }
-  std::fprintf(stderr, "[%lld prompt tokens, %lld generated; embed %.2f s, prefill %.2f s, decode %.2f s]\n",
-               static_cast<long long>(report.prompt_tokens), static_cast<long long>(report.generated_tokens),
+  std::fprintf(stderr, "[model %s from %s; %lld prompt tokens, %lld generated; embed %.2f s, prefill %.2f s, decode %.2f s]\n",
+               model->bundle().name.c_str(), model->bundle().folder.c_str(), static_cast<long long>(report.prompt_tokens), static_cast<long long>(report.generated_tokens),
                report.embed_seconds, report.prefill_seconds, report.decode_seconds);
   return 0;
 }

@@ -33,6 +33,7 @@ step="check the installed files"
 libdir="$prefix/lib"
 [[ -f "$prefix/include/ophtha/ophtha.h" && -f "$prefix/include/ophtha/ophtha.hpp" ]] || fail "headers missing"
 [[ -x "$prefix/bin/ophtha" ]] || fail "bin/ophtha missing"
+[[ -f "$prefix/share/ophtha/models/demo/ophtha-bundle.json" ]] || fail "share/ophtha/models/demo (the demo model) missing"
 [[ -f "$libdir/pkgconfig/ophtha.pc" ]] || fail "lib/pkgconfig/ophtha.pc missing"
 [[ -f "$libdir/cmake/ophtha/ophthaConfig.cmake" && -f "$libdir/cmake/ophtha/ophthaConfigVersion.cmake" ]] ||
   fail "lib/cmake/ophtha/ophthaConfig{,Version}.cmake missing"
@@ -81,6 +82,14 @@ printf 'cmake_minimum_required(VERSION 3.18)\nproject(major LANGUAGES C)\nfind_p
 if cmake -S "$work/major" -B "$work/major/build" -DCMAKE_PREFIX_PATH="$prefix" >"$work/major.log" 2>&1; then
   fail "find_package(ophtha 1.0) found version 0.1"
 fi
+
+step="installed bin/ophtha report, no --model: the installed demo model, from another folder"
+(cd "$work" && OPHTHA_MODEL= LD_LIBRARY_PATH="$libdir" "$prefix/bin/ophtha" report --lang en --threads 1 \
+  --image "$source_dir/examples/images/syn-000033_OD_oct.png:oct:OD" >"$work/report_cli.out" 2>"$work/report_cli.err") ||
+  fail "$(cat "$work/report_cli.err")"
+head -1 "$work/report_cli.out" | grep -q synthetic || fail "bin/ophtha report's first line is no disclaimer: $(head -1 "$work/report_cli.out")"
+grep -q "$prefix/share/ophtha/models/demo" "$work/report_cli.err" ||
+  fail "bin/ophtha report did not say it used $prefix/share/ophtha/models/demo: $(cat "$work/report_cli.err")"
 
 if [[ -n "$bundle" ]]; then
   step="installed bin/ophtha, pkg-config report.c, CMake report.c and report.cpp on $bundle"
