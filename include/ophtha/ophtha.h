@@ -245,7 +245,7 @@ typedef struct ophtha_generate_params {
   int32_t max_tokens;     /* generated tokens at most, >= 0; default 128 */
   float temperature;      /* <= 0: greedy (argmax); default 0.8 */
   int32_t top_k;          /* keep the k most likely; <= 0: off; default 40 */
-  float top_p;            /* nucleus; in (0, 1], 1: off; default 0.95 */
+  float top_p;            /* nucleus: > 0; >= 1 turns it off; default 0.95 */
   float min_p;            /* keep p >= min_p * p_max; <= 1, <= 0: off; default 0.05 */
   float repeat_penalty;   /* > 0, 1: off (default) */
   int32_t repeat_last_n;  /* penalty window; 0: off, -1: all history; default 64 */

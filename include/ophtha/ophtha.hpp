@@ -70,6 +70,34 @@ struct CallbackState {
   }
 };
 
+// The C token and abort callbacks of one generate / report call: they run the caller's
+// std::functions (which must outlive the call) and carry an exception out through `state`.
+struct CallCallbacks {
+  CallbackState state;
+  std::function<bool(std::string_view, int32_t)> on_token;  // empty: no token callback
+  const std::function<bool()>* should_abort = nullptr;      // null or empty: no abort check
+
+  template <typename Params>
+  void install(Params& params) {
+    params.token_callback = nullptr;
+    params.abort_callback = nullptr;
+    if (on_token) {
+      params.token_callback = [](const char* text, size_t length, int32_t token, void* user_data) -> int32_t {
+        auto* c = static_cast<CallCallbacks*>(user_data);
+        return c->state.run([&] { return c->on_token(std::string_view(text, length), token); });
+      };
+      params.token_user_data = this;
+    }
+    if (should_abort && *should_abort) {
+      params.abort_callback = [](void* user_data) -> int32_t {
+        auto* c = static_cast<CallCallbacks*>(user_data);
+        return c->state.run([&] { return !(*c->should_abort)(); });
+      };
+      params.abort_user_data = this;
+    }
+  }
+};
+
 struct ModelFree {
   void operator()(ophtha_model* m) const noexcept { ophtha_model_free(m); }
 };
@@ -211,30 +239,13 @@ class Session {
     for (const std::string& s : options.stop_strings) stops.push_back(s.c_str());
     params.stop_strings = stops.data();
     params.n_stop_strings = stops.size();
-    detail::CallbackState state;
-    struct Context {
-      const GenerateOptions* options;
-      detail::CallbackState* state;
-    } context{&options, &state};
-    params.token_callback = nullptr;
-    params.abort_callback = nullptr;
-    if (options.on_token) {
-      params.token_callback = [](const char* text, size_t length, int32_t token, void* user_data) -> int32_t {
-        auto* c = static_cast<Context*>(user_data);
-        return c->state->run([&] { return c->options->on_token(std::string_view(text, length), token); });
-      };
-      params.token_user_data = &context;
-    }
-    if (options.should_abort) {
-      params.abort_callback = [](void* user_data) -> int32_t {
-        auto* c = static_cast<Context*>(user_data);
-        return c->state->run([&] { return !c->options->should_abort(); });
-      };
-      params.abort_user_data = &context;
-    }
+    detail::CallCallbacks callbacks;
+    callbacks.on_token = options.on_token;
+    callbacks.should_abort = &options.should_abort;
+    callbacks.install(params);
     ophtha_generation g;
     g.struct_size = sizeof g;
-    state.finish(ophtha_generate(session_.get(), prompt.c_str(), &params, &g));
+    callbacks.state.finish(ophtha_generate(session_.get(), prompt.c_str(), &params, &g));
     Generation result;
     result.text.assign(g.text, g.text_length);
     result.tokens.assign(g.tokens, g.tokens + g.n_tokens);
@@ -288,34 +299,17 @@ inline Report Session::report(const std::vector<Image>& images, const ReportOpti
   ophtha_report_params params = options.params;
   params.lang = options.lang.c_str();
   params.findings = options.findings.empty() ? nullptr : options.findings.c_str();
-  detail::CallbackState state;
-  struct Context {
-    const ReportOptions* options;
-    detail::CallbackState* state;
-  } context{&options, &state};
-  params.token_callback = nullptr;
-  params.abort_callback = nullptr;
-  if (options.on_text) {
-    params.token_callback = [](const char* text, size_t length, int32_t, void* user_data) -> int32_t {
-      auto* c = static_cast<Context*>(user_data);
-      return c->state->run([&] { return c->options->on_text(std::string_view(text, length)); });
-    };
-    params.token_user_data = &context;
-  }
-  if (options.should_abort) {
-    params.abort_callback = [](void* user_data) -> int32_t {
-      auto* c = static_cast<Context*>(user_data);
-      return c->state->run([&] { return !c->options->should_abort(); });
-    };
-    params.abort_user_data = &context;
-  }
+  detail::CallCallbacks callbacks;
+  if (options.on_text) callbacks.on_token = [&options](std::string_view text, int32_t) { return options.on_text(text); };
+  callbacks.should_abort = &options.should_abort;
+  callbacks.install(params);
   std::vector<const ophtha_image*> handles;
   for (const Image& image : images) handles.push_back(image.get());
   ophtha_report* raw = nullptr;
   const ophtha_status status = ophtha_report_generate(session_.get(), handles.data(), handles.size(), &params, &raw);
   // Owned before finish() may throw (a callback's exception after the report was written).
   const std::unique_ptr<ophtha_report, void (*)(ophtha_report*)> report(raw, ophtha_report_free);
-  state.finish(status);
+  callbacks.state.finish(status);
   return Report{ophtha_report_text(report.get()), ophtha_report_json(report.get())};
 }
 
