@@ -60,11 +60,25 @@ constexpr std::array<GradeScaleInfo, kGradeScaleCount> kScales = {{
 constexpr std::array<const char*, kReferralCount> kReferrals = {"routine", "soon", "urgent"};
 constexpr std::array<const char*, 3> kSplits = {"train", "val", "test"};
 
-std::string join_codes(const char* const* codes, size_t n) {
-  std::string out;
-  for (size_t i = 0; i < n; ++i) out += (i ? ", " : "") + std::string(codes[i]);
-  return out;
+// Each table is indexed by its enum (kFindings[i].finding == Finding(i), checked below).
+template <typename Enum, typename Table, typename CodeOf>
+Enum parse_code(std::string_view code, const Table& table, CodeOf code_of, const char* what) {
+  std::string expected;
+  for (size_t i = 0; i < table.size(); ++i) {
+    if (code == code_of(table[i])) return static_cast<Enum>(i);
+    expected += (i ? ", " : "") + std::string(code_of(table[i]));
+  }
+  fail(ErrorCode::InvalidArgument, "unknown {} '{}', expected one of: {}", what, code, expected);
 }
+
+constexpr bool findings_in_enum_order() {
+  for (size_t i = 0; i < kFindings.size(); ++i)
+    if (kFindings[i].finding != static_cast<Finding>(i)) return false;
+  return true;
+}
+static_assert(findings_in_enum_order(), "kFindings must list the findings in the order of enum Finding");
+
+const char* plain_code(const char* code) { return code; }
 
 }  // namespace
 
@@ -72,23 +86,13 @@ const char* finding_code(Finding finding) { return kFindings.at(static_cast<size
 Modality finding_modality(Finding finding) { return kFindings.at(static_cast<size_t>(finding)).modality; }
 
 Finding parse_finding(std::string_view code) {
-  for (const auto& entry : kFindings)
-    if (code == entry.code) return entry.finding;
-  std::vector<const char*> codes;
-  for (const auto& entry : kFindings) codes.push_back(entry.code);
-  fail(ErrorCode::InvalidArgument, "unknown finding '{}', expected one of: {}", code,
-       join_codes(codes.data(), codes.size()));
+  return parse_code<Finding>(code, kFindings, [](const FindingEntry& e) { return e.code; }, "finding");
 }
 
 const GradeScaleInfo& grade_scale_info(GradeScale scale) { return kScales.at(static_cast<size_t>(scale)); }
 
 GradeScale parse_grade_scale(std::string_view code) {
-  for (size_t i = 0; i < kScales.size(); ++i)
-    if (code == kScales[i].code) return static_cast<GradeScale>(i);
-  std::vector<const char*> codes;
-  for (const auto& info : kScales) codes.push_back(info.code);
-  fail(ErrorCode::InvalidArgument, "unknown grading scale '{}', expected one of: {}", code,
-       join_codes(codes.data(), codes.size()));
+  return parse_code<GradeScale>(code, kScales, [](const GradeScaleInfo& info) { return info.code; }, "grading scale");
 }
 
 int cup_disc_level(double vertical_cdr) {
@@ -101,19 +105,13 @@ int cup_disc_level(double vertical_cdr) {
 const char* referral_code(Referral referral) { return kReferrals.at(static_cast<size_t>(referral)); }
 
 Referral parse_referral(std::string_view code) {
-  for (size_t i = 0; i < kReferrals.size(); ++i)
-    if (code == kReferrals[i]) return static_cast<Referral>(i);
-  fail(ErrorCode::InvalidArgument, "unknown referral urgency '{}', expected one of: {}", code,
-       join_codes(kReferrals.data(), kReferrals.size()));
+  return parse_code<Referral>(code, kReferrals, plain_code, "referral urgency");
 }
 
 const char* split_code(Split split) { return kSplits.at(static_cast<size_t>(split)); }
 
 Split parse_split(std::string_view code) {
-  for (size_t i = 0; i < kSplits.size(); ++i)
-    if (code == kSplits[i]) return static_cast<Split>(i);
-  fail(ErrorCode::InvalidArgument, "unknown split '{}', expected one of: {}", code,
-       join_codes(kSplits.data(), kSplits.size()));
+  return parse_code<Split>(code, kSplits, plain_code, "split");
 }
 
 bool EyeLabels::has(Finding finding) const {
