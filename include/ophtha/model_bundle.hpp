@@ -36,13 +36,16 @@ inline constexpr int kBundleFormatVersion = 1;
 //   template[lang] with "{images}" and "{findings}" placeholders;
 //   "{images}"   ← one image_line per image, in the order given, each holding one image_marker
 //                  ("{modality}" and "{eye}" in image_line become e.g. "CFP" and "OD");
-//   "{findings}" ← the instruments' findings text, or no_findings[lang] when none was given.
+//   "{findings}" ← the instruments' findings text, or no_findings[lang] when none was given;
+//                  with heads_findings, followed by the auxiliary heads' reading of each image
+//                  (heads_findings.hpp; the bundle must then have heads).
 // The prompt for the text-only route is the same template with no images.
 struct BundlePrompt {
   std::map<std::string, std::string> templates;    // language → template
   std::string image_line = "{modality} {eye}: <image>\n";
   std::string image_marker = "<image>";
   std::map<std::string, std::string> no_findings;  // language → text used when no findings are given
+  bool heads_findings = false;                     // manifest "heads_findings" (default false)
 };
 
 struct BundleGeneration {

@@ -59,6 +59,8 @@ struct OPHTHA_API ImageTrainConfig {
   std::vector<std::string> languages = {"zh", "en"};  // data.languages: report languages (multimodal)
   double text_only_fraction = 0.0;            // data.text_only_fraction: share of (study, language) pairs
                                               // also learned on the text-only route (findings text, no image)
+  bool heads_findings = false;                // data.heads_findings: the heads' reading of each image joins
+                                              // the image-route prompts (heads_findings.hpp; needs heads.from)
   int64_t validation_reports = 0;             // data.validation_reports: validation studies written as
                                               // reports and scored at each validation (multimodal)
   int64_t image_size = 224;                   // encoder.image_size: preprocessing side for every modality

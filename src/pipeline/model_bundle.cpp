@@ -277,13 +277,21 @@ ModelBundle read_bundle_manifest(const std::string& path) {
     if (!prompt->is_object()) {
       c.problem("prompt", "expected an object");
     } else {
-      c.known_keys(*prompt, "prompt", {"templates", "image_line", "image_marker", "no_findings"});
+      c.known_keys(*prompt, "prompt", {"templates", "image_line", "image_marker", "no_findings", "heads_findings"});
+      if (const auto h = prompt->find("heads_findings"); h != prompt->end()) {
+        if (h->is_boolean())
+          b.prompt.heads_findings = h->get<bool>();
+        else
+          c.problem("prompt.heads_findings", "is " + h->dump() + ", expected true or false");
+      }
       if (prompt->contains("templates")) b.prompt.templates = language_map(c, *prompt, "prompt", "templates", true);
       if (prompt->contains("no_findings")) b.prompt.no_findings = language_map(c, *prompt, "prompt", "no_findings", true);
       b.prompt.image_marker = c.string_at(*prompt, "prompt", "image_marker", false, b.prompt.image_marker);
       b.prompt.image_line = c.string_at(*prompt, "prompt", "image_line", false, b.prompt.image_line);
     }
   }
+  if (b.prompt.heads_findings && b.heads.empty())
+    c.problem("prompt.heads_findings", "is true but the bundle has no \"heads\" to read the images with");
   if (b.prompt.image_marker.empty()) c.problem("prompt.image_marker", "is empty, expected a marker such as <image>");
   if (count_of(b.prompt.image_line, b.prompt.image_marker) != 1)
     c.problem("prompt.image_line", "'" + b.prompt.image_line + "' must hold the image marker '" +
@@ -350,6 +358,7 @@ void write_bundle_manifest(const ModelBundle& b) {
                     {"image_line", b.prompt.image_line},
                     {"image_marker", b.prompt.image_marker},
                     {"no_findings", b.prompt.no_findings}};
+  if (b.prompt.heads_findings) root["prompt"]["heads_findings"] = true;
   root["languages"] = b.languages;
   root["generation"] = {{"max_tokens", b.generation.max_tokens},
                         {"temperature", b.generation.temperature},

@@ -10,6 +10,7 @@
 #include "ophtha/embedding_cache.hpp"
 #include "ophtha/error.hpp"
 #include "ophtha/generate.hpp"
+#include "ophtha/heads_findings.hpp"
 #include "ophtha/image_embedder.hpp"
 #include "ophtha/multimodal_prompt.hpp"
 #include "ophtha/projector.hpp"
@@ -150,8 +151,10 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
     for (size_t k = 0; k < where.size(); ++k) encoded[where[k]] = std::move(out[k]);
   }
 
-  // The auxiliary heads read every image's pooled features in one batch.
-  const AuxiliaryHeads* heads = options.check_images ? model_->heads() : nullptr;
+  // The auxiliary heads read every image's pooled features in one batch: for the image checks,
+  // and for the prompt when the bundle puts their reading there (heads_findings.hpp).
+  const bool heads_findings = bundle.prompt.heads_findings && model_->heads();
+  const AuxiliaryHeads* heads = options.check_images || heads_findings ? model_->heads() : nullptr;
   std::vector<HeadPrediction> predictions;
   if (heads && !images.empty()) {
     at::NoGradGuard no_grad;
@@ -161,9 +164,11 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   }
   std::vector<Image> used_images;
   std::vector<at::Tensor> used_embeddings;
+  std::vector<HeadPrediction> used_predictions;
+  std::vector<HeadsFindingsImage> used_described;
   for (size_t i = 0; i < images.size(); ++i) {
     bool used = true;
-    if (heads) {
+    if (heads && options.check_images) {
       const HeadPrediction& p = predictions[i];
       ImageCheck check;
       check.given = images[i].modality();
@@ -177,6 +182,10 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
     if (used) {
       used_images.push_back(images[i]);
       used_embeddings.push_back(encoded[i].embedding);
+      if (heads_findings) {
+        used_predictions.push_back(predictions[i]);
+        used_described.push_back({images[i].modality(), images[i].eye()});
+      }
     }
   }
   if (used_images.empty() && options.findings.empty())
@@ -184,11 +193,13 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
                                      "(see the image checks) and no findings text was given");
   report.embed_seconds = seconds_since(embed_start);
 
-  const std::string prompt_text = report_prompt_text(bundle, used_images, options.findings, options.lang);
+  const std::string findings =
+      heads_findings ? with_heads_findings(options.findings, used_predictions, used_described, options.lang) : options.findings;
+  const std::string prompt_text = report_prompt_text(bundle, used_images, findings, options.lang);
   PromptTemplateOptions prompt_options;
   prompt_options.image_marker = bundle.prompt.image_marker;
   const MultimodalPrompt prompt =
-      assemble_multimodal_prompt(*model_->llm(), prompt_text, options.findings, used_embeddings, prompt_options);
+      assemble_multimodal_prompt(*model_->llm(), prompt_text, findings, used_embeddings, prompt_options);
 
   GenerateOptions g;
   g.max_tokens = options.max_tokens > 0 ? options.max_tokens : bundle.generation.max_tokens;

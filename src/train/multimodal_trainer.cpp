@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -17,6 +18,7 @@
 #include "ophtha/error.hpp"
 #include "ophtha/evaluation.hpp"
 #include "ophtha/feedback_store.hpp"
+#include "ophtha/heads_findings.hpp"
 #include "ophtha/multimodal_prompt.hpp"
 #include "ophtha/random.hpp"
 #include "ophtha/report_pipeline.hpp"
@@ -42,6 +44,8 @@ struct ImageSequence {
 // The images' features pooled to p × p once (the encoder is frozen): [N, p·p, C] f32.
 struct EncodedImages {
   at::Tensor tokens;
+  at::Tensor pooled;                  // [N, C] the encoder's global average pool (the heads' input)
+  std::vector<HeadPrediction> heads;  // per image, with data.heads_findings
   std::vector<Modality> modalities;
   std::vector<Eye> eyes;
   int64_t grid = 0;  // p (0: the encoder's own tokens)
@@ -55,7 +59,7 @@ EncodedImages encode_images(const VisionEncoder& encoder, const std::vector<trai
   // Preprocessed a chunk at a time: all of a large set's pixels in f32 would not fit in memory.
   constexpr size_t kChunk = 256;
   constexpr int64_t kBatch = 32;
-  std::vector<at::Tensor> parts;
+  std::vector<at::Tensor> parts, pooled;
   at::NoGradGuard no_grad;
   for (size_t first = 0; first < images.size(); first += kChunk) {
     const auto from = images.begin() + static_cast<std::ptrdiff_t>(first);
@@ -63,6 +67,7 @@ EncodedImages encode_images(const VisionEncoder& encoder, const std::vector<trai
     const at::Tensor pixels = train::preprocess_images(chunk, pre, threads, at::kFloat);
     for (int64_t begin = 0; begin < pixels.size(0); begin += kBatch) {
       const VisionFeatures f = encoder.encode(pixels.slice(0, begin, std::min(pixels.size(0), begin + kBatch)));
+      pooled.push_back(f.pooled.contiguous());
       at::Tensor t = f.tokens;  // [B, N, C]
       if (pool_side > 0 && f.grid_height > 0) {
         const at::Tensor grid = t.transpose(1, 2).reshape({t.size(0), t.size(2), f.grid_height, f.grid_width});
@@ -74,7 +79,19 @@ EncodedImages encode_images(const VisionEncoder& encoder, const std::vector<trai
     }
   }
   out.tokens = at::cat(parts, 0);
+  out.pooled = at::cat(pooled, 0);
   for (const train::TrainImage& image : images) out.modalities.push_back(image.modality), out.eyes.push_back(image.eye);
+  return out;
+}
+
+// The heads' predictions for pooled features [N, C], a batch at a time.
+std::vector<HeadPrediction> predict_heads(const AuxiliaryHeads& heads, const at::Tensor& pooled) {
+  at::NoGradGuard no_grad;
+  std::vector<HeadPrediction> out;
+  for (int64_t begin = 0; begin < pooled.size(0); begin += 256) {
+    std::vector<HeadPrediction> part = heads.predict(heads.forward(pooled.slice(0, begin, std::min(pooled.size(0), begin + 256))));
+    out.insert(out.end(), part.begin(), part.end());
+  }
   return out;
 }
 
@@ -92,6 +109,7 @@ ModelBundle bundle_for(const TrainConfig& c) {
   for (Modality m : {Modality::Cfp, Modality::Oct, Modality::Osa})
     b.preprocessing[m] = train::training_preprocess(c.images.image_size);
   b.prompt = default_bundle_prompt();
+  b.prompt.heads_findings = c.images.heads_findings;
   b.languages = c.images.languages;
   return b;
 }
@@ -166,6 +184,15 @@ struct MultimodalTrainer::State {
               described.push_back({study->images[i].modality, study->images[i].eye});
               counts.push_back(per_image > 0 ? per_image : train_images.tokens.size(1));
               s.images.push_back(first + static_cast<int64_t>(i));
+            }
+            if (config.images.heads_findings) {
+              std::vector<HeadPrediction> predictions;
+              std::vector<HeadsFindingsImage> read;
+              for (size_t i = 0; i < study->images.size(); ++i) {
+                predictions.push_back(train_images.heads.at(static_cast<size_t>(first) + i));
+                read.push_back({study->images[i].modality, study->images[i].eye});
+              }
+              findings = with_heads_findings("", predictions, read, lang);
             }
           } else {
             findings = study_findings_text(*study);
@@ -269,12 +296,16 @@ MultimodalTrainer::MultimodalTrainer(TrainConfig config) : s_(std::make_unique<S
     s.projector.emplace(FeatureProjector::load(im.projector_from));
   }
   check_projector_fits(*s.projector, s.encoder->channels(), dim);
+  std::optional<AuxiliaryHeads> heads;
   if (!im.heads_from.empty()) {
-    const AuxiliaryHeads heads = AuxiliaryHeads::load(im.heads_from);
-    if (heads.channels() != s.encoder->channels())
+    heads.emplace(AuxiliaryHeads::load(im.heads_from));
+    if (heads->channels() != s.encoder->channels())
       fail(ErrorCode::InvalidArgument, "{}: heads.from '{}' reads C = {} channels but the encoder gives C = {}", c.source,
-           im.heads_from, heads.channels(), s.encoder->channels());
+           im.heads_from, heads->channels(), s.encoder->channels());
   }
+  if (im.heads_findings && !heads)
+    fail(ErrorCode::InvalidArgument, "{}: data.heads_findings needs the auxiliary heads that read the images: set heads.from",
+         c.source);
   for (const auto& [name, t] : s.projector->named_parameters()) t.requires_grad_(true);
 
   std::map<std::pair<std::string, std::string>, Correction> corrections;
@@ -294,6 +325,10 @@ MultimodalTrainer::MultimodalTrainer(TrainConfig config) : s_(std::make_unique<S
     s.validation_studies = train::studies_in(s.validation_manifest, im.validation_splits);
     s.validation_images = encode_images(*s.encoder, train::images_of(s.validation_manifest, s.validation_studies), pre,
                                         im.pool_side, threads);
+  }
+  if (im.heads_findings) {
+    if (s.train_images.pooled.defined()) s.train_images.heads = predict_heads(*heads, s.train_images.pooled);
+    if (s.validation_images.pooled.defined()) s.validation_images.heads = predict_heads(*heads, s.validation_images.pooled);
   }
   train::claim_threads(c.threads);  // from here on the language model: OpenBLAS's threads, LibTorch's one
 

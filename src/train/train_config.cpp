@@ -119,6 +119,7 @@ void read_image_data(Section& d, ImageTrainConfig& im, const std::string& base_d
     }
   }
   im.text_only_fraction = d.number("text_only_fraction", 0.0, 0.0, 1.0);
+  im.heads_findings = d.boolean("heads_findings", false);
   im.validation_reports = d.integer("validation_reports", 0, 0, 1 << 20);
   if (d.has("corrections")) {
     Section c(d.at("corrections"), d.source(), d.path("corrections"));
@@ -336,6 +337,7 @@ std::string TrainConfig::run_identity() const {
                    {"encoder_from", images.encoder_from}, {"heads_from", images.heads_from},
                    {"projector", projector_kind_name(images.projector_kind)}, {"pool_side", images.pool_side},
                    {"projector_from", images.projector_from}};
+  if (stage != TrainStage::Language && images.heads_findings) j["images"]["heads_findings"] = true;
   if (init_from.empty())
     j["scratch"] = {scratch.dim, scratch.n_layers, scratch.n_heads, scratch.n_kv_heads, scratch.ffn_dim,
                     scratch.context_length, scratch.tied_output, init_std};

@@ -3,7 +3,8 @@ encoder and auxiliary heads on a synthetic manifest and logs the heads' validati
 multimodal stage trains projector and LLM on (images, prompt, report) — with a clinician's
 correction from the feedback store — and writes a model bundle that `ophtha report` loads, whose
 batch predictions `ophtha eval` scores; a multimodal run stopped and resumed writes the very bundle
-of an uninterrupted run; a bad stage is refused naming the key.
+of an uninterrupted run; with data.heads_findings the heads' reading of each image joins the
+training prompts and the bundle's; a bad stage is refused naming the key.
 """
 import json
 import shutil
@@ -112,6 +113,36 @@ def test_multimodal_run_stopped_and_resumed_writes_the_uninterrupted_bundle(opht
     ophtha.ok("train", "--config", parts, "--resume", timeout=300)
     for name in ("llm.gguf", "projector.safetensors"):
         assert (folder / "parts-bundle" / name).read_bytes() == (folder / "whole-bundle" / name).read_bytes(), name
+
+
+def test_heads_findings_put_the_heads_reading_into_training_prompts_and_the_bundle(ophtha, work_dir):
+    folder = work_dir / "train-stages"
+    if not (folder / "encoder.safetensors").exists():
+        make_data(ophtha, folder)
+        ophtha.ok("train", "--config", vision_config(folder))
+    # Room for whole reports (reports cut at max_tokens would hide the longer prompts).
+    data = {"manifest": "data/manifest.jsonl", "max_tokens": 1024}
+    model = {"tokenizer": "tokenizer.model", "dim": 32, "layers": 1, "heads": 2, "ffn": 64, "context": 1024}
+    plain = multimodal_config(folder, "plain", data=data, model=model, steps=1)
+    guided = multimodal_config(folder, "guided", data={**data, "heads_findings": True}, model=model, steps=1)
+    ophtha.ok("train", "--config", plain, timeout=300)
+    ophtha.ok("train", "--config", guided, timeout=300)
+    step_one = {name: next(json.loads(line) for line in (folder / f"{name}-metrics.jsonl").read_text().splitlines()
+                           if json.loads(line).get("step") == 1) for name in ("plain", "guided")}
+    # Same seed, same batch: the guided prompts also hold a line of the heads' reading per image.
+    assert step_one["guided"]["tokens"] > step_one["plain"]["tokens"], step_one
+    manifest = json.loads((folder / "guided-bundle" / "ophtha-bundle.json").read_text())
+    assert manifest["prompt"]["heads_findings"] is True
+    assert "heads_findings" not in json.loads((folder / "plain-bundle" / "ophtha-bundle.json").read_text())["prompt"]
+    image = json.loads((folder / "data/manifest.jsonl").read_text().splitlines()[0])["images"][0]
+    ophtha.ok("report", "--model", folder / "guided-bundle", "--max-tokens", "4", "--image",
+              f"{folder / 'data' / image['path']}:{image['modality']}:{image['eye']}")
+
+    headless = json.loads(guided.read_text())
+    del headless["heads"]
+    (folder / "headless.json").write_text(json.dumps(headless))
+    result = ophtha("train", "--config", folder / "headless.json")
+    assert result.returncode != 0 and "data.heads_findings needs the auxiliary heads" in result.stderr, result.stderr
 
 
 def test_unknown_stage_is_refused_naming_the_key(ophtha, work_dir):

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "ophtha/error.hpp"
@@ -39,6 +40,7 @@ ModelBundle example(const std::string& dir) {
   b.preprocessing[Modality::Oct].size = 160;
   b.preprocessing[Modality::Oct].mean = {0.5f, 0.5f, 0.5f};
   b.prompt = default_bundle_prompt();
+  b.prompt.heads_findings = true;
   b.languages = {"zh", "en"};
   b.generation.max_tokens = 200;
   b.generation.temperature = 0.7f;
@@ -66,6 +68,7 @@ TEST_CASE("a bundle manifest written by write_bundle_manifest reads back field f
     CHECK(read.preprocessing.at(Modality::Cfp).std[2] == doctest::Approx(0.225));
     CHECK(read.prompt.templates == written.prompt.templates);
     CHECK(read.prompt.no_findings == written.prompt.no_findings);
+    CHECK(read.prompt.heads_findings == written.prompt.heads_findings);
     CHECK(read.languages == written.languages);
     CHECK(read.generation.max_tokens == 200);
     CHECK(read.generation.temperature == doctest::Approx(0.7));
@@ -95,6 +98,29 @@ TEST_CASE("a broken bundle manifest is refused with every problem named by its f
                                "preprocessing.oct.size: is 0", "preprocessing.osa.std", "prompt.image_line",
                                "languages[1]: is \"fr\"", "colour: unknown key"})
     CHECK_MESSAGE(message.find(fragment) != std::string::npos, "missing: ", fragment);
+}
+
+TEST_CASE("prompt.heads_findings must be a boolean and needs heads") {
+  const std::string dir = fresh_bundle("heads-findings");
+  ModelBundle b = example(dir);
+  b.heads.clear();
+  write_bundle_manifest(b);
+  std::string message = error_from([&] { read_bundle_manifest(dir); }).what();
+  CHECK_MESSAGE(message.find("prompt.heads_findings: is true but the bundle has no \"heads\"") != std::string::npos, message);
+  b.prompt.heads_findings = false;
+  write_bundle_manifest(b);
+  CHECK_FALSE(read_bundle_manifest(dir).prompt.heads_findings);
+  std::string text;
+  {
+    std::ifstream in(dir + "/" + kBundleManifestName);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  CHECK(text.find("heads_findings") == std::string::npos);  // written only when true
+  const size_t at = text.find("\"image_marker\"");
+  REQUIRE(at != std::string::npos);
+  write_text(dir + "/" + kBundleManifestName, text.insert(at, "\"heads_findings\": \"yes\", "));
+  message = error_from([&] { read_bundle_manifest(dir); }).what();
+  CHECK_MESSAGE(message.find("prompt.heads_findings: is \"yes\", expected true or false") != std::string::npos, message);
 }
 
 TEST_CASE("a bundle manifest with the wrong version, bad JSON or no file says so") {

@@ -5,13 +5,16 @@
 #include "support/doctest_with_aten.hpp"
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
 
 #include "ophtha/error.hpp"
 #include "ophtha/generate.hpp"
+#include "ophtha/heads_findings.hpp"
 #include "ophtha/image_embedder.hpp"
 #include "ophtha/multimodal_prompt.hpp"
 #include "ophtha/report_pipeline.hpp"
@@ -152,6 +155,50 @@ TEST_CASE("image checks: an image that looks like another modality is left out o
     ReportOptions plain = greedy();
     CHECK(session.generate(kept, plain).text == report.text);  // the left-out image played no part
   }
+}
+
+TEST_CASE("with prompt.heads_findings the heads' reading of each image follows the findings in the prompt") {
+  const std::string dir = test::work_dir() + "/random-bundle-heads-findings";
+  std::filesystem::remove_all(dir);
+  std::filesystem::copy(bundle_dir(), dir);
+  nlohmann::json manifest;
+  {
+    std::ifstream in(dir + "/ophtha-bundle.json");
+    manifest = nlohmann::json::parse(in);
+  }
+  manifest["prompt"]["heads_findings"] = true;
+  std::ofstream(dir + "/ophtha-bundle.json") << manifest.dump(2);
+  const std::shared_ptr<const ReportModel> guided = ReportModel::load(dir);
+  REQUIRE(guided->bundle().prompt.heads_findings);
+
+  ReportSession session(guided, 1);
+  const std::vector<Image> images = study();
+  ReportOptions options = greedy();  // image checks off: the heads still read the images for the prompt
+  options.findings = "IOP 18 mmHg OD";
+  const Report report = session.generate(images, options);
+
+  std::vector<at::Tensor> embeddings, pooled;
+  for (const Image& image : images) {
+    const ImageEmbedding e = guided->embedder(image.modality()).embed_images({image})[0];
+    embeddings.push_back(e.embedding);
+    pooled.push_back(e.pooled);
+  }
+  const std::vector<HeadPrediction> read = guided->heads()->predict(guided->heads()->forward(at::stack(pooled)));
+  const std::string findings =
+      with_heads_findings(options.findings, read, {{Modality::Cfp, Eye::OD}, {Modality::Oct, Eye::OS}}, "en");
+  CHECK(findings.find("IOP 18 mmHg OD\nimage reading: CFP OD: ") == 0);
+  CHECK(findings.find("\nimage reading: OCT OS: ") != std::string::npos);
+  const std::string text = report_prompt_text(guided->bundle(), images, findings, "en");
+  const MultimodalPrompt prompt = assemble_multimodal_prompt(*guided->llm(), text, findings, embeddings);
+  LlamaSession llm(guided->llm(), LlamaSessionOptions{1, 0});
+  GenerateOptions g;
+  g.max_tokens = 12;
+  g.sampling.temperature = 0;
+  const GenerateResult expected = generate_from_embeddings(llm, prompt.embeddings, g);
+  CHECK(report.prompt_tokens == expected.prompt_tokens);
+  CHECK(report.text == (expected.text.front() == ' ' ? expected.text.substr(1) : expected.text));
+  ReportSession plain(model(), 1);
+  CHECK(report.prompt_tokens > plain.generate(images, options).prompt_tokens);
 }
 
 TEST_CASE("recognise_modality picks the modality the heads find most likely under its own preprocessing") {

@@ -1,0 +1,55 @@
+// The auxiliary heads' reading of an image as a line of findings text — heads_findings.hpp.
+#include "ophtha/heads_findings.hpp"
+
+#include <fmt/format.h>
+
+#include "ophtha/error.hpp"
+#include "ophtha/random.hpp"
+#include "ophtha/report_writer.hpp"
+
+namespace ophtha {
+
+EyeLabels heads_reading(const HeadPrediction& prediction, Modality modality) {
+  EyeLabels labels;
+  labels.imaged = {modality};
+  if (prediction.gradable_probability < 0.5f) {
+    labels.ungradable = {modality};
+    return labels;
+  }
+  for (int f = 0; f < kFindingCount; ++f)
+    if (finding_modality(static_cast<Finding>(f)) == modality && prediction.finding_probability[static_cast<size_t>(f)] >= 0.5f)
+      labels.findings.push_back(static_cast<Finding>(f));
+  for (int s = 0; s < kGradeScaleCount; ++s)
+    if (grade_scale_info(static_cast<GradeScale>(s)).modality == modality)
+      labels.grades[static_cast<GradeScale>(s)] = prediction.grade[static_cast<size_t>(s)];
+  return labels;
+}
+
+std::string heads_findings_line(const HeadPrediction& prediction, Modality modality, Eye eye, std::string_view lang) {
+  if (lang != "zh" && lang != "en")
+    fail(ErrorCode::InvalidArgument, "heads_findings_line: language '{}', expected zh or en", lang);
+  const bool en = lang == "en";
+  const EyeLabels labels = heads_reading(prediction, modality);
+  Random fixed(0);  // the quality wording is the line's one random choice: a fixed seed, the same every time
+  std::string line = std::string(en ? "image reading: " : "图像判读：") + write_instrument_findings(labels, eye, modality, lang, fixed);
+  // The meibography line states the meiboscores already; the other scales follow it.
+  for (const auto& [scale, level] : labels.grades)
+    if (scale != GradeScale::MeiboscoreUpper && scale != GradeScale::MeiboscoreLower)
+      line += fmt::format("{}{} {}", en ? "; " : "；", grade_scale_info(scale).code, level);
+  return line;
+}
+
+std::string with_heads_findings(const std::string& instruments, const std::vector<HeadPrediction>& predictions,
+                                const std::vector<HeadsFindingsImage>& images, std::string_view lang) {
+  if (predictions.size() != images.size())
+    fail(ErrorCode::InvalidArgument, "with_heads_findings: {} predictions for {} images, expected one each",
+         predictions.size(), images.size());
+  std::string text = instruments;
+  for (size_t i = 0; i < images.size(); ++i) {
+    if (!text.empty()) text += '\n';
+    text += heads_findings_line(predictions[i], images[i].modality, images[i].eye, lang);
+  }
+  return text;
+}
+
+}  // namespace ophtha

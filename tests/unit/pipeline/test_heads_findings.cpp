@@ -1,0 +1,83 @@
+// The auxiliary heads' reading of an image as prompt text (heads_findings.hpp): the labels are
+// the heads' thresholded findings and argmax grades of that modality only, the line is the
+// instrument line of report_writer.hpp for them plus the grades, and an ungradable image reads so.
+#include "support/doctest_with_aten.hpp"
+
+#include <string>
+#include <vector>
+
+#include "ophtha/error.hpp"
+#include "ophtha/heads_findings.hpp"
+#include "ophtha/random.hpp"
+#include "ophtha/report_writer.hpp"
+#include "support/expect_error.hpp"
+
+using namespace ophtha;
+
+namespace {
+
+HeadPrediction prediction(float gradable) {
+  HeadPrediction p;
+  p.gradable_probability = gradable;
+  p.finding_probability.fill(0.1f);
+  p.finding_probability[static_cast<size_t>(Finding::Microaneurysms)] = 0.9f;
+  p.finding_probability[static_cast<size_t>(Finding::DotBlotHaemorrhages)] = 0.5f;     // the threshold counts
+  p.finding_probability[static_cast<size_t>(Finding::HardExudates)] = 0.49f;
+  p.finding_probability[static_cast<size_t>(Finding::SubretinalFluid)] = 0.95f;       // an OCT finding
+  p.finding_probability[static_cast<size_t>(Finding::GlandDropout)] = 0.8f;           // a meibography finding
+  p.grade.fill(1);
+  p.grade[static_cast<size_t>(GradeScale::Icdr)] = 2;
+  p.grade[static_cast<size_t>(GradeScale::MeiboscoreLower)] = 3;
+  return p;
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("the heads' reading keeps the findings of the image's modality at p >= 0.5 and that modality's grades") {
+  const EyeLabels cfp = heads_reading(prediction(0.9f), Modality::Cfp);
+  CHECK((cfp.findings == std::vector<Finding>{Finding::Microaneurysms, Finding::DotBlotHaemorrhages}));
+  CHECK((cfp.grades == std::map<GradeScale, int>{{GradeScale::Icdr, 2}, {GradeScale::Areds, 1}, {GradeScale::CupDisc, 1}}));
+  CHECK((cfp.imaged == std::vector<Modality>{Modality::Cfp}));
+  CHECK(cfp.ungradable.empty());
+  CHECK_FALSE(cfp.vertical_cdr.has_value());
+  const EyeLabels osa = heads_reading(prediction(0.9f), Modality::Osa);
+  CHECK((osa.findings == std::vector<Finding>{Finding::GlandDropout}));
+  CHECK((osa.grades == std::map<GradeScale, int>{{GradeScale::MeiboscoreUpper, 1}, {GradeScale::MeiboscoreLower, 3}}));
+  const EyeLabels ungradable = heads_reading(prediction(0.3f), Modality::Oct);
+  CHECK((ungradable.ungradable == std::vector<Modality>{Modality::Oct}));
+  CHECK(ungradable.findings.empty());
+  CHECK(ungradable.grades.empty());
+}
+
+TEST_CASE("the line is the instrument line of those labels, prefixed, with the grades after it") {
+  for (const char* lang : {"zh", "en"}) {
+    Random fixed(0);
+    const EyeLabels labels = heads_reading(prediction(0.9f), Modality::Cfp);
+    const std::string instrument = write_instrument_findings(labels, Eye::OS, Modality::Cfp, lang, fixed);
+    const std::string line = heads_findings_line(prediction(0.9f), Modality::Cfp, Eye::OS, lang);
+    const std::string en(lang);
+    CHECK(line == (en == "en" ? "image reading: " + instrument + "; icdr 2; areds 1; cup_disc 1"
+                              : "图像判读：" + instrument + "；icdr 2；areds 1；cup_disc 1"));
+    CHECK(line == heads_findings_line(prediction(0.9f), Modality::Cfp, Eye::OS, lang));  // deterministic
+  }
+  const std::string osa = heads_findings_line(prediction(0.9f), Modality::Osa, Eye::OD, "en");
+  CHECK(contains(osa, "meiboscore upper 1 / lower 3"));
+  CHECK_FALSE(contains(osa, "meiboscore_upper"));  // stated once, in the instrument's words
+  const std::string poor = heads_findings_line(prediction(0.2f), Modality::Cfp, Eye::OD, "en");
+  CHECK(poor == "image reading: CFP OD: quality poor, ungradable");
+}
+
+TEST_CASE("with_heads_findings puts the instruments' text first, then a line per image; bad input is refused") {
+  const std::vector<HeadPrediction> two = {prediction(0.9f), prediction(0.2f)};
+  const std::vector<HeadsFindingsImage> images = {{Modality::Oct, Eye::OD}, {Modality::Cfp, Eye::OS}};
+  const std::string text = with_heads_findings("IOP 18 mmHg OD", two, images, "en");
+  CHECK(text == "IOP 18 mmHg OD\n" + heads_findings_line(two[0], Modality::Oct, Eye::OD, "en") + "\n" +
+                    heads_findings_line(two[1], Modality::Cfp, Eye::OS, "en"));
+  CHECK(with_heads_findings("", {two[0]}, {images[0]}, "zh") == heads_findings_line(two[0], Modality::Oct, Eye::OD, "zh"));
+  CHECK(with_heads_findings("x", {}, {}, "en") == "x");
+  CHECK(test::error_from([&] { with_heads_findings("", two, {images[0]}, "en"); }).code() == ErrorCode::InvalidArgument);
+  CHECK(test::error_from([&] { heads_findings_line(two[0], Modality::Cfp, Eye::OD, "fr"); }).code() ==
+        ErrorCode::InvalidArgument);
+}
