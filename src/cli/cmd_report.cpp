@@ -215,8 +215,10 @@ int run_report(const Args& raw) {
       std::fprintf(stderr, "note: image %zu (%s) looks ungradable (p gradable = %.2f)\n", i + 1, specs[i].path.c_str(),
                    c.gradable_probability);
   }
-  std::fprintf(stderr, "[model %s from %s; %lld prompt tokens, %lld generated; embed %.2f s, prefill %.2f s, decode %.2f s]\n",
-               model->bundle().name.c_str(), model->bundle().folder.c_str(), static_cast<long long>(report.prompt_tokens), static_cast<long long>(report.generated_tokens),
+  std::fprintf(stderr,
+               "[model %s from %s; %lld prompt tokens, %lld generated; embed %.2f s, prefill %.2f s, decode %.2f s]\n",
+               model->bundle().name.c_str(), model->bundle().folder.c_str(),
+               static_cast<long long>(report.prompt_tokens), static_cast<long long>(report.generated_tokens),
                report.embed_seconds, report.prefill_seconds, report.decode_seconds);
   return 0;
 }

@@ -38,6 +38,11 @@ void replace_all(std::string& text, const std::string& from, const std::string& 
     text.replace(at, from.size(), to);
 }
 
+// `text` without the one leading space a SentencePiece text's first piece carries.
+std::string_view without_dummy_prefix(std::string_view text) {
+  return !text.empty() && text.front() == ' ' ? text.substr(1) : text;
+}
+
 }  // namespace
 
 std::shared_ptr<const ReportModel> ReportModel::load(const std::string& bundle_path, const ReportModelOptions& options) {
@@ -153,7 +158,7 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
 
   // The auxiliary heads read every image's pooled features in one batch: for the image checks,
   // and for the prompt when the bundle puts their reading there (heads_findings.hpp).
-  const bool heads_findings = bundle.prompt.heads_findings && model_->heads();
+  const bool heads_findings = bundle.prompt.heads_findings;  // the bundle then has heads (read_bundle_manifest)
   const AuxiliaryHeads* heads = options.check_images || heads_findings ? model_->heads() : nullptr;
   std::vector<HeadPrediction> predictions;
   if (heads && !images.empty()) {
@@ -211,24 +216,16 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   // The report was learned as its own SentencePiece text, so its first piece carries the dummy-prefix
   // space that SentencePiece's decoder drops at the start of a text; so do we, streamed and stored.
   bool first_piece = true;
-  auto drop_leading_space = [&first_piece](std::string_view piece) {
-    if (first_piece && !piece.empty()) {
-      first_piece = false;
-      if (piece.front() == ' ') piece.remove_prefix(1);
-    }
-    return piece;
-  };
   if (options.on_text)
     g.on_token = [&](std::string_view piece, int32_t) {
-      piece = drop_leading_space(piece);
+      if (first_piece && !piece.empty()) piece = without_dummy_prefix(piece), first_piece = false;
       return piece.empty() || options.on_text(piece);
     };
   g.should_abort = options.should_abort;
   session_->rewind(0);
   const GenerateResult result = generate_from_embeddings(*session_, prompt.embeddings, g);
 
-  report.text = result.text;
-  if (!report.text.empty() && report.text.front() == ' ') report.text.erase(0, 1);
+  report.text = std::string(without_dummy_prefix(result.text));
   report.prompt_tokens = result.prompt_tokens;
   report.generated_tokens = static_cast<int64_t>(result.tokens.size());
   report.prefill_seconds = result.prefill_seconds;

@@ -54,6 +54,13 @@ ReportOptions greedy(const std::string& lang = "en") {
   return o;
 }
 
+// The report drops the dummy-prefix space a generation's first piece carries, as SentencePiece's
+// decoder does at the start of a text (and only that one space).
+std::string without_dummy_prefix(const std::string& text) {
+  REQUIRE(!text.empty());
+  return text.front() == ' ' ? text.substr(1) : text;
+}
+
 }  // namespace
 
 TEST_CASE("the report is what the parts compute: embeddings spliced into the bundle's prompt, greedy") {
@@ -74,9 +81,7 @@ TEST_CASE("the report is what the parts compute: embeddings spliced into the bun
   g.max_tokens = 12;
   g.sampling.temperature = 0;
   const GenerateResult expected = generate_from_embeddings(llm, prompt.embeddings, g);
-  // The report drops the dummy-prefix space its first piece carries, as SentencePiece's decoder does.
-  REQUIRE(!expected.text.empty());
-  CHECK(report.text == (expected.text.front() == ' ' ? expected.text.substr(1) : expected.text));
+  CHECK(report.text == without_dummy_prefix(expected.text));
   CHECK(report.prompt_tokens == expected.prompt_tokens);
   CHECK(report.generated_tokens == static_cast<int64_t>(expected.tokens.size()));
   CHECK(report.structured["disclaimer"] == model()->bundle().disclaimer);
@@ -196,7 +201,7 @@ TEST_CASE("with prompt.heads_findings the heads' reading of each image follows t
   g.sampling.temperature = 0;
   const GenerateResult expected = generate_from_embeddings(llm, prompt.embeddings, g);
   CHECK(report.prompt_tokens == expected.prompt_tokens);
-  CHECK(report.text == (expected.text.front() == ' ' ? expected.text.substr(1) : expected.text));
+  CHECK(report.text == without_dummy_prefix(expected.text));
   ReportSession plain(model(), 1);
   CHECK(report.prompt_tokens > plain.generate(images, options).prompt_tokens);
 }
