@@ -23,6 +23,7 @@
 // per-step activations are reused from the heap instead of mapped afresh every micro-batch.
 #pragma once
 #include <cstdint>
+#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -61,6 +62,8 @@ struct OPHTHA_API ImageTrainConfig {
                                               // also learned on the text-only route (findings text, no image)
   bool heads_findings = false;                // data.heads_findings: the heads' reading of each image joins
                                               // the image-route prompts (heads_findings.hpp; needs heads.from)
+  std::array<int64_t, 3> oversample = {1, 1, 1};  // data.oversample: times each image of a modality
+                                              // (by Modality) appears in a vision-stage epoch
   int64_t validation_reports = 0;             // data.validation_reports: validation studies written as
                                               // reports and scored at each validation (multimodal)
   int64_t image_size = 224;                   // encoder.image_size: preprocessing side for every modality
@@ -92,6 +95,7 @@ struct OPHTHA_API TrainConfig {
   std::string train_data;       // .jsonl (prompt/response or text) or plain text (train_data.hpp)
   std::string validation_data;  // optional, same formats
   int64_t max_tokens = 0;       // longest sequence; 0 = the model's context length
+  int64_t group_by_length = 0;  // batches per length group (BatchOrder); 0 = batches of any lengths
 
   TrainMethod method = TrainMethod::Full;
   LoraOptions lora;

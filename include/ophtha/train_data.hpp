@@ -62,10 +62,20 @@ OPHTHA_API TrainBatch make_train_batch(const std::vector<const TrainSequence*>& 
 // ophtha::Random(seed).fork(e), in batches of batch_size (the last batch of an epoch may be smaller).
 // Micro-batch m of the run is batch m mod batches_per_epoch() of epoch m / batches_per_epoch(), so
 // a run's position in its data is one number.
+//
+// Grouped by length (the second constructor, group_batches > 0), as Hugging Face's group_by_length
+// and fairseq's size-sorted batches do: the shuffled epoch is cut into windows of group_batches ·
+// batch_size sequences, each window is sorted by length (longest first, ties in shuffled order)
+// and cut into batches, and the epoch's batches are then visited in a second shuffle drawn from
+// the same stream. A batch is padded to its longest sequence (make_train_batch), so batches of
+// like lengths waste little compute on padding; every sequence is still visited once per epoch.
 class OPHTHA_API BatchOrder {
  public:
   // Error(InvalidArgument) for n_sequences < 1 or batch_size < 1.
   BatchOrder(int64_t n_sequences, int64_t batch_size, uint64_t seed);
+  // lengths[i] = sequence i's length (in tokens); group_batches ≥ 0 (0 = not grouped, as above).
+  // Error(InvalidArgument) for no lengths, batch_size < 1 or group_batches < 0.
+  BatchOrder(std::vector<int64_t> lengths, int64_t batch_size, uint64_t seed, int64_t group_batches);
   int64_t batches_per_epoch() const { return (n_ + batch_size_ - 1) / batch_size_; }
   // Sequence indices of micro-batch `m` (≥ 0).
   std::vector<int64_t> batch(int64_t m) const;
@@ -73,6 +83,8 @@ class OPHTHA_API BatchOrder {
  private:
   int64_t n_, batch_size_;
   uint64_t seed_;
+  std::vector<int64_t> lengths_;  // empty unless grouped
+  int64_t group_batches_ = 0;
 };
 
 }  // namespace ophtha

@@ -6,7 +6,8 @@
 // VisionTrainer — the encoder learns with the auxiliary heads (multi-task):
 //   manifest images (split filter) ─► preprocess (per modality, side S) ─► TrainableResNet (train mode)
 //     ─► pooled [B, C] ─► AuxiliaryHeads ─► weighted loss over applicable targets (auxiliary_heads.hpp)
-//   Batches mix modalities (one seeded shuffle over all images). Validation: the heads' loss and
+//   Batches mix modalities (one seeded shuffle over all images; data.oversample repeats each image of
+//   a modality that many times per epoch, for a modality that learns slower). Validation: the heads' loss and
 //   accuracy on the validation images. Outputs: encoder (torchvision state_dict), heads.
 //
 // MultimodalTrainer — the projector (and, unless aligning, the LLM) learns to write reports:

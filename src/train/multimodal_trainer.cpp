@@ -345,7 +345,9 @@ MultimodalTrainer::MultimodalTrainer(TrainConfig config) : s_(std::make_unique<S
     s.corrected = corrected_train;
   }
   s.pad_id = s.model->tokenizer().eos_id();
-  s.order.emplace(static_cast<int64_t>(s.train.size()), c.batch_size, c.seed);
+  std::vector<int64_t> lengths;
+  for (const ImageSequence& t : s.train) lengths.push_back(static_cast<int64_t>(t.tokens.size()));
+  s.order.emplace(std::move(lengths), c.batch_size, c.seed, c.group_by_length);
   s.optimizer = std::make_unique<AdamW>(s.parameters(), c.adamw);
   const int64_t micro_batches = c.epochs * s.order->batches_per_epoch();
   s.schedule = {c.lr, c.min_lr, c.warmup_steps, c.steps > 0 ? c.steps : (micro_batches + c.grad_accum - 1) / c.grad_accum};

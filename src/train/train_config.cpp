@@ -108,7 +108,15 @@ void read_image_data(Section& d, ImageTrainConfig& im, const std::string& base_d
   im.splits = parse_splits(d, "splits", im.splits);
   im.validation_manifest = resolved(base_dir, d.string("validation_manifest", ""));
   im.validation_splits = parse_splits(d, "validation_splits", im.validation_splits);
-  if (!multimodal) return;
+  if (!multimodal) {
+    if (d.has("oversample")) {
+      Section o(d.at("oversample"), d.source(), d.path("oversample"));
+      for (Modality m : {Modality::Cfp, Modality::Oct, Modality::Osa})
+        im.oversample[static_cast<size_t>(m)] = o.integer(modality_name(m), 1, 1, 1000);
+      o.finish();
+    }
+    return;
+  }
   if (d.has("languages")) {
     const json& v = d.at("languages");
     if (!v.is_array() || v.empty()) d.bad("languages", "a non-empty array of \"zh\" and/or \"en\"", v);
@@ -197,6 +205,7 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
       c.validation_data = resolved(base_dir, d.string("validation", ""));
     }
     if (!vision) c.max_tokens = d.integer("max_tokens", 0, 2, 1 << 20);
+    if (!vision) c.group_by_length = d.integer("group_by_length", 0, 0, 1 << 20);
     d.finish();
   }
   if (vision || multimodal) {
@@ -338,6 +347,9 @@ std::string TrainConfig::run_identity() const {
                    {"projector", projector_kind_name(images.projector_kind)}, {"pool_side", images.pool_side},
                    {"projector_from", images.projector_from}};
   if (stage != TrainStage::Language && images.heads_findings) j["images"]["heads_findings"] = true;
+  if (group_by_length > 0) j["group_by_length"] = group_by_length;
+  if (stage == TrainStage::Vision && images.oversample != std::array<int64_t, 3>{1, 1, 1})
+    j["images"]["oversample"] = images.oversample;
   if (init_from.empty())
     j["scratch"] = {scratch.dim, scratch.n_layers, scratch.n_heads, scratch.n_kv_heads, scratch.ffn_dim,
                     scratch.context_length, scratch.tied_output, init_std};

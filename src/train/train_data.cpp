@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -150,13 +151,32 @@ BatchOrder::BatchOrder(int64_t n_sequences, int64_t batch_size, uint64_t seed)
   if (batch_size < 1) fail(ErrorCode::InvalidArgument, "batch_size is {}, expected ≥ 1", batch_size);
 }
 
+BatchOrder::BatchOrder(std::vector<int64_t> lengths, int64_t batch_size, uint64_t seed, int64_t group_batches)
+    : BatchOrder(static_cast<int64_t>(lengths.size()), batch_size, seed) {
+  if (group_batches < 0) fail(ErrorCode::InvalidArgument, "group_by_length is {}, expected ≥ 0 batches", group_batches);
+  if (group_batches > 0) lengths_ = std::move(lengths), group_batches_ = group_batches;
+}
+
 std::vector<int64_t> BatchOrder::batch(int64_t m) const {
   const int64_t epoch = m / batches_per_epoch(), index = m % batches_per_epoch();
   std::vector<int64_t> order(static_cast<size_t>(n_));
   std::iota(order.begin(), order.end(), int64_t{0});
   Random rng = Random(seed_).fork(static_cast<uint64_t>(epoch));
   for (int64_t i = n_ - 1; i > 0; --i) std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(rng.integer(0, i))]);
-  const int64_t begin = index * batch_size_, end = std::min(n_, begin + batch_size_);
+  int64_t begin = index * batch_size_;
+  if (group_batches_ > 0) {
+    const int64_t window = group_batches_ * batch_size_;
+    for (int64_t w = 0; w < n_; w += window)
+      std::stable_sort(order.begin() + w, order.begin() + std::min(n_, w + window),
+                       [&](int64_t a, int64_t b) { return lengths_[static_cast<size_t>(a)] > lengths_[static_cast<size_t>(b)]; });
+    // Batches are cut at multiples of batch_size; only the epoch's last batch can be short.
+    std::vector<int64_t> batches(static_cast<size_t>(batches_per_epoch()));
+    std::iota(batches.begin(), batches.end(), int64_t{0});
+    for (int64_t i = static_cast<int64_t>(batches.size()) - 1; i > 0; --i)
+      std::swap(batches[static_cast<size_t>(i)], batches[static_cast<size_t>(rng.integer(0, i))]);
+    begin = batches[static_cast<size_t>(index)] * batch_size_;
+  }
+  const int64_t end = std::min(n_, begin + batch_size_);
   return std::vector<int64_t>(order.begin() + begin, order.begin() + end);
 }
 

@@ -59,7 +59,9 @@ Trainer::Trainer(TrainConfig config) : s_(std::make_unique<State>()) {
          max_tokens, s.model->config().context_length);
   s.train = read_train_sequences(c.train_data, s.model->tokenizer(), max_tokens);
   if (!c.validation_data.empty()) s.validation = read_train_sequences(c.validation_data, s.model->tokenizer(), max_tokens);
-  s.order.emplace(static_cast<int64_t>(s.train.size()), c.batch_size, c.seed);
+  std::vector<int64_t> lengths;
+  for (const TrainSequence& t : s.train) lengths.push_back(static_cast<int64_t>(t.tokens.size()));
+  s.order.emplace(std::move(lengths), c.batch_size, c.seed, c.group_by_length);
   s.pad_id = s.model->tokenizer().eos_id();
   s.optimizer = std::make_unique<AdamW>(s.model->trainable_parameters(), c.adamw);
   const int64_t micro_batches = c.epochs * s.order->batches_per_epoch();

@@ -22,6 +22,7 @@ struct VisionTrainer::State {
   std::optional<TrainableResNet> encoder;
   std::optional<AuxiliaryHeads> heads;
   std::vector<train::TrainImage> train, validation;
+  std::vector<int64_t> entries;  // an epoch's entries: image indices, each repeated data.oversample times
   at::Tensor train_pixels, validation_pixels;  // [N, 3, S, S] f16
   std::optional<BatchOrder> order;
   std::unique_ptr<AdamW> optimizer;
@@ -85,7 +86,10 @@ VisionTrainer::VisionTrainer(TrainConfig config) : s_(std::make_unique<State>())
     fail(ErrorCode::InvalidArgument, "{}: heads.from '{}' reads C = {} channels but the encoder gives C = {}", c.source,
          im.heads_from, s.heads->channels(), s.encoder->channels());
   for (const auto& [name, t] : s.parameters()) t.requires_grad_(true);
-  s.order.emplace(static_cast<int64_t>(s.train.size()), c.batch_size, c.seed);
+  for (size_t i = 0; i < s.train.size(); ++i)
+    s.entries.insert(s.entries.end(), static_cast<size_t>(im.oversample[static_cast<size_t>(s.train[i].modality)]),
+                     static_cast<int64_t>(i));
+  s.order.emplace(static_cast<int64_t>(s.entries.size()), c.batch_size, c.seed);
   s.optimizer = std::make_unique<AdamW>(s.parameters(), c.adamw);
   const int64_t micro_batches = c.epochs * s.order->batches_per_epoch();
   s.schedule = {c.lr, c.min_lr, c.warmup_steps, c.steps > 0 ? c.steps : (micro_batches + c.grad_accum - 1) / c.grad_accum};
@@ -109,7 +113,8 @@ ImageStepReport VisionTrainer::train_step() {
   ImageStepReport r;
   s.encoder->set_training(true);
   for (int64_t j = 0; j < c.grad_accum; ++j) {
-    const std::vector<int64_t> batch = s.order->batch(s.step * c.grad_accum + j);
+    std::vector<int64_t> batch = s.order->batch(s.step * c.grad_accum + j);
+    for (int64_t& i : batch) i = s.entries[static_cast<size_t>(i)];
     auto [pixels, targets] = gather(s.train_pixels, s.train, batch);
     const VisionFeatures f = s.encoder->forward(pixels);
     const at::Tensor loss =

@@ -3,7 +3,8 @@ encoder and auxiliary heads on a synthetic manifest and logs the heads' validati
 multimodal stage trains projector and LLM on (images, prompt, report) — with a clinician's
 correction from the feedback store — and writes a model bundle that `ophtha report` loads, whose
 batch predictions `ophtha eval` scores; a multimodal run stopped and resumed writes the very bundle
-of an uninterrupted run; with data.heads_findings the heads' reading of each image joins the
+of an uninterrupted run (batches grouped by length); data.oversample repeats a modality's images in
+each vision epoch; with data.heads_findings the heads' reading of each image joins the
 training prompts and the bundle's; a bad stage is refused naming the key.
 """
 import json
@@ -105,9 +106,11 @@ def test_multimodal_run_stopped_and_resumed_writes_the_uninterrupted_bundle(opht
     if not (folder / "encoder.safetensors").exists():
         make_data(ophtha, folder)
         ophtha.ok("train", "--config", vision_config(folder))
-    whole = multimodal_config(folder, "whole", data={"manifest": "data/manifest.jsonl", "max_tokens": 256})
+    # Batches grouped by length: the order is still a function of the step alone.
+    data = {"manifest": "data/manifest.jsonl", "max_tokens": 256, "group_by_length": 2}
+    whole = multimodal_config(folder, "whole", data=data)
     ophtha.ok("train", "--config", whole, timeout=300)
-    parts = multimodal_config(folder, "parts", data={"manifest": "data/manifest.jsonl", "max_tokens": 256})
+    parts = multimodal_config(folder, "parts", data=data)
     first = ophtha.ok("train", "--config", parts, "--steps", "2", timeout=300)
     assert "steps 2/4" in first.stdout and not (folder / "parts-bundle").exists()
     ophtha.ok("train", "--config", parts, "--resume", timeout=300)
@@ -143,6 +146,36 @@ def test_heads_findings_put_the_heads_reading_into_training_prompts_and_the_bund
     (folder / "headless.json").write_text(json.dumps(headless))
     result = ophtha("train", "--config", folder / "headless.json")
     assert result.returncode != 0 and "data.heads_findings needs the auxiliary heads" in result.stderr, result.stderr
+
+
+def test_oversampled_modality_repeats_its_images_in_each_vision_epoch(ophtha, work_dir):
+    folder = work_dir / "train-stages"
+    if not (folder / "data/manifest.jsonl").exists():
+        make_data(ophtha, folder)
+    manifest = [json.loads(line) for line in (folder / "data/manifest.jsonl").read_text().splitlines()]
+    count = {m: sum(i["modality"] == m for s in manifest if s["split"] == "train" for i in s["images"])
+             for m in ("cfp", "oct", "osa")}
+    run = json.loads(vision_config(folder).read_text())
+    del run["steps"]
+    run.update(epochs=1, batch_size=1, validation_every=0, output={})
+    for name, oversample in (("once", {}), ("thrice", {"cfp": 3, "osa": 2})):
+        run["data"]["oversample"] = oversample
+        (folder / f"{name}.json").write_text(json.dumps(run))
+    once = ophtha.ok("train", "--config", folder / "once.json")
+    thrice = ophtha.ok("train", "--config", folder / "thrice.json")
+    total = sum(count.values())
+    assert f"steps {total}/{total}" in once.stdout, once.stdout
+    more = 3 * count["cfp"] + count["oct"] + 2 * count["osa"]
+    assert f"steps {more}/{more}" in thrice.stdout, thrice.stdout
+
+    run["data"]["oversample"] = {"cfp": 0}
+    (folder / "bad.json").write_text(json.dumps(run))
+    result = ophtha("train", "--config", folder / "bad.json")
+    assert result.returncode != 0 and "data.oversample.cfp" in result.stderr, result.stderr
+    run["data"]["oversample"] = {"fundus": 2}
+    (folder / "bad.json").write_text(json.dumps(run))
+    result = ophtha("train", "--config", folder / "bad.json")
+    assert result.returncode != 0 and "fundus" in result.stderr, result.stderr
 
 
 def test_unknown_stage_is_refused_naming_the_key(ophtha, work_dir):
