@@ -60,7 +60,8 @@ class OPHTHA_API VisionTrainer {
   ImageStepReport train_step();
   // The heads' loss and metrics on the validation images (evaluation mode): "loss",
   // "modality_accuracy", "gradable_accuracy", "findings_macro_f1", "findings_f1" (finding code → F1,
-  // for findings the validation images show), "<scale>_accuracy".
+  // for findings the validation images show), "<scale>_accuracy" and "<scale>_confusion" (counts,
+  // [true level][predicted level]) for each scale the validation images are graded on.
   nlohmann::json validate();
   void save_checkpoint() const;
   std::vector<std::string> write_outputs() const;

@@ -142,6 +142,11 @@ nlohmann::json VisionTrainer::validate() {
   double loss = 0;
   int64_t modality_right = 0, gradable_right = 0, gradable_n = 0;
   std::array<int64_t, kGradeScaleCount> grade_right{}, grade_n{};
+  std::array<std::vector<std::vector<int64_t>>, kGradeScaleCount> confusion;  // [truth][predicted]
+  for (int g = 0; g < kGradeScaleCount; ++g) {
+    const auto levels = static_cast<size_t>(grade_scale_info(static_cast<GradeScale>(g)).levels);
+    confusion[static_cast<size_t>(g)].assign(levels, std::vector<int64_t>(levels, 0));
+  }
   std::array<int64_t, kFindingCount> tp{}, fp{}, fn{};
   for (int64_t begin = 0; begin < n; begin += s.config.batch_size) {
     std::vector<int64_t> batch;
@@ -161,7 +166,10 @@ nlohmann::json VisionTrainer::validate() {
         tp[f] += yes && truth, fp[f] += yes && !truth, fn[f] += !yes && truth;
       }
       for (int g = 0; g < kGradeScaleCount; ++g)
-        if (t.grades[g] >= 0) grade_n[g] += 1, grade_right[g] += p.grade[g] == t.grades[g];
+        if (t.grades[g] >= 0) {
+          grade_n[g] += 1, grade_right[g] += p.grade[g] == t.grades[g];
+          confusion[static_cast<size_t>(g)].at(static_cast<size_t>(t.grades[g])).at(static_cast<size_t>(p.grade[g])) += 1;
+        }
     }
   }
   double f1_sum = 0;
@@ -179,9 +187,11 @@ nlohmann::json VisionTrainer::validate() {
                         {"findings_f1", per_finding}};
   if (gradable_n) out["gradable_accuracy"] = static_cast<double>(gradable_right) / static_cast<double>(gradable_n);
   for (int g = 0; g < kGradeScaleCount; ++g)
-    if (grade_n[g])
-      out[std::string(grade_scale_info(static_cast<GradeScale>(g)).code) + "_accuracy"] =
-          static_cast<double>(grade_right[g]) / static_cast<double>(grade_n[g]);
+    if (grade_n[g]) {
+      const std::string code = grade_scale_info(static_cast<GradeScale>(g)).code;
+      out[code + "_accuracy"] = static_cast<double>(grade_right[g]) / static_cast<double>(grade_n[g]);
+      out[code + "_confusion"] = confusion[static_cast<size_t>(g)];
+    }
   return out;
 }
 

@@ -69,6 +69,15 @@ def test_vision_then_multimodal_stage_write_a_bundle_report_and_eval_use(ophtha,
     validation = [r for r in records if "val_loss" in r]
     assert len(validation) == 1 and 0 <= validation[0]["val_modality_accuracy"] <= 1
     assert "val_findings_macro_f1" in validation[0] and "val_icdr_accuracy" in validation[0]
+    # The confusion counts every validation image graded on the scale once, truth by row.
+    manifest_lines = [json.loads(line) for line in (folder / "data/manifest.jsonl").read_text().splitlines()]
+    val_icdr = [s["labels"][i["eye"]]["grades"]["icdr"] for s in manifest_lines if s["split"] == "val"
+                for i in s["images"] if i["modality"] == "cfp" and "icdr" in s["labels"][i["eye"]].get("grades", {})]
+    confusion = validation[0]["val_icdr_confusion"]
+    assert len(confusion) == 5 and all(len(row) == 5 for row in confusion)
+    assert [sum(row) for row in confusion] == [val_icdr.count(level) for level in range(5)]
+    right = sum(confusion[k][k] for k in range(5))
+    assert abs(validation[0]["val_icdr_accuracy"] - right / len(val_icdr)) < 1e-9
     assert (folder / "vision-loss.png").read_bytes()[:4] == b"\x89PNG"
 
     manifest = [json.loads(line) for line in (folder / "data/manifest.jsonl").read_text().splitlines()]
