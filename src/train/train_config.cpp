@@ -348,7 +348,7 @@ std::string TrainConfig::run_identity() const {
                    {"projector_from", images.projector_from}};
   if (stage != TrainStage::Language && images.heads_findings) j["images"]["heads_findings"] = true;
   if (group_by_length > 0) j["group_by_length"] = group_by_length;
-  if (stage == TrainStage::Vision && images.oversample != std::array<int64_t, 3>{1, 1, 1})
+  if (images.oversample != std::array<int64_t, 3>{1, 1, 1})  // only the vision stage reads it
     j["images"]["oversample"] = images.oversample;
   if (init_from.empty())
     j["scratch"] = {scratch.dim, scratch.n_layers, scratch.n_heads, scratch.n_kv_heads, scratch.ffn_dim,
