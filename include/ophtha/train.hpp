@@ -49,6 +49,13 @@ enum class TrainStage { Language, Vision, Multimodal };
 // projector alone learns — LLaVA's stage 1. The projector always learns in the multimodal stage.
 enum class TrainMethod { Full, Lora, Align };
 
+// The arithmetic of the forward pass ("precision"): F32 throughout, or Bf16 — LibTorch's CPU
+// autocast runs matrix products and convolutions in bfloat16 while the weights, the optimizer and
+// the losses stay f32 (torch.autocast("cpu", dtype=torch.bfloat16)). "auto" in a configuration
+// means Bf16 where the CPU has native bf16 dot products (AVX512-BF16, AMX), else F32.
+enum class TrainPrecision { F32, Bf16 };
+OPHTHA_API const char* train_precision_name(TrainPrecision precision);  // "f32", "bf16"
+
 // The image side of the vision and multimodal stages (keys in docs/training.md).
 struct OPHTHA_API ImageTrainConfig {
   std::string manifest;                       // data.manifest: the study manifest
@@ -111,6 +118,7 @@ struct OPHTHA_API TrainConfig {
   int64_t grad_accum = 1;
   uint64_t seed = 0;
   int threads = 0;         // 0 = every core this process may use
+  TrainPrecision precision = TrainPrecision::F32;  // "precision": "f32" | "bf16" | "auto" (resolved on parsing)
 
   // checkpoints, validation, outputs ("" = none)
   std::string checkpoint_dir;

@@ -15,6 +15,7 @@
 #include <ATen/Parallel.h>
 
 #include "llm/cpu_threads.hpp"
+#include "train/mixed_precision.hpp"
 #include "ophtha/error.hpp"
 #include "ophtha/evaluation.hpp"
 #include "ophtha/feedback_store.hpp"
@@ -330,7 +331,7 @@ MultimodalTrainer::MultimodalTrainer(TrainConfig config) : s_(std::make_unique<S
     if (s.train_images.pooled.defined()) s.train_images.heads = predict_heads(*heads, s.train_images.pooled);
     if (s.validation_images.pooled.defined()) s.validation_images.heads = predict_heads(*heads, s.validation_images.pooled);
   }
-  train::claim_threads(c.threads);  // from here on the language model: OpenBLAS's threads, LibTorch's one
+  train::claim_threads(c.threads, c.precision);  // from here on the language model (train_runtime.hpp)
 
   s.train = s.sequences_of(studies, im.text_only_fraction, corrections, max_tokens);
   if (s.train.empty())
@@ -384,7 +385,11 @@ ImageStepReport MultimodalTrainer::train_step() {
   s.model->set_training(true);
   for (size_t j = 0; j < batches.size(); ++j) {
     s.model->seed_dropout(train::dropout_seed(c.seed, s.step * c.grad_accum + static_cast<int64_t>(j)));
-    const at::Tensor loss = s.batch_loss(batches[j], s.train_images, std::max(learned, 1e-9), &r.items);
+    at::Tensor loss;
+    {
+      const train::AutocastScope autocast(c.precision);
+      loss = s.batch_loss(batches[j], s.train_images, std::max(learned, 1e-9), &r.items);
+    }
     loss.backward();
     r.loss += loss.item<double>();
   }
@@ -509,7 +514,7 @@ void MultimodalTrainer::run(const std::function<bool(const ImageStepReport&)>& o
         o.report.temperature = 0;
         o.threads = c.threads > 0 ? c.threads : 1;
         const std::vector<StudyReport> reports = report_studies(ReportModel::load(folder), s.validation_manifest, studies, o);
-        train::claim_threads(c.threads);
+        train::claim_threads(c.threads, c.precision);
         Manifest subset = s.validation_manifest;
         subset.studies.clear();
         subset.index.clear();

@@ -10,6 +10,7 @@
 
 #include "ophtha/error.hpp"
 #include "ophtha/train.hpp"
+#include "train/mixed_precision.hpp"
 
 namespace ophtha {
 namespace {
@@ -83,6 +84,13 @@ TensorType parse_output_type(const std::string& name, Section& s) {
   if (name == "bf16") return TensorType::BF16;
   if (name == "q8_0") return TensorType::Q8_0;
   s.bad("type", "one of \"f32\", \"f16\", \"bf16\", \"q8_0\"", json(name));
+}
+
+TrainPrecision parse_precision(const std::string& name, Section& s) {
+  if (name == "f32") return TrainPrecision::F32;
+  if (name == "bf16") return TrainPrecision::Bf16;
+  if (name == "auto") return train::cpu_has_native_bf16() ? TrainPrecision::Bf16 : TrainPrecision::F32;
+  s.bad("precision", "one of \"f32\", \"bf16\", \"auto\"", json(name));
 }
 
 std::vector<Split> parse_splits(Section& s, const std::string& key, std::vector<Split> fallback) {
@@ -301,6 +309,7 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
   c.grad_accum = top.integer("grad_accum", c.grad_accum, 1, 1 << 16);
   c.seed = static_cast<uint64_t>(top.integer("seed", 0, 0, INT64_MAX));
   c.threads = static_cast<int>(top.integer("threads", 0, 0, 1024));
+  c.precision = parse_precision(top.string("precision", "f32"), top);
   c.validation_every = top.integer("validation_every", 0, 0, 1LL << 40);
   if (top.has("checkpoint")) {
     Section k(top.at("checkpoint"), source, "checkpoint");
@@ -334,6 +343,10 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
   return c;
 }
 
+const char* train_precision_name(TrainPrecision precision) {
+  return precision == TrainPrecision::Bf16 ? "bf16" : "f32";
+}
+
 std::string TrainConfig::run_identity() const {
   json j = {{"init_from", init_from}, {"tokenizer", tokenizer}, {"method", method == TrainMethod::Lora ? "lora" : method == TrainMethod::Align ? "align" : "full"},
             {"seed", seed}, {"batch_size", batch_size}, {"grad_accum", grad_accum}, {"train_data", train_data},
@@ -348,6 +361,7 @@ std::string TrainConfig::run_identity() const {
                    {"projector_from", images.projector_from}};
   if (stage != TrainStage::Language && images.heads_findings) j["images"]["heads_findings"] = true;
   if (group_by_length > 0) j["group_by_length"] = group_by_length;
+  if (precision != TrainPrecision::F32) j["precision"] = train_precision_name(precision);
   if (images.oversample != std::array<int64_t, 3>{1, 1, 1})  // only the vision stage reads it
     j["images"]["oversample"] = images.oversample;
   if (init_from.empty())

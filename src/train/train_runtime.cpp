@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include "llm/cpu_threads.hpp"
 #include "ophtha/random.hpp"
@@ -16,9 +17,11 @@ namespace ophtha::train {
 // products on `threads` threads, LibTorch's intra-op pool stays at one. Measured on the 2-core
 // VM (5M-parameter model, docs/training.md): LibTorch's OpenMP pool at 2 threads next to OpenBLAS
 // ran 1.5–6× slower than at 1 thread, as soon as anything else used a core.
-int claim_threads(int threads) {
+int claim_threads(int threads, TrainPrecision precision) {
   const int n = threads > 0 ? threads : llm::available_cores();
-  llm::claim_blas_threads(n);
+  const bool bf16 = precision == TrainPrecision::Bf16;
+  llm::claim_blas_threads(bf16 ? 1 : n);
+  at::set_num_threads(bf16 ? n : 1);
   return n;
 }
 

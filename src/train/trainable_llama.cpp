@@ -323,7 +323,7 @@ at::Tensor next_token_loss(const at::Tensor& logits, const at::Tensor& targets, 
   const at::Tensor mask = loss_mask.to(at::kFloat);
   const double selected = mask.sum().item<double>();
   if (selected <= 0.0) fail(ErrorCode::InvalidArgument, "loss: the mask selects no position");
-  const at::Tensor log_probs = at::log_softmax(logits, -1);
+  const at::Tensor log_probs = at::log_softmax(logits.to(at::kFloat), -1);  // f32 also under bf16 autocast
   const at::Tensor picked = log_probs.gather(-1, targets.to(at::kLong).unsqueeze(-1)).squeeze(-1);  // [B, T]
   return -(picked * mask).sum() / (normaliser > 0.0 ? normaliser : selected);
 }

@@ -10,6 +10,7 @@
 #include <ATen/ATen.h>
 
 #include "llm/cpu_threads.hpp"
+#include "train/mixed_precision.hpp"
 #include "ophtha/error.hpp"
 #include "ophtha/random.hpp"
 #include "ophtha/train.hpp"
@@ -46,7 +47,7 @@ Trainer::Trainer(TrainConfig config) : s_(std::make_unique<State>()) {
          "(train_from_config_file runs every stage)", c.source);
   if (c.min_lr > c.lr)
     fail(ErrorCode::InvalidArgument, "{}: optimizer.min_lr {} is above optimizer.lr {}", c.source, c.min_lr, c.lr);
-  claim_threads(c.threads);
+  claim_threads(c.threads, c.precision);
   keep_large_blocks_on_the_heap();
   s.model.emplace(build_model(c));
   if (c.method == TrainMethod::Lora)
@@ -104,8 +105,11 @@ TrainStepReport Trainer::train_step() {
   for (size_t j = 0; j < batches.size(); ++j) {
     const TrainBatch& b = batches[j];
     s.model->seed_dropout(dropout_seed(c.seed, micro[j]));
-    const at::Tensor loss =
-        s.model->masked_loss(s.model->embed(b.ids), b.targets, b.loss_mask, static_cast<double>(learned));
+    at::Tensor loss;
+    {
+      const train::AutocastScope autocast(c.precision);
+      loss = s.model->masked_loss(s.model->embed(b.ids), b.targets, b.loss_mask, static_cast<double>(learned));
+    }
     loss.backward();
     r.loss += loss.item<double>();
     r.tokens += b.tokens;

@@ -5,7 +5,8 @@ correction from the feedback store — and writes a model bundle that `ophtha re
 batch predictions `ophtha eval` scores; a multimodal run stopped and resumed writes the very bundle
 of an uninterrupted run (batches grouped by length); data.oversample repeats a modality's images in
 each vision epoch; with data.heads_findings the heads' reading of each image joins the
-training prompts and the bundle's; a bad stage is refused naming the key.
+training prompts and the bundle's; in bf16 mixed precision both stages compute other numbers than
+in f32 and a resumed run still writes the uninterrupted bundle; a bad stage is refused naming the key.
 """
 import json
 import shutil
@@ -185,6 +186,42 @@ def test_oversampled_modality_repeats_its_images_in_each_vision_epoch(ophtha, wo
     (folder / "bad.json").write_text(json.dumps(run))
     result = ophtha("train", "--config", folder / "bad.json")
     assert result.returncode != 0 and "fundus" in result.stderr, result.stderr
+
+
+def test_bf16_stages_resume_bit_for_bit_and_compute_other_numbers_than_f32(ophtha, work_dir):
+    folder = work_dir / "train-stages"
+    if not (folder / "encoder.safetensors").exists():
+        make_data(ophtha, folder)
+        ophtha.ok("train", "--config", vision_config(folder))
+    # The vision stage in bf16: it learns (finite losses) and its encoder is not the f32 one.
+    run = json.loads(vision_config(folder).read_text())
+    run.update(precision="bf16", validation_every=0)
+    run["output"] = {"encoder": "encoder-bf16.safetensors", "metrics": "vision-bf16.jsonl"}
+    (folder / "vision-bf16.json").write_text(json.dumps(run))
+    ophtha.ok("train", "--config", folder / "vision-bf16.json")
+    losses = [json.loads(line)["loss"] for line in (folder / "vision-bf16.jsonl").read_text().splitlines()
+              if "loss" in json.loads(line)]
+    assert len(losses) == 3 and all(0 < x < 100 for x in losses), losses
+    assert (folder / "encoder-bf16.safetensors").read_bytes() != (folder / "encoder.safetensors").read_bytes()
+
+    # The multimodal stage in bf16, stopped and resumed, writes the uninterrupted run's bundle.
+    data = {"manifest": "data/manifest.jsonl", "max_tokens": 256}
+    f32 = multimodal_config(folder, "f32", data=data, threads=2)
+    whole = multimodal_config(folder, "bf16-whole", data=data, threads=2, precision="bf16")
+    parts = multimodal_config(folder, "bf16-parts", data=data, threads=2, precision="bf16")
+    for config in (f32, whole):
+        ophtha.ok("train", "--config", config, timeout=300)
+    ophtha.ok("train", "--config", parts, "--steps", "2", timeout=300)
+    ophtha.ok("train", "--config", parts, "--resume", timeout=300)
+    llm = {name: (folder / f"{name}-bundle" / "llm.gguf").read_bytes() for name in ("f32", "bf16-whole", "bf16-parts")}
+    assert llm["bf16-parts"] == llm["bf16-whole"]
+    assert llm["bf16-whole"] != llm["f32"]
+    # An f32 configuration does not resume a bf16 run's checkpoint.
+    mixed = json.loads(parts.read_text())
+    mixed["precision"] = "f32"
+    (folder / "mixed.json").write_text(json.dumps(mixed))
+    result = ophtha("train", "--config", folder / "mixed.json", "--resume")
+    assert result.returncode != 0 and "another run" in result.stderr, result.stderr
 
 
 def test_unknown_stage_is_refused_naming_the_key(ophtha, work_dir):

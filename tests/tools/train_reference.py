@@ -5,7 +5,8 @@ Reads the initial tensors of a model (a LlamaForCausalLM state_dict in the Huggi
 LoRA adapters named "<module>.lora_A.weight" / "<module>.lora_B.weight") and the micro-batches of
 each step (ids / targets / loss_mask per micro-batch) from safetensors files the C++ test wrote,
 then trains with PyTorch's own pieces: autograd, torch.optim.AdamW (weight decay on matrices only),
-torch.nn.utils.clip_grad_norm_, and the schedule warm-up + cosine.
+torch.nn.utils.clip_grad_norm_, and the schedule warm-up + cosine. With --autocast bf16 every
+forward pass runs under torch.autocast("cpu", dtype=torch.bfloat16), the loss in f32.
 Writes to --out: logits0.npy (logits of the first micro-batch before training), losses.npy (the
 per-token loss of each step, written last), final.<name>.npy for every trained tensor.
 
@@ -111,6 +112,7 @@ def main():
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--betas", type=float, nargs=2, default=[0.9, 0.999])
     p.add_argument("--eps", type=float, default=1e-8)
+    p.add_argument("--autocast", choices=["off", "bf16"], default="off")
     p.add_argument("--tag", default="", help="ignored: lets callers key cached outputs on their inputs")
     a = p.parse_args()
     torch.set_num_threads(1)
@@ -135,8 +137,9 @@ def main():
         optimizer.zero_grad(set_to_none=True)
         total = 0.0
         for m in micro:
-            logits = model.forward(batches[f"ids.{m}"])
-            logp = torch.log_softmax(logits, -1).gather(-1, batches[f"targets.{m}"].unsqueeze(-1)).squeeze(-1)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast == "bf16"):
+                logits = model.forward(batches[f"ids.{m}"])
+            logp = torch.log_softmax(logits.float(), -1).gather(-1, batches[f"targets.{m}"].unsqueeze(-1)).squeeze(-1)
             loss = -(logp * batches[f"loss_mask.{m}"]).sum() / learned
             loss.backward()
             total += loss.item()

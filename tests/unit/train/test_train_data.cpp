@@ -11,6 +11,7 @@
 #include "ophtha/random.hpp"
 #include "ophtha/train.hpp"
 #include "support/expect_error.hpp"
+#include "train/mixed_precision.hpp"
 
 using namespace ophtha;
 
@@ -197,6 +198,11 @@ TEST_CASE("the configuration file: keys, defaults, relative paths and errors") {
   CHECK(c.adamw.beta2 == 0.999);
   CHECK(c.checkpoint_dir == "/runs/a/ckpt");
   CHECK(c.output_type == TensorType::F16);
+  CHECK(c.precision == TrainPrecision::F32);  // the default
+  const std::string base = R"({"model": {"from": "m.gguf"}, "data": {"train": "t.jsonl"}, )";
+  CHECK(TrainConfig::from_json(base + R"("precision": "bf16"})", "run.json", ".").precision == TrainPrecision::Bf16);
+  CHECK(TrainConfig::from_json(base + R"("precision": "auto"})", "run.json", ".").precision ==
+        (train::cpu_has_native_bf16() ? TrainPrecision::Bf16 : TrainPrecision::F32));
 
   auto refused = [](const std::string& text, const std::string& part) {
     test::check_message(test::error_from([&] { TrainConfig::from_json(text, "run.json", "."); }),
@@ -210,6 +216,8 @@ TEST_CASE("the configuration file: keys, defaults, relative paths and errors") {
   refused(R"({"model": {"dim": 64}, )" + data + "}", "missing key 'model.layers'");
   refused(R"({"model": {"from": "m.gguf"}})", "missing key 'data'");
   refused(R"({"model": {"from": "m.gguf"}, )" + data + R"(, "lora": {"targets": ["qkv"]}})", "lora.targets: 'qkv'");
+  refused(R"({"model": {"from": "m.gguf"}, )" + data + R"(, "precision": "fp16"})",
+          "'precision' is \"fp16\", expected one of \"f32\", \"bf16\", \"auto\"");
   refused("{", "not valid JSON");
 }
 

@@ -138,6 +138,31 @@ TEST_CASE("a run stopped after k steps and resumed ends bit-identical to an unin
   CHECK(fourth.step() == 0);
 }
 
+TEST_CASE("in bf16 mixed precision, too, a resumed run ends bit-identical to an uninterrupted one") {
+  TrainConfig c = lora_config(fresh_dir("bf16-whole"));
+  c.precision = TrainPrecision::Bf16;
+  c.threads = 2;
+  Trainer whole(c);
+  whole.run();
+  c = lora_config(fresh_dir("bf16-parts"));
+  c.precision = TrainPrecision::Bf16;
+  c.threads = 2;
+  c.checkpoint_every = 3;
+  {
+    Trainer first(c);
+    first.run({}, 4);
+  }
+  Trainer second(c);
+  second.resume();
+  CHECK(second.step() == 3);
+  second.run();
+  check_identical(whole.model(), second.model(), "bf16: resumed vs uninterrupted");
+  // A checkpoint written in bf16 is another run's for an f32 configuration.
+  c.precision = TrainPrecision::F32;
+  Trainer f32(c);
+  test::check_message(test::error_from([&] { f32.resume(); }), ErrorCode::InvalidFormat, "written by another run");
+}
+
 TEST_CASE("gradient accumulation over two batches of 2 equals one batch of 4") {
   TrainConfig c = lora_config(fresh_dir("accum-a"));
   c.lora.dropout = 0.0;
