@@ -19,7 +19,8 @@
 //
 // Thread safety: a Trainer belongs to one thread. Process-wide settings it makes: OpenBLAS's pool
 // sized to config.threads and LibTorch's intra-op pool to one thread (the engine's policy,
-// llm/cpu_threads); glibc's mmap and trim thresholds raised to 1 GiB (mallopt), so the large
+// llm/cpu_threads) — in bf16 (precision) the other way round, since oneDNN's bf16 products run on
+// LibTorch's pool; glibc's mmap and trim thresholds raised to 1 GiB (mallopt), so the large
 // per-step activations are reused from the heap instead of mapped afresh every micro-batch.
 #pragma once
 #include <cstdint>
