@@ -195,16 +195,21 @@ def test_bf16_stages_resume_bit_for_bit_and_compute_other_numbers_than_f32(ophth
         ophtha.ok("train", "--config", vision_config(folder))
     # The vision stage in bf16: it learns (finite losses) and its encoder is not the f32 one.
     run = json.loads(vision_config(folder).read_text())
-    run.update(precision="bf16", validation_every=0)
-    run["output"] = {"encoder": "encoder-bf16.safetensors", "metrics": "vision-bf16.jsonl"}
-    (folder / "vision-bf16.json").write_text(json.dumps(run))
-    ophtha.ok("train", "--config", folder / "vision-bf16.json")
+    run["validation_every"] = 0
+    for precision in ("f32", "bf16"):
+        run["precision"] = precision
+        run["output"] = {"encoder": f"encoder-{precision}.safetensors", "metrics": f"vision-{precision}.jsonl"}
+        (folder / f"vision-{precision}.json").write_text(json.dumps(run))
+        ophtha.ok("train", "--config", folder / f"vision-{precision}.json")
     losses = [json.loads(line)["loss"] for line in (folder / "vision-bf16.jsonl").read_text().splitlines()
               if "loss" in json.loads(line)]
     assert len(losses) == 3 and all(0 < x < 100 for x in losses), losses
-    assert (folder / "encoder-bf16.safetensors").read_bytes() != (folder / "encoder.safetensors").read_bytes()
+    assert (folder / "encoder-bf16.safetensors").read_bytes() != (folder / "encoder-f32.safetensors").read_bytes()
 
     # The multimodal stage in bf16, stopped and resumed, writes the uninterrupted run's bundle.
+    for name in ("f32", "bf16-whole", "bf16-parts"):  # no checkpoint or bundle of an earlier test run
+        for left in (f"{name}-ckpt", f"{name}-bundle"):
+            shutil.rmtree(folder / left, ignore_errors=True)
     data = {"manifest": "data/manifest.jsonl", "max_tokens": 256}
     f32 = multimodal_config(folder, "f32", data=data, threads=2)
     whole = multimodal_config(folder, "bf16-whole", data=data, threads=2, precision="bf16")
