@@ -12,7 +12,7 @@ namespace ophtha::train {
 // f32: OpenBLAS runs the matrix products on `threads` threads (0 = every core this process may
 // use), LibTorch's intra-op pool stays at one (llm/cpu_threads.hpp). bf16: the products run in
 // oneDNN on LibTorch's pool, so that pool gets the threads and OpenBLAS one. Returns the count.
-int claim_threads(int threads, TrainPrecision precision = TrainPrecision::F32);
+int claim_threads(int threads, TrainPrecision precision);
 
 // glibc's mmap and trim thresholds raised to 1 GiB, once per process (train.hpp says why).
 void keep_large_blocks_on_the_heap();

@@ -193,7 +193,7 @@ def test_bf16_stages_resume_bit_for_bit_and_compute_other_numbers_than_f32(ophth
     if not (folder / "encoder.safetensors").exists():
         make_data(ophtha, folder)
         ophtha.ok("train", "--config", vision_config(folder))
-    # The vision stage in bf16: it learns (finite losses) and its encoder is not the f32 one.
+    # The vision stage in bf16: it runs to finite losses, and its encoder is not the f32 one.
     run = json.loads(vision_config(folder).read_text())
     run["validation_every"] = 0
     for precision in ("f32", "bf16"):

@@ -78,7 +78,9 @@ class Model:
             k = k * cos + rotate_half(k) * sin
             g = c["heads"] // c["kv_heads"]
             k, v = k.repeat_interleave(g, 1), v.repeat_interleave(g, 1)
-            att = torch.softmax(q @ k.transpose(2, 3) / math.sqrt(hd) + mask, -1) @ v
+            # Scaled by a product, as the trainer scales: under bf16 autocast the scores are bf16, where
+            # "/ sqrt(hd)" and "* (1 / sqrt(hd))" round differently.
+            att = torch.softmax(q @ k.transpose(2, 3) * (1.0 / math.sqrt(hd)) + mask, -1) @ v
             x = x + self.linear(p + "self_attn.o_proj", att.transpose(1, 2).reshape(B, T, -1))
             h = rms_norm(x, t[p + "post_attention_layernorm.weight"], c["rms_eps"])
             x = x + self.linear(p + "mlp.down_proj",

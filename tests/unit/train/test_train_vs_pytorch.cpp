@@ -6,7 +6,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -47,10 +46,9 @@ std::string file_hash(const std::string& path) {
   return std::to_string(std::hash<std::string>{}(s.str()));
 }
 
-// Tolerances, f32: max |diff| / max |reference| 1e-4 for logits and losses, 1e-3 for trained
-// tensors. bf16 compares two bf16 computations whose products may round differently (at::linear
-// against `@` in the reference): losses 2e-3, and each trained tensor's distance from torch's
-// under 10 % of torch's own update.
+// Tolerances (max |diff| / max |reference|): 1e-4 for logits and losses, 1e-3 for trained tensors,
+// in f32 and in bf16 alike (the reference then runs under torch.autocast and computes in the same
+// order, so the two round alike).
 void check_against_pytorch(TrainMethod method, TrainPrecision precision = TrainPrecision::F32) {
   const bool bf16 = precision == TrainPrecision::Bf16;
   const std::string name = std::string(method == TrainMethod::Lora ? "lora" : "full") + (bf16 ? "-bf16" : "");
@@ -75,11 +73,7 @@ void check_against_pytorch(TrainMethod method, TrainPrecision precision = TrainP
   Trainer trainer(c);
 
   std::vector<SafetensorsTensorData> init, batches;
-  std::map<std::string, at::Tensor> initial;
-  for (const auto& [n, t] : trainer.model().named_parameters()) {
-    init.push_back({n, "F32", t.sizes().vec(), bytes_of(t)});
-    initial[n] = t.detach().clone();
-  }
+  for (const auto& [n, t] : trainer.model().named_parameters()) init.push_back({n, "F32", t.sizes().vec(), bytes_of(t)});
   const auto sequences = read_train_sequences(c.train_data, trainer.model().tokenizer(), 64);
   const BatchOrder order(static_cast<int64_t>(sequences.size()), c.batch_size, c.seed);
   std::vector<TrainBatch> micro;
@@ -111,33 +105,23 @@ void check_against_pytorch(TrainMethod method, TrainPrecision precision = TrainP
   std::vector<float> losses;
   trainer.run([&](const TrainStepReport& r) { losses.push_back(static_cast<float>(r.loss)); });
   REQUIRE(losses.size() == 4);
-  test::check_close(at::tensor(losses), test::load_npy_tensor(ref + "/losses.npy"), "step losses", bf16 ? 2e-3 : 1e-4);
+  const at::Tensor reference_losses = test::load_npy_tensor(ref + "/losses.npy");
+  test::check_close(at::tensor(losses), reference_losses, "step losses", 1e-4);
   int compared = 0;
   for (const auto& [n, t] : trainer.model().trainable_parameters()) {
-    const at::Tensor expected = test::load_npy_tensor(ref + "/final." + n + ".npy");
-    if (!bf16) {
-      test::check_close(t.detach(), expected, "trained " + n, 1e-3);
-    } else {
-      // AdamW moves a weight by about lr whatever its gradient's size, so where a gradient is tiny the
-      // two bf16 computations may move it differently; the update as a whole must agree.
-      const at::Tensor before = initial.at(n);
-      const double off = (t.detach() - expected).norm().item<double>() / (expected - before).norm().item<double>();
-      INFO("trained ", n, ": |ours - torch| / |torch's update| = ", off);
-      CHECK(off < 0.1);
-    }
+    test::check_close(t.detach(), test::load_npy_tensor(ref + "/final." + n + ".npy"), "trained " + n, 1e-3);
     ++compared;
   }
-  CHECK(compared == (method == TrainMethod::Lora ? 2 * 2 * 3 : 1 + 2 * 9 + 2));
-  if (bf16) {  // the same run in f32 steps through other numbers: autocast really was on
+  if (bf16) {  // the same run in f32 misses PyTorch's autocast run by more than the tolerance
     c.precision = TrainPrecision::F32;
     Trainer f32(c);
     std::vector<float> f32_losses;
     f32.run([&](const TrainStepReport& r) { f32_losses.push_back(static_cast<float>(r.loss)); });
-    const double gap = (at::tensor(losses) - at::tensor(f32_losses)).abs().max().item<double>();
-    INFO("bf16 vs f32 step losses differ by up to ", gap);
-    CHECK(gap > 1e-5);
-    CHECK(gap < 5e-2);
+    const double off = ((at::tensor(f32_losses) - reference_losses).abs().max() / reference_losses.abs().max()).item<double>();
+    INFO("f32 step losses off PyTorch's bf16 autocast run by ", off, " (relative)");
+    CHECK(off > 1e-4);
   }
+  CHECK(compared == (method == TrainMethod::Lora ? 2 * 2 * 3 : 1 + 2 * 9 + 2));
 }
 
 }  // namespace
@@ -146,6 +130,6 @@ TEST_CASE("full fine-tuning follows PyTorch step for step") { check_against_pyto
 
 TEST_CASE("LoRA fine-tuning follows PyTorch step for step") { check_against_pytorch(TrainMethod::Lora); }
 
-TEST_CASE("bf16 mixed precision follows torch.autocast step for step, and differs from f32") {
+TEST_CASE("bf16 mixed precision follows torch.autocast step for step, where f32 would not") {
   check_against_pytorch(TrainMethod::Full, TrainPrecision::Bf16);
 }
