@@ -8,14 +8,23 @@
 //     ├─ findings   Linear(C → kFindingCount) one logit per Finding (study.hpp)
 //     └─ grades     Linear(C → levels) per GradeScale
 //
+//   tokens [B, N, C] f32 (VisionFeatures::tokens, the encoder's grid of N = h·w cells)
+//     └─ lesions    Linear(C → kFindingCount) per cell: logit of "a lesion of this finding has its
+//                   centre in this cell" (a 1×1 convolution over the grid)
+//
+// The lesion head is training's dense supervision where images carry lesion marks (study.hpp
+// LesionMark): with only image-level labels a few 2-px microaneurysms barely move a pooled
+// feature, and the encoder never learns to look for them (docs/training.md, "Lesion maps").
+//
 // Targets come from the labels of the image's eye, restricted to the image's modality
 // (image_targets): findings and grades of another modality, and everything of an ungradable
 // image, are "not applicable" and take no part in the loss.
 //
 // File format: safetensors with tensors "heads.modality.weight" [3, C], "heads.modality.bias" [3],
 // "heads.gradable.weight" [1, C], "heads.gradable.bias" [1], "heads.findings.weight" [26, C],
-// "heads.findings.bias" [26], "heads.grade.<scale code>.weight" [levels, C] and ".bias" [levels];
-// __metadata__ "ophtha_heads_version" = "1", "channels" = C.
+// "heads.findings.bias" [26], "heads.grade.<scale code>.weight" [levels, C] and ".bias" [levels],
+// "heads.lesions.weight" [26, C], "heads.lesions.bias" [26]; __metadata__ "ophtha_heads_version"
+// = "2", "channels" = C. Version "1" files (no lesion head) load with the lesion head at zero.
 //
 // Thread safety: forward()/predict() only read the parameters; a trainer that updates them must
 // not run them on other threads meanwhile.
@@ -57,6 +66,13 @@ struct HeadLossWeights {
   double gradable = 1.0;
   double findings = 1.0;
   double grades = 1.0;
+  double lesions = 0.0;  // the lesion maps' loss (lesion_loss); off unless a run asks for it
+};
+
+// Where a batch's lesions are, on the encoder's grid (train/train_images.hpp builds them).
+struct LesionTargets {
+  at::Tensor cells;       // (B, N, kFindingCount) f32: 1 where a mark of the finding has its centre in the cell
+  at::Tensor supervised;  // (B, kFindingCount) f32: 1 where the image's map of the finding is known
 };
 
 // What the heads see in one image.
@@ -87,6 +103,14 @@ class OPHTHA_API AuxiliaryHeads {
                   const HeadLossWeights& weights = {}) const;
 
   std::vector<HeadPrediction> predict(const HeadLogits& logits) const;
+
+  // tokens (B, N, C) f32 → lesion logits (B, N, kFindingCount); differentiable.
+  // Error(InvalidArgument) naming the shape for another C or rank.
+  at::Tensor lesion_logits(const at::Tensor& tokens) const;
+  // Binary cross-entropy of the lesion logits against targets.cells, summed over the N cells and
+  // averaged over the supervised (image, finding) pairs; 0 when no pair is supervised.
+  // Error(InvalidArgument) naming the shapes when they disagree.
+  at::Tensor lesion_loss(const at::Tensor& logits, const LesionTargets& targets) const;
 
   // (name, tensor) in file order; the heads' own tensors (a trainer sets requires_grad on them).
   const std::vector<std::pair<std::string, at::Tensor>>& named_parameters() const { return parameters_; }

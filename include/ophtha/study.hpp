@@ -2,7 +2,7 @@
 // evaluation and training share: findings, grading scales, referral urgency, the ground-truth
 // labels of one eye and of a study, and the study itself (images + labels + reference reports).
 //
-//   Study ─┬─ images: path, modality, eye, instrument findings text
+//   Study ─┬─ images: path, modality, eye, instrument findings text, lesion marks (optional)
 //          ├─ labels: per eye (OD, OS) ─ findings {Finding}, grades {GradeScale → level},
 //          │                             vertical cup-to-disc ratio, imaged / ungradable modalities,
 //          │                             referral urgency
@@ -124,11 +124,25 @@ struct OPHTHA_API StudyLabels {
   Referral referral() const;      // the most urgent over the eyes (Routine when none)
 };
 
+// Where a finding shows in an image: one lesion's centre and radius in the image's own pixel
+// coordinates (the image's top-left corner is (0, 0); pixel (i, j) covers [i, i + 1) × [j, j + 1)).
+// An annotator's points, as in lesion-level datasets (e-ophtha's microaneurysm centres, IDRiD's
+// masks reduced to components); the synthesizer writes one per lesion it draws in a CFP.
+struct LesionMark {
+  Finding finding = Finding::Microaneurysms;
+  double x = 0, y = 0;  // centre, px; finite and ≥ 0
+  double radius = 0;    // px; finite and > 0
+};
+
 struct StudyImage {
   std::string path;           // relative to the manifest's folder (or absolute)
   Modality modality = Modality::Cfp;
   Eye eye = Eye::OD;
   std::string findings_text;  // what the instrument printed; may be empty
+  // Lesion-level annotation. nullopt: the image was not annotated. A list (possibly empty): every
+  // finding of the eye's labels that has marks shows where they are and nowhere else; a finding the
+  // labels hold without marks is present but not localised; a finding the labels lack shows nowhere.
+  std::optional<std::vector<LesionMark>> lesions;
 };
 
 enum class Split { Train, Val, Test };

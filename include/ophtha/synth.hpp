@@ -54,12 +54,19 @@ OPHTHA_API GlandLossRange gland_loss_range(int meiboscore);  // meiboscore 0..3,
 // `random`: vertical CDR 0.2–0.45, meiboscores 0–3. A modality in labels.ungradable is spoilt
 // (CFP blur / under-exposure, OCT weak signal, OSA faint blurred glands under glare).
 // Returns an 8-bit Image (RGB for CFP, grey for OCT and OSA) labelled with the modality and eye.
+// `lesions` (CFP; may be null) is replaced by one LesionMark per lesion drawn: each microaneurysm,
+// haemorrhage, exudate, cotton-wool spot, druse and pigment spot, each IRMA and new-vessel tangle,
+// the geographic atrophy, the preretinal haemorrhage, the disc haemorrhage, and a point every
+// 28 px along beaded veins. The cup (enlarged_cup, rim_thinning) has no marks. Marking draws no
+// random number: the pixels are the same with or without it.
 // Errors: Error(InvalidArgument) for a vertical CDR outside [0.05, 0.95] or a grade out of range.
-OPHTHA_API Image render_cfp(const EyeLabels& labels, Eye eye, Random& random);
+OPHTHA_API Image render_cfp(const EyeLabels& labels, Eye eye, Random& random,
+                            std::vector<LesionMark>* lesions = nullptr);
 OPHTHA_API Image render_oct(const EyeLabels& labels, Eye eye, Random& random);
 OPHTHA_API Image render_osa(const EyeLabels& labels, Eye eye, Random& random);
-// Dispatches on `modality`.
-OPHTHA_API Image render_image(const EyeLabels& labels, Eye eye, Modality modality, Random& random);
+// Dispatches on `modality`; `lesions` is passed to render_cfp and left alone for OCT and OSA.
+OPHTHA_API Image render_image(const EyeLabels& labels, Eye eye, Modality modality, Random& random,
+                              std::vector<LesionMark>* lesions = nullptr);
 
 // ---- encoding -------------------------------------------------------------------------------
 
@@ -104,6 +111,7 @@ struct SynthSummary {
 // Writes `options.studies` synthetic studies: study i (id "syn-" + six-digit i+1) samples its labels
 // (sample_study_labels), renders one image per (eye, modality) it has to
 // out_dir/images/<id>_<EYE>_<modality>.jpg (CFP, JPEG quality 90, 4:2:0) or .png (OCT, OSA),
+// the lesion marks of each CFP (StudyImage::lesions; OCT and OSA images are not annotated),
 // writes the instrument findings text of each image (in Chinese when `languages` has "zh", else
 // English), the reference reports in `languages`, its split (its own uniform draw against
 // options.split) and, last, out_dir/manifest.jsonl (ManifestWriter).

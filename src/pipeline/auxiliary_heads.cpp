@@ -22,12 +22,15 @@ struct HeadShape {
   int64_t outputs;
 };
 
+constexpr const char* kLesionHead = "heads.lesions";  // the last head: version 1 files lack it
+
 std::vector<HeadShape> head_shapes() {
   std::vector<HeadShape> out = {{"heads.modality", 3}, {"heads.gradable", 1}, {"heads.findings", kFindingCount}};
   for (int s = 0; s < kGradeScaleCount; ++s) {
     const GradeScaleInfo& info = grade_scale_info(static_cast<GradeScale>(s));
     out.push_back({std::string("heads.grade.") + info.code, info.levels});
   }
+  out.push_back({kLesionHead, kFindingCount});
   return out;
 }
 
@@ -80,9 +83,10 @@ AuxiliaryHeads AuxiliaryHeads::random(int64_t channels, uint64_t seed) {
 AuxiliaryHeads AuxiliaryHeads::load(const std::string& path) {
   const SafetensorsFile file = SafetensorsFile::open(path);
   const auto version = file.metadata().find(kVersionKey);
-  if (version == file.metadata().end() || version->second != "1")
-    fail(ErrorCode::InvalidFormat, "{}: not an auxiliary-heads file: __metadata__ '{}' is {}, expected \"1\"", path,
-         kVersionKey, version == file.metadata().end() ? "missing" : "'" + version->second + "'");
+  if (version == file.metadata().end() || (version->second != "1" && version->second != "2"))
+    fail(ErrorCode::InvalidFormat, "{}: not an auxiliary-heads file: __metadata__ '{}' is {}, expected \"1\" or \"2\"",
+         path, kVersionKey, version == file.metadata().end() ? "missing" : "'" + version->second + "'");
+  const bool has_lesion_head = version->second != "1";
   const SafetensorsTensor* probe = file.find("heads.modality.weight");
   if (!probe || probe->shape.size() != 2)
     fail(ErrorCode::InvalidFormat, "{}: tensor 'heads.modality.weight' [3, C] is missing or not 2-D", path);
@@ -94,6 +98,10 @@ AuxiliaryHeads AuxiliaryHeads::load(const std::string& path) {
     for (const bool weight : {true, false}) {
       const std::string name = h.name + (weight ? ".weight" : ".bias");
       const std::vector<int64_t> shape = weight ? std::vector<int64_t>{h.outputs, channels} : std::vector<int64_t>{h.outputs};
+      if (h.name == kLesionHead && !has_lesion_head) {
+        heads.parameters_.emplace_back(name, at::zeros(shape, at::kFloat));
+        continue;
+      }
       const SafetensorsTensor* t = file.find(name);
       if (!t) fail(ErrorCode::InvalidFormat, "{}: tensor '{}' (shape [{}]) is missing", path, name, fmt::join(shape, ", "));
       if (t->dtype != "F32") fail(ErrorCode::Unsupported, "{}: tensor '{}' has dtype {}, expected F32", path, name, t->dtype);
@@ -118,7 +126,7 @@ void AuxiliaryHeads::save(const std::string& path) const {
   std::vector<SafetensorsTensorData> tensors;
   for (const auto& [name, t] : parameters_)
     tensors.push_back({name, "F32", std::vector<int64_t>(t.sizes().begin(), t.sizes().end()), f32_bytes(t)});
-  write_safetensors(path, tensors, {{kVersionKey, "1"}, {"channels", std::to_string(channels_)}});
+  write_safetensors(path, tensors, {{kVersionKey, "2"}, {"channels", std::to_string(channels_)}});
 }
 
 const at::Tensor& AuxiliaryHeads::tensor(const std::string& name) const {
@@ -181,6 +189,30 @@ at::Tensor AuxiliaryHeads::loss(const HeadLogits& logits, const std::vector<Imag
                                                             at::Reduction::Mean, /*ignore_index=*/-1);
   }
   return total;
+}
+
+at::Tensor AuxiliaryHeads::lesion_logits(const at::Tensor& tokens) const {
+  if (tokens.dim() != 3 || tokens.size(2) != channels_ || tokens.scalar_type() != at::kFloat)
+    fail(ErrorCode::InvalidArgument, "AuxiliaryHeads::lesion_logits: tokens must be (B, N, {}) float32, got [{}] {}",
+         channels_, fmt::join(tokens.sizes(), ", "), c10::toString(tokens.scalar_type()));
+  return at::linear(tokens, tensor(std::string(kLesionHead) + ".weight"), tensor(std::string(kLesionHead) + ".bias"));
+}
+
+at::Tensor AuxiliaryHeads::lesion_loss(const at::Tensor& logits, const LesionTargets& targets) const {
+  if (logits.dim() != 3 || logits.size(2) != kFindingCount || !targets.cells.defined() ||
+      targets.cells.sizes() != logits.sizes() || !targets.supervised.defined() || targets.supervised.dim() != 2 ||
+      targets.supervised.size(0) != logits.size(0) || targets.supervised.size(1) != kFindingCount)
+    fail(ErrorCode::InvalidArgument,
+         "AuxiliaryHeads::lesion_loss: logits [{}], cells [{}] and supervised [{}] disagree; expected (B, N, {}), "
+         "(B, N, {}) and (B, {})",
+         fmt::join(logits.sizes(), ", "), targets.cells.defined() ? fmt::format("{}", fmt::join(targets.cells.sizes(), ", ")) : "",
+         targets.supervised.defined() ? fmt::format("{}", fmt::join(targets.supervised.sizes(), ", ")) : "",
+         kFindingCount, kFindingCount, kFindingCount);
+  const double pairs = targets.supervised.sum().item<double>();
+  if (pairs == 0) return logits.sum() * 0;  // keeps the graph: a batch of unannotated images adds nothing
+  const at::Tensor per_cell =
+      at::binary_cross_entropy_with_logits(logits, targets.cells, {}, {}, at::Reduction::None);  // (B, N, F)
+  return (per_cell.sum(1) * targets.supervised).sum() / pairs;
 }
 
 std::vector<HeadPrediction> AuxiliaryHeads::predict(const HeadLogits& logits) const {

@@ -177,6 +177,23 @@ void check_images_against_labels(const Study& study, const std::string& path, st
     if (!imaged.count(eye))
       problems.push_back(fmt::format("{}: labels an eye without images, expected labels only for imaged eyes",
                                      child(labels_path, eye_name(eye))));
+  // Lesion marks: of the image's modality, and of findings its eye's labels hold.
+  for (size_t i = 0; i < study.images.size(); ++i) {
+    const StudyImage& image = study.images[i];
+    if (!image.lesions) continue;
+    const auto eye = study.labels.eyes.find(image.eye);
+    for (size_t k = 0; k < image.lesions->size(); ++k) {
+      const Finding f = (*image.lesions)[k].finding;
+      const std::string at = child(index(child(index(child(path, "images"), i), "lesions"), k), "finding");
+      if (finding_modality(f) != image.modality)
+        problems.push_back(fmt::format("{}: '{}' is seen on {}, expected a finding of the image's modality {}", at,
+                                       finding_code(f), modality_name(finding_modality(f)),
+                                       modality_name(image.modality)));
+      else if (eye != study.labels.eyes.end() && !eye->second.has(f))
+        problems.push_back(fmt::format("{}: marks '{}', which the labels of {} do not hold", at, finding_code(f),
+                                       eye_name(image.eye)));
+    }
+  }
 }
 
 }  // namespace
@@ -206,6 +223,12 @@ json to_json(const StudyLabels& labels) {
 json to_json(const StudyImage& image) {
   json out = {{"path", image.path}, {"modality", modality_name(image.modality)}, {"eye", eye_name(image.eye)}};
   if (!image.findings_text.empty()) out["findings_text"] = image.findings_text;
+  if (image.lesions) {
+    json marks = json::array();
+    for (const LesionMark& m : *image.lesions)
+      marks.push_back({{"finding", finding_code(m.finding)}, {"x", m.x}, {"y", m.y}, {"r", m.radius}});
+    out["lesions"] = std::move(marks);
+  }
   return out;
 }
 
@@ -286,10 +309,58 @@ StudyLabels study_labels_from_json(const json& j, const std::string& field_path,
   return labels;
 }
 
+std::vector<LesionMark> lesion_marks_from_json(const json& j, const std::string& field_path,
+                                               std::vector<std::string>& problems) {
+  std::vector<LesionMark> marks;
+  if (!j.is_array()) {
+    problems.push_back(fmt::format("{}: is {}, expected an array of lesion marks {{finding, x, y, r}}", field_path,
+                                   describe(j)));
+    return marks;
+  }
+  for (size_t i = 0; i < j.size(); ++i) {
+    const std::string at = index(field_path, i);
+    ObjectFields fields(j[i], at, "a lesion mark {finding, x, y, r}", problems);
+    fields.allow({"finding", "x", "y", "r"});
+    LesionMark mark;
+    bool clean = j[i].is_object();
+    if (const json* v = fields.required("finding")) {
+      const std::optional<Finding> f =
+          v->is_string() ? recording<Finding>(problems, parse_finding)(v->get<std::string>(), child(at, "finding"))
+                         : std::nullopt;
+      if (!v->is_string())
+        problems.push_back(fmt::format("{}: is {}, expected a finding code", child(at, "finding"), describe(*v)));
+      if (f) mark.finding = *f;
+      clean = clean && f.has_value();
+    } else {
+      clean = false;
+    }
+    auto number = [&](const char* key, bool positive, double& out) {
+      const json* v = fields.required(key);
+      if (!v) {
+        clean = false;
+        return;
+      }
+      const bool ok = v->is_number() && std::isfinite(v->get<double>()) &&
+                      (positive ? v->get<double>() > 0.0 : v->get<double>() >= 0.0) && v->get<double>() <= 1e6;
+      if (ok)
+        out = v->get<double>();
+      else
+        problems.push_back(fmt::format("{}: is {}, expected a pixel {} in {}", child(at, key), describe(*v),
+                                       positive ? "radius" : "coordinate", positive ? "(0, 1e6]" : "[0, 1e6]"));
+      clean = clean && ok;
+    };
+    number("x", false, mark.x);
+    number("y", false, mark.y);
+    number("r", true, mark.radius);
+    if (clean) marks.push_back(mark);
+  }
+  return marks;
+}
+
 StudyImage study_image_from_json(const json& j, const std::string& field_path, std::vector<std::string>& problems) {
   StudyImage image;
-  ObjectFields fields(j, field_path, "an image {path, modality, eye, findings_text?}", problems);
-  fields.allow({"path", "modality", "eye", "findings_text"});
+  ObjectFields fields(j, field_path, "an image {path, modality, eye, findings_text?, lesions?}", problems);
+  fields.allow({"path", "modality", "eye", "findings_text", "lesions"});
   if (const json* v = fields.required("path")) {
     if (v->is_string()) {
       image.path = v->get<std::string>();
@@ -312,6 +383,7 @@ StudyImage study_image_from_json(const json& j, const std::string& field_path, s
     else
       problems.push_back(fmt::format("{}: is {}, expected a string", child(field_path, "findings_text"), describe(*v)));
   }
+  if (const json* v = fields.optional("lesions")) image.lesions = lesion_marks_from_json(*v, child(field_path, "lesions"), problems);
   return image;
 }
 

@@ -104,13 +104,15 @@ BuiltStudy build_study(const SynthOptions& options, int64_t index, mode_t file_m
     for (Modality modality : labels.imaged) {
       const uint64_t slot = image_slot(eye, modality);
       Random image_random = stream.fork(kImageStream + slot);
-      const Image image = render_image(labels, eye, modality, image_random);
+      std::vector<LesionMark> marks;
+      const Image image = render_image(labels, eye, modality, image_random, &marks);
       const std::vector<uint8_t> bytes =
           modality == Modality::Cfp ? encode_jpeg(image, kCfpJpegQuality) : encode_png(image);
       StudyImage entry;
       entry.path = synth_image_path(study.id, eye, modality);
       entry.modality = modality;
       entry.eye = eye;
+      if (modality == Modality::Cfp) entry.lesions = std::move(marks);
       Random findings_random = stream.fork(kFindingsStream + slot);
       entry.findings_text = write_instrument_findings(labels, eye, modality, findings_language, findings_random);
       write_image_file((fs::path(options.out_dir) / entry.path).string(), bytes, file_mode);

@@ -19,6 +19,19 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
+// Where the lesions go: one LesionMark per lesion drawn (ophtha/study.hpp), or nowhere. Marking
+// draws no random number, so an image is the same with or without its marks. Where a lesion's
+// sizes are kept for its mark, they are drawn one statement at a time in the order GCC evaluated
+// the arguments of the former single call (right to left), so the pixels of a seed are unchanged.
+struct Marks {
+  std::vector<LesionMark>* out = nullptr;
+  void add(Finding finding, double x, double y, double radius) const {
+    if (!out || !(x >= 0 && y >= 0 && x < kCfpSize && y < kCfpSize)) return;
+    auto round = [](double v) { return std::round(v * 100) / 100; };  // 0.01 px keeps the manifest small
+    out->push_back({finding, round(x), round(y), std::max(0.01, round(radius))});
+  }
+};
+
 // Where things are, in pixels. `nasal` is +1 when nasal is to the right of the image (OD).
 struct FundusGeometry {
   double cx, cy, fov_radius;
@@ -112,15 +125,16 @@ void draw_disc(Canvas& canvas, const FundusGeometry& g, const Cup& cup) {
   synth_detail::stamp_ellipse(canvas, cup.x, cup.y, cup.rx, cup.ry, 0, {252, 238, 205}, 1.0f, 2.5);
 }
 
-void draw_disc_haemorrhage(Canvas& canvas, const FundusGeometry& g, Random& random) {
+void draw_disc_haemorrhage(Canvas& canvas, const FundusGeometry& g, const Marks& marks, Random& random) {
   // A splinter at the inferotemporal (or superotemporal) margin, along the nerve fibres.
   const double side = random.chance(0.7) ? 1 : -1;
   const double angle = side * random.uniform(0.35, 0.6) * kPi;  // from the vertical, temporal
   const double x = g.disc_x - g.nasal * std::sin(std::abs(angle)) * g.disc_rx;
   const double y = g.disc_y + side * std::cos(angle) * g.disc_ry;
   const double direction = std::atan2(y - g.disc_y, x - g.disc_x);
-  synth_detail::stamp_ellipse(canvas, x, y, random.uniform(9, 14), random.uniform(2.2, 3.2), direction, {125, 22, 14},
-                              0.9f, 1.5);
+  const double width = random.uniform(2.2, 3.2), length = random.uniform(9, 14);  // drawn in this order, as before
+  synth_detail::stamp_ellipse(canvas, x, y, length, width, direction, {125, 22, 14}, 0.9f, 1.5);
+  marks.add(Finding::DiscHaemorrhage, x, y, length);
 }
 
 // ---- vessels ------------------------------------------------------------------------------
@@ -135,7 +149,7 @@ struct VesselStyle {
 // (arcades bend round the macula, then run straight), with jitter; it branches every 60–140 px
 // and tapers; stops at the field's edge.
 void grow_vessel(Canvas& canvas, const FundusGeometry& g, double x, double y, double heading, double curl,
-                 double length, VesselStyle style, int depth, Random& random) {
+                 double length, VesselStyle style, int depth, const Marks& marks, Random& random) {
   constexpr double kStep = 7;
   double travelled = 0, next_branch = random.uniform(60, 140);
   double r = style.radius;
@@ -150,6 +164,7 @@ void grow_vessel(Canvas& canvas, const FundusGeometry& g, double x, double y, do
     if (style.beaded && travelled > g.disc_diameter) {
       r0 *= 1.0 + 0.5 * std::sin(bead_phase + travelled / 3.2);
       r1 *= 1.0 + 0.5 * std::sin(bead_phase + (travelled + kStep) / 3.2);
+      if (static_cast<int64_t>(travelled / kStep) % 4 == 0) marks.add(Finding::VenousBeading, x, y, 2 * kStep);
     }
     synth_detail::stamp_capsule(canvas, x, y, nx, ny, r0, r1, style.colour, 0.92f, 1.2);
     x = nx;
@@ -161,7 +176,7 @@ void grow_vessel(Canvas& canvas, const FundusGeometry& g, double x, double y, do
       VesselStyle child = style;
       child.radius = r * random.uniform(0.55, 0.75);
       grow_vessel(canvas, g, x, y, heading + side * random.uniform(0.5, 1.0), curl * 0.5 + side * 0.01,
-                  (length - travelled) * random.uniform(0.4, 0.8), child, depth + 1, random);
+                  (length - travelled) * random.uniform(0.4, 0.8), child, depth + 1, marks, random);
       r *= 0.93;
       next_branch = travelled + random.uniform(60, 140);
     }
@@ -174,7 +189,8 @@ struct QuadrantSet {
   bool q[4] = {false, false, false, false};
 };
 
-void draw_vessels(Canvas& canvas, const FundusGeometry& g, const QuadrantSet& beaded, Random& random) {
+void draw_vessels(Canvas& canvas, const FundusGeometry& g, const QuadrantSet& beaded, const Marks& marks,
+                  Random& random) {
   const double x0 = g.disc_x + g.nasal * g.disc_rx * 0.5;  // trunks leave the nasal side of the cup
   for (int vein = 1; vein >= 0; --vein) {                  // veins first, arteries cross over them
     for (int quadrant = 0; quadrant < 4; ++quadrant) {
@@ -192,7 +208,7 @@ void draw_vessels(Canvas& canvas, const FundusGeometry& g, const QuadrantSet& be
       style.beaded = vein && beaded.q[quadrant];
       const double start_x = x0 + (vein ? -1.0 : 1.0) * g.nasal * 4;
       const double length = temporal ? random.uniform(650, 850) : random.uniform(350, 500);
-      grow_vessel(canvas, g, start_x, g.disc_y, heading, curl, length, style, 0, random);
+      grow_vessel(canvas, g, start_x, g.disc_y, heading, curl, length, style, 0, marks, random);
     }
   }
 }
@@ -245,8 +261,9 @@ const Colour kExudate = {238, 214, 105};
 const Colour kCottonWool = {232, 218, 190};
 const Colour kDruse = {232, 204, 125};
 
-void draw_blot(Canvas& canvas, double x, double y, Random& random) {
+void draw_blot(Canvas& canvas, double x, double y, const Marks& marks, Random& random) {
   const double r = random.uniform(3.5, 8.5);
+  marks.add(Finding::DotBlotHaemorrhages, x, y, r);
   synth_detail::stamp_ellipse(canvas, x, y, r, r * random.uniform(0.7, 1.0), random.uniform(0, kPi), kBlot, 0.92f,
                               1.5);
   if (random.chance(0.4))
@@ -254,24 +271,26 @@ void draw_blot(Canvas& canvas, double x, double y, Random& random) {
                              0.9f, 1.5);
 }
 
-void draw_flame(Canvas& canvas, const FundusGeometry& g, double x, double y, Random& random) {
+void draw_flame(Canvas& canvas, const FundusGeometry& g, double x, double y, const Marks& marks, Random& random) {
   const double along_fibres = std::atan2(y - g.disc_y, x - g.disc_x);
-  synth_detail::stamp_ellipse(canvas, x, y, random.uniform(9, 16), random.uniform(2.5, 4), along_fibres, kFlame, 0.88f,
-                              1.5);
+  const double width = random.uniform(2.5, 4), length = random.uniform(9, 16);  // drawn in this order, as before
+  synth_detail::stamp_ellipse(canvas, x, y, length, width, along_fibres, kFlame, 0.88f, 1.5);
+  marks.add(Finding::FlameHaemorrhages, x, y, length);
 }
 
 // Haemorrhages by grade. In severe NPDR (ICDR 3) the haemorrhage arm of the 4-2-1 rule — more
 // than 20 in each of the 4 quadrants — is drawn when it is the reason for the grade (no venous
 // beading, no IRMA) and in half the eyes that also have one of those; otherwise a handful that
 // never fill all four quadrants.
-void draw_haemorrhages(Canvas& canvas, const FundusGeometry& g, const EyeLabels& labels, int icdr, Random& random) {
+void draw_haemorrhages(Canvas& canvas, const FundusGeometry& g, const EyeLabels& labels, int icdr, const Marks& marks,
+                       Random& random) {
   const bool dots = labels.has(Finding::DotBlotHaemorrhages), flames = labels.has(Finding::FlameHaemorrhages);
   if (!dots && !flames) return;
   auto draw_one = [&](double x, double y) {
     if (dots && (!flames || random.chance(0.75)))
-      draw_blot(canvas, x, y, random);
+      draw_blot(canvas, x, y, marks, random);
     else
-      draw_flame(canvas, g, x, y, random);
+      draw_flame(canvas, g, x, y, marks, random);
   };
   const double max_r = g.fov_radius * 0.88;
   double x = 0, y = 0;
@@ -293,15 +312,17 @@ void draw_haemorrhages(Canvas& canvas, const FundusGeometry& g, const EyeLabels&
   }
 }
 
-void draw_microaneurysms(Canvas& canvas, const FundusGeometry& g, int icdr, Random& random) {
+void draw_microaneurysms(Canvas& canvas, const FundusGeometry& g, int icdr, const Marks& marks, Random& random) {
   double x = 0, y = 0;
   for (int n = static_cast<int>(random.integer(icdr <= 1 ? 3 : 8, icdr <= 1 ? 10 : 25)); n > 0; --n) {
     point_near(g.fovea_x, g.fovea_y, g.disc_diameter * 2.8, random, x, y);
-    synth_detail::stamp_disc(canvas, x, y, random.uniform(1.6, 2.8), kMicroaneurysm, 0.92f, 1.0);
+    const double r = random.uniform(1.6, 2.8);
+    synth_detail::stamp_disc(canvas, x, y, r, kMicroaneurysm, 0.92f, 1.0);
+    marks.add(Finding::Microaneurysms, x, y, r);
   }
 }
 
-void draw_exudates(Canvas& canvas, const FundusGeometry& g, Random& random) {
+void draw_exudates(Canvas& canvas, const FundusGeometry& g, const Marks& marks, Random& random) {
   double x = 0, y = 0;
   for (int cluster = static_cast<int>(random.integer(2, 5)); cluster > 0; --cluster) {
     point_near(g.fovea_x, g.fovea_y, g.disc_diameter * 2.2, random, x, y);
@@ -317,13 +338,14 @@ void draw_exudates(Canvas& canvas, const FundusGeometry& g, Random& random) {
         ex = x + random.normal(0, 12);
         ey = y + random.normal(0, 12);
       }
-      synth_detail::stamp_ellipse(canvas, ex, ey, random.uniform(1.5, 4), random.uniform(1.5, 3.5),
-                                  random.uniform(0, kPi), kExudate, 0.95f, 1.0);
+      const double angle = random.uniform(0, kPi), ry = random.uniform(1.5, 3.5), rx = random.uniform(1.5, 4);
+      synth_detail::stamp_ellipse(canvas, ex, ey, rx, ry, angle, kExudate, 0.95f, 1.0);
+      marks.add(Finding::HardExudates, ex, ey, std::max(rx, ry));
     }
   }
 }
 
-void draw_cotton_wool(Canvas& canvas, const FundusGeometry& g, Random& random) {
+void draw_cotton_wool(Canvas& canvas, const FundusGeometry& g, const Marks& marks, Random& random) {
   for (int n = static_cast<int>(random.integer(1, 5)); n > 0; --n) {
     // Along the arcades: above or below the disc–fovea line, 1–2.5 DD from the disc.
     const double a = (random.chance(0.5) ? -1 : 1) * random.uniform(0.3, 0.6) * kPi;
@@ -332,34 +354,42 @@ void draw_cotton_wool(Canvas& canvas, const FundusGeometry& g, Random& random) {
     const double r = random.uniform(9, 17);
     synth_detail::stamp_ellipse(canvas, x, y, r, r * random.uniform(0.6, 0.9), random.uniform(0, kPi), kCottonWool,
                                 0.8f, 6);
+    marks.add(Finding::CottonWoolSpots, x, y, r);
   }
 }
 
-void draw_drusen(Canvas& canvas, const FundusGeometry& g, double r_lo, double r_hi, int lo, int hi, Random& random) {
+void draw_drusen(Canvas& canvas, const FundusGeometry& g, Finding size, double r_lo, double r_hi, int lo, int hi,
+                 const Marks& marks, Random& random) {
   double x = 0, y = 0;
   for (int n = static_cast<int>(random.integer(lo, hi)); n > 0; --n) {
     point_near(g.fovea_x, g.fovea_y, g.disc_diameter * 1.6, random, x, y);
-    synth_detail::stamp_disc(canvas, x, y, random.uniform(r_lo, r_hi), kDruse, 0.8f, 1.6);
+    const double r = random.uniform(r_lo, r_hi);
+    synth_detail::stamp_disc(canvas, x, y, r, kDruse, 0.8f, 1.6);
+    marks.add(size, x, y, r);
   }
 }
 
-void draw_pigment_change(Canvas& canvas, const FundusGeometry& g, Random& random) {
+void draw_pigment_change(Canvas& canvas, const FundusGeometry& g, const Marks& marks, Random& random) {
   double x = 0, y = 0;
-  for (int n = static_cast<int>(random.integer(3, 8)); n > 0; --n) {
+  for (int n = static_cast<int>(random.integer(3, 8)); n > 0; --n) {  // hypopigmentation
     point_near(g.fovea_x, g.fovea_y, g.disc_diameter * 1.2, random, x, y);
-    synth_detail::stamp_disc(canvas, x, y, random.uniform(6, 13), {222, 150, 100}, 0.45f, 4);
+    const double r = random.uniform(6, 13);
+    synth_detail::stamp_disc(canvas, x, y, r, {222, 150, 100}, 0.45f, 4);
+    marks.add(Finding::PigmentaryChange, x, y, r);
   }
-  for (int n = static_cast<int>(random.integer(6, 16)); n > 0; --n) {
+  for (int n = static_cast<int>(random.integer(6, 16)); n > 0; --n) {  // hyperpigmentation
     point_near(g.fovea_x, g.fovea_y, g.disc_diameter * 1.2, random, x, y);
-    synth_detail::stamp_ellipse(canvas, x, y, random.uniform(2, 5), random.uniform(1.5, 4), random.uniform(0, kPi),
-                                {62, 32, 20}, 0.9f, 1.2);
+    const double angle = random.uniform(0, kPi), ry = random.uniform(1.5, 4), rx = random.uniform(2, 5);
+    synth_detail::stamp_ellipse(canvas, x, y, rx, ry, angle, {62, 32, 20}, 0.9f, 1.2);
+    marks.add(Finding::PigmentaryChange, x, y, std::max(rx, ry));
   }
 }
 
-void draw_geographic_atrophy(Canvas& canvas, const FundusGeometry& g, Random& random) {
+void draw_geographic_atrophy(Canvas& canvas, const FundusGeometry& g, const Marks& marks, Random& random) {
   double x = 0, y = 0;
   point_near(g.fovea_x, g.fovea_y, g.disc_diameter * 0.3, random, x, y);
   const double r = g.disc_diameter * random.uniform(0.3, 0.6);
+  marks.add(Finding::GeographicAtrophy, x, y, r);
   synth_detail::stamp_ellipse(canvas, x, y, r, r * random.uniform(0.7, 1.0), random.uniform(0, kPi),
                               {228, 168, 118}, 0.9f, 2.0);
   // Large choroidal vessels show through the atrophic area.
@@ -371,11 +401,12 @@ void draw_geographic_atrophy(Canvas& canvas, const FundusGeometry& g, Random& ra
   }
 }
 
-void draw_vitreous_haemorrhage(Canvas& canvas, const FundusGeometry& g, Random& random) {
+void draw_vitreous_haemorrhage(Canvas& canvas, const FundusGeometry& g, const Marks& marks, Random& random) {
   // A boat-shaped preretinal haemorrhage below the arcade, and a red haze over part of the field.
   const double x = g.fovea_x + random.normal(0, g.disc_diameter), y = g.fovea_y + g.disc_diameter * random.uniform(1, 2.5);
   const double r = g.disc_diameter * random.uniform(0.5, 1.0);
   synth_detail::stamp_ellipse(canvas, x, y, r, r * 0.55, 0, {110, 16, 10}, 0.9f, 3);
+  marks.add(Finding::VitreousHaemorrhage, x, y, r);  // the boat; the haze is not a lesion
   synth_detail::stamp_gaussian(canvas, x + random.normal(0, 60), y - random.uniform(40, 120), g.disc_diameter * 1.6,
                                {120, 30, 18}, 0.55f);
 }
@@ -417,7 +448,9 @@ void apply_vignette_and_field(Canvas& canvas, const FundusGeometry& g) {
 
 }  // namespace
 
-Image render_cfp(const EyeLabels& labels, Eye eye, Random& random) {
+Image render_cfp(const EyeLabels& labels, Eye eye, Random& random, std::vector<LesionMark>* lesions) {
+  const Marks marks{lesions};
+  if (lesions) lesions->clear();
   const double cdr = labels.vertical_cdr ? *labels.vertical_cdr : random.uniform(0.2, 0.45);
   if (!(cdr >= 0.05 && cdr <= 0.95))
     fail(ErrorCode::InvalidArgument, "render_cfp: vertical_cdr {} is outside [0.05, 0.95]", cdr);
@@ -437,33 +470,36 @@ Image render_cfp(const EyeLabels& labels, Eye eye, Random& random) {
     const int count = static_cast<int>(random.integer(2, 3));  // "definite beading in ≥ 2 quadrants"
     for (int i = 0; i < count; ++i) beaded.q[(first + i) % 4] = true;
   }
-  draw_vessels(canvas, g, beaded, random);
-  if (labels.has(Finding::DiscHaemorrhage)) draw_disc_haemorrhage(canvas, g, random);
+  draw_vessels(canvas, g, beaded, marks, random);
+  if (labels.has(Finding::DiscHaemorrhage)) draw_disc_haemorrhage(canvas, g, marks, random);
 
   double x = 0, y = 0;
   if (labels.has(Finding::Irma))
     for (int n = static_cast<int>(random.integer(1, 2)); n > 0; --n) {
       point_in_quadrant(g, static_cast<int>(random.integer(0, 3)), g.fov_radius * 0.7, random, x, y);
       draw_tangle(canvas, x, y, 4, 40, 1.1, {150, 42, 26}, 0.7, random);
+      marks.add(Finding::Irma, x, y, 20);  // strands wander ~40 px from points ~6 px round the centre
     }
   if (labels.has(Finding::Neovascularisation)) {
     if (random.chance(0.5)) {  // NVD on the disc, else NVE along an arcade
       draw_tangle(canvas, g.disc_x, g.disc_y, 8, 50, 0.9, {175, 50, 32}, 0.9, random);
+      marks.add(Finding::Neovascularisation, g.disc_x, g.disc_y, 25);
     } else {
       point_near(g.disc_x - g.nasal * g.disc_diameter * 2, g.disc_y - g.disc_diameter * 1.5, 30, random, x, y);
       draw_tangle(canvas, x, y, 7, 45, 0.9, {175, 50, 32}, 0.9, random);
+      marks.add(Finding::Neovascularisation, x, y, 22);
     }
   }
-  if (labels.has(Finding::GeographicAtrophy)) draw_geographic_atrophy(canvas, g, random);
-  if (labels.has(Finding::PigmentaryChange)) draw_pigment_change(canvas, g, random);
-  if (labels.has(Finding::SmallDrusen)) draw_drusen(canvas, g, 1.2, 2.0, 6, 18, random);
-  if (labels.has(Finding::MediumDrusen)) draw_drusen(canvas, g, 2.6, 4.0, 5, 14, random);
-  if (labels.has(Finding::LargeDrusen)) draw_drusen(canvas, g, 4.8, 8.0, 3, 10, random);
-  if (labels.has(Finding::Microaneurysms)) draw_microaneurysms(canvas, g, icdr, random);
-  draw_haemorrhages(canvas, g, labels, icdr, random);
-  if (labels.has(Finding::HardExudates)) draw_exudates(canvas, g, random);
-  if (labels.has(Finding::CottonWoolSpots)) draw_cotton_wool(canvas, g, random);
-  if (labels.has(Finding::VitreousHaemorrhage)) draw_vitreous_haemorrhage(canvas, g, random);
+  if (labels.has(Finding::GeographicAtrophy)) draw_geographic_atrophy(canvas, g, marks, random);
+  if (labels.has(Finding::PigmentaryChange)) draw_pigment_change(canvas, g, marks, random);
+  if (labels.has(Finding::SmallDrusen)) draw_drusen(canvas, g, Finding::SmallDrusen, 1.2, 2.0, 6, 18, marks, random);
+  if (labels.has(Finding::MediumDrusen)) draw_drusen(canvas, g, Finding::MediumDrusen, 2.6, 4.0, 5, 14, marks, random);
+  if (labels.has(Finding::LargeDrusen)) draw_drusen(canvas, g, Finding::LargeDrusen, 4.8, 8.0, 3, 10, marks, random);
+  if (labels.has(Finding::Microaneurysms)) draw_microaneurysms(canvas, g, icdr, marks, random);
+  draw_haemorrhages(canvas, g, labels, icdr, marks, random);
+  if (labels.has(Finding::HardExudates)) draw_exudates(canvas, g, marks, random);
+  if (labels.has(Finding::CottonWoolSpots)) draw_cotton_wool(canvas, g, marks, random);
+  if (labels.has(Finding::VitreousHaemorrhage)) draw_vitreous_haemorrhage(canvas, g, marks, random);
 
   if (synth_detail::is_ungradable(labels, Modality::Cfp)) spoil(canvas, random);
   apply_vignette_and_field(canvas, g);

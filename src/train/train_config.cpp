@@ -245,6 +245,7 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
         im.head_weights.gradable = w.number("gradable", 1.0, 0.0, 1e6);
         im.head_weights.findings = w.number("findings", 1.0, 0.0, 1e6);
         im.head_weights.grades = w.number("grades", 1.0, 0.0, 1e6);
+        im.head_weights.lesions = w.number("lesions", 0.0, 0.0, 1e6);
         w.finish();
       }
       h.finish();

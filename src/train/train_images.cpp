@@ -8,6 +8,8 @@
 
 #include <ATen/ATen.h>
 
+#include <fmt/format.h>
+
 #include "ophtha/error.hpp"
 #include "ophtha/image.hpp"
 
@@ -29,6 +31,8 @@ std::vector<TrainImage> images_of(const Manifest& manifest, const std::vector<co
       t.modality = image.modality;
       t.eye = image.eye;
       t.study = i;
+      t.lesions = image.lesions;
+      t.where = fmt::format("{}: study {} image {}", manifest.path, studies[i]->id, &image - studies[i]->images.data());
       const auto eye = studies[i]->labels.eyes.find(image.eye);
       t.targets = image_targets(eye == studies[i]->labels.eyes.end() ? EyeLabels{} : eye->second, image.modality);
       out.push_back(std::move(t));
@@ -42,10 +46,31 @@ PreprocessOptions training_preprocess(int64_t size) {
   return o;
 }
 
+namespace {
+
+LesionPoints lesion_points_of(const TrainImage& t, const Image& image, const PreprocessOptions& options) {
+  LesionPoints out;
+  if (!t.lesions) return out;
+  out.annotated = true;
+  const SquareRegion region = preprocess_region(image, options);
+  for (size_t k = 0; k < t.lesions->size(); ++k) {
+    const LesionMark& m = (*t.lesions)[k];
+    if (!(m.x < image.width() && m.y < image.height()))
+      fail(ErrorCode::InvalidFormat, "{} ({}): lesions[{}] at ({}, {}) lies outside the {} × {} image", t.where, t.path,
+           k, m.x, m.y, image.width(), image.height());
+    const double u = (m.x - region.x0) / region.side, v = (m.y - region.y0) / region.side;
+    if (u >= 0 && u < 1 && v >= 0 && v < 1) out.points.push_back({m.finding, {static_cast<float>(u), static_cast<float>(v)}});
+  }
+  return out;
+}
+
+}  // namespace
+
 at::Tensor preprocess_images(const std::vector<TrainImage>& images, const PreprocessOptions& options, int threads,
-                             at::ScalarType dtype) {
+                             at::ScalarType dtype, std::vector<LesionPoints>* lesion_points) {
   const int64_t n = static_cast<int64_t>(images.size()), side = options.size;
   at::Tensor out = at::empty({n, 3, side, side}, at::TensorOptions().dtype(dtype));
+  if (lesion_points) lesion_points->assign(images.size(), {});
   std::atomic<int64_t> next{0};
   std::exception_ptr error;
   std::mutex error_mutex;
@@ -55,6 +80,7 @@ at::Tensor preprocess_images(const std::vector<TrainImage>& images, const Prepro
         const TrainImage& t = images[static_cast<size_t>(i)];
         const Image image = Image::decode_file(t.path, t.modality, t.eye);
         out[i].copy_(preprocess(image, options));
+        if (lesion_points) (*lesion_points)[static_cast<size_t>(i)] = lesion_points_of(t, image, options);
       } catch (...) {
         std::lock_guard<std::mutex> lock(error_mutex);
         if (!error) error = std::current_exception();
@@ -67,6 +93,35 @@ at::Tensor preprocess_images(const std::vector<TrainImage>& images, const Prepro
   work();
   for (std::thread& t : pool) t.join();
   if (error) std::rethrow_exception(error);
+  return out;
+}
+
+}  // namespace ophtha::train
+
+namespace ophtha::train {
+
+LesionTargets lesion_targets(const std::vector<TrainImage>& images, const std::vector<LesionPoints>& points,
+                             const std::vector<int64_t>& indices, int64_t grid_h, int64_t grid_w) {
+  const int64_t batch = static_cast<int64_t>(indices.size()), cells = grid_h * grid_w;
+  LesionTargets out{at::zeros({batch, cells, kFindingCount}, at::kFloat), at::zeros({batch, kFindingCount}, at::kFloat)};
+  float* cell = out.cells.data_ptr<float>();
+  float* supervised = out.supervised.data_ptr<float>();
+  for (int64_t b = 0; b < batch; ++b) {
+    const auto i = static_cast<size_t>(indices[static_cast<size_t>(b)]);
+    const LesionPoints& p = points.at(i);
+    if (!p.annotated) continue;
+    std::array<bool, kFindingCount> marked{};
+    for (const auto& [finding, uv] : p.points) {
+      const auto f = static_cast<int64_t>(finding);
+      const int64_t x = std::min(grid_w - 1, static_cast<int64_t>(uv[0] * static_cast<float>(grid_w)));
+      const int64_t y = std::min(grid_h - 1, static_cast<int64_t>(uv[1] * static_cast<float>(grid_h)));
+      cell[(b * cells + y * grid_w + x) * kFindingCount + f] = 1.0f;
+      marked[static_cast<size_t>(f)] = true;
+    }
+    const ImageTargets& t = images[i].targets;
+    for (int f = 0; f < kFindingCount; ++f)
+      supervised[b * kFindingCount + f] = t.findings[f] == 0 || (t.findings[f] == 1 && marked[static_cast<size_t>(f)]);
+  }
   return out;
 }
 

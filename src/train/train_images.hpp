@@ -1,7 +1,9 @@
 // The images of a study manifest as the vision and multimodal stages see them: which studies a
 // run uses (by split), each image's targets, and every image preprocessed once, in parallel.
 #pragma once
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,16 @@ struct TrainImage {
   Eye eye = Eye::OD;
   size_t study = 0;      // index into the selected studies
   ImageTargets targets;  // image_targets(the eye's labels, modality)
+  std::optional<std::vector<LesionMark>> lesions;  // the manifest's marks, image pixels
+  std::string where;     // "manifest.jsonl: study syn-000001 image 0", for messages
+};
+
+// Where an image's lesion marks fall in its preprocessed square, as fractions of its side: u to
+// the right, v down, both in [0, 1). Marks outside the square (outside the field of view the
+// encoder sees) are dropped. `annotated` is false for an image without marks (lesions nullopt).
+struct LesionPoints {
+  bool annotated = false;
+  std::vector<std::pair<Finding, std::array<float, 2>>> points;  // finding, (u, v)
 };
 
 // The studies of `manifest` whose split is one of `splits`, in file order.
@@ -33,7 +45,16 @@ PreprocessOptions training_preprocess(int64_t size);
 // Decodes and preprocesses every image on `threads` threads: [N, 3, S, S] in `dtype` (f16 halves
 // the memory of a large set; f32 for exactness). Errors: those of Image::decode_file and preprocess,
 // naming the image's file.
+// `lesion_points` (may be null) receives each image's LesionPoints; a mark outside its image is
+// Error(InvalidFormat) naming the image, the mark and the image's size.
 at::Tensor preprocess_images(const std::vector<TrainImage>& images, const PreprocessOptions& options, int threads,
-                             at::ScalarType dtype);
+                             at::ScalarType dtype, std::vector<LesionPoints>* lesion_points = nullptr);
+
+// The lesion targets of `indices` on a grid of h × w cells (cell (y, x) is token y·w + x): a mark
+// lies in the cell that holds its (u, v). A finding is supervised in an annotated image when its
+// target is applicable (targets.findings ≥ 0) and it is either absent from the labels or has
+// marks; a finding present without marks is not localised and takes no part.
+LesionTargets lesion_targets(const std::vector<TrainImage>& images, const std::vector<LesionPoints>& points,
+                             const std::vector<int64_t>& indices, int64_t grid_h, int64_t grid_w);
 
 }  // namespace ophtha::train

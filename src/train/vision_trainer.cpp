@@ -25,6 +25,7 @@ struct VisionTrainer::State {
   std::vector<train::TrainImage> train, validation;
   std::vector<int64_t> entries;  // an epoch's entries: image indices, each repeated data.oversample times
   at::Tensor train_pixels, validation_pixels;  // [N, 3, S, S] f16
+  std::vector<train::LesionPoints> train_lesions, validation_lesions;  // per image
   std::optional<BatchOrder> order;
   std::unique_ptr<AdamW> optimizer;
   LrSchedule schedule;
@@ -73,11 +74,12 @@ VisionTrainer::VisionTrainer(TrainConfig config) : s_(std::make_unique<State>())
     fail(ErrorCode::InvalidArgument, "{}: data.manifest '{}' has no image in the splits data.splits names", c.source,
          im.manifest);
   const PreprocessOptions pre = train::training_preprocess(im.image_size);
-  s.train_pixels = train::preprocess_images(s.train, pre, threads, at::kHalf);
+  s.train_pixels = train::preprocess_images(s.train, pre, threads, at::kHalf, &s.train_lesions);
   if (!im.validation_manifest.empty()) {
     const Manifest v = read_manifest(im.validation_manifest);
     s.validation = train::images_of(v, train::studies_in(v, im.validation_splits));
-    if (!s.validation.empty()) s.validation_pixels = train::preprocess_images(s.validation, pre, threads, at::kHalf);
+    if (!s.validation.empty())
+      s.validation_pixels = train::preprocess_images(s.validation, pre, threads, at::kHalf, &s.validation_lesions);
   }
 
   s.encoder.emplace(im.encoder_from.empty() ? TrainableResNet::random(im.encoder_arch, c.seed, im.encoder_width)
@@ -118,13 +120,18 @@ ImageStepReport VisionTrainer::train_step() {
     std::vector<int64_t> batch = s.order->batch(s.step * c.grad_accum + j);
     for (int64_t& i : batch) i = s.entries[static_cast<size_t>(i)];
     auto [pixels, targets] = gather(s.train_pixels, s.train, batch);
-    at::Tensor pooled;
+    VisionFeatures features;
     {
       const train::AutocastScope autocast(c.precision);
-      pooled = s.encoder->forward(pixels).pooled;
+      features = s.encoder->forward(pixels);
     }
-    const at::Tensor loss = s.heads->loss(s.heads->forward(pooled.to(at::kFloat)), targets, c.images.head_weights) /
-                            static_cast<double>(c.grad_accum);
+    at::Tensor loss = s.heads->loss(s.heads->forward(features.pooled.to(at::kFloat)), targets, c.images.head_weights);
+    if (c.images.head_weights.lesions > 0)
+      loss = loss + c.images.head_weights.lesions *
+                        s.heads->lesion_loss(s.heads->lesion_logits(features.tokens.to(at::kFloat)),
+                                             train::lesion_targets(s.train, s.train_lesions, batch,
+                                                                   features.grid_height, features.grid_width));
+    loss = loss / static_cast<double>(c.grad_accum);
     loss.backward();
     r.loss += loss.item<double>();
     r.items += static_cast<int64_t>(batch.size());
@@ -145,8 +152,9 @@ nlohmann::json VisionTrainer::validate() {
   at::NoGradGuard no_grad;
   s.encoder->set_training(false);
   const int64_t n = static_cast<int64_t>(s.validation.size());
-  double loss = 0;
+  double loss = 0, lesion_loss = 0;
   int64_t modality_right = 0, gradable_right = 0, gradable_n = 0;
+  std::array<int64_t, kFindingCount> cell_tp{}, cell_fp{}, cell_fn{};  // lesion maps, supervised cells
   std::array<int64_t, kGradeScaleCount> grade_right{}, grade_n{};
   std::array<std::vector<std::vector<int64_t>>, kGradeScaleCount> confusion;  // [truth][predicted]
   for (int g = 0; g < kGradeScaleCount; ++g) {
@@ -158,8 +166,26 @@ nlohmann::json VisionTrainer::validate() {
     std::vector<int64_t> batch;
     for (int64_t i = begin; i < std::min(n, begin + s.config.batch_size); ++i) batch.push_back(i);
     auto [pixels, targets] = gather(s.validation_pixels, s.validation, batch);
-    const HeadLogits logits = s.heads->forward(s.encoder->forward(pixels).pooled);
+    const VisionFeatures features = s.encoder->forward(pixels);
+    const HeadLogits logits = s.heads->forward(features.pooled);
     loss += s.heads->loss(logits, targets, s.config.images.head_weights).item<double>() * static_cast<double>(batch.size());
+    if (s.config.images.head_weights.lesions > 0) {
+      const LesionTargets lesions = train::lesion_targets(s.validation, s.validation_lesions, batch, features.grid_height,
+                                                          features.grid_width);
+      const at::Tensor map = s.heads->lesion_logits(features.tokens);
+      lesion_loss += s.heads->lesion_loss(map, lesions).item<double>() * static_cast<double>(batch.size());
+      const at::Tensor yes = (map > 0).to(at::kFloat) * lesions.supervised.unsqueeze(1);  // (B, N, F)
+      const at::Tensor truth = lesions.cells * lesions.supervised.unsqueeze(1);
+      const std::vector<int64_t> over_cells = {0, 1};
+      const at::Tensor tp_f = (yes * truth).sum(over_cells).to(at::kLong);
+      const at::Tensor fp_f = (yes * (1 - truth)).sum(over_cells).to(at::kLong);
+      const at::Tensor fn_f = ((1 - yes) * truth).sum(over_cells).to(at::kLong);
+      for (int f = 0; f < kFindingCount; ++f) {
+        cell_tp[f] += tp_f[f].item<int64_t>();
+        cell_fp[f] += fp_f[f].item<int64_t>();
+        cell_fn[f] += fn_f[f].item<int64_t>();
+      }
+    }
     const std::vector<HeadPrediction> predicted = s.heads->predict(logits);
     for (size_t b = 0; b < batch.size(); ++b) {
       const ImageTargets& t = targets[b];
@@ -192,6 +218,14 @@ nlohmann::json VisionTrainer::validate() {
                         {"findings_macro_f1", f1_n ? f1_sum / f1_n : 0.0},
                         {"findings_f1", per_finding}};
   if (gradable_n) out["gradable_accuracy"] = static_cast<double>(gradable_right) / static_cast<double>(gradable_n);
+  if (s.config.images.head_weights.lesions > 0) {
+    out["lesion_loss"] = lesion_loss / static_cast<double>(n);
+    nlohmann::json cell_f1 = nlohmann::json::object();  // per finding, over the supervised cells
+    for (int f = 0; f < kFindingCount; ++f)
+      if (cell_tp[f] + cell_fn[f] > 0)
+        cell_f1[finding_code(static_cast<Finding>(f))] = 2.0 * cell_tp[f] / (2.0 * cell_tp[f] + cell_fp[f] + cell_fn[f]);
+    out["lesion_cell_f1"] = cell_f1;
+  }
   for (int g = 0; g < kGradeScaleCount; ++g)
     if (grade_n[g]) {
       const std::string code = grade_scale_info(static_cast<GradeScale>(g)).code;

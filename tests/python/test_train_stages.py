@@ -5,7 +5,8 @@ correction from the feedback store — and writes a model bundle that `ophtha re
 batch predictions `ophtha eval` scores; a multimodal run stopped and resumed writes the very bundle
 of an uninterrupted run (batches grouped by length); data.oversample repeats a modality's images in
 each vision epoch; with data.heads_findings the heads' reading of each image joins the
-training prompts and the bundle's; in bf16 mixed precision both stages compute other numbers than
+training prompts and the bundle's; lesion maps (heads.weights.lesions) add their loss and log their
+validation; in bf16 mixed precision both stages compute other numbers than
 in f32 and a resumed run still writes the uninterrupted bundle; a bad stage is refused naming the key.
 """
 import json
@@ -186,6 +187,33 @@ def test_oversampled_modality_repeats_its_images_in_each_vision_epoch(ophtha, wo
     (folder / "bad.json").write_text(json.dumps(run))
     result = ophtha("train", "--config", folder / "bad.json")
     assert result.returncode != 0 and "fundus" in result.stderr, result.stderr
+
+
+def test_lesion_maps_add_their_loss_and_log_their_validation(ophtha, work_dir):
+    folder = make_data(ophtha, work_dir / "train-lesions")  # fresh: the manifest must carry lesion marks
+    manifest = [json.loads(line) for line in (folder / "data/manifest.jsonl").read_text().splitlines()]
+    val_marked = {m["finding"] for s in manifest if s["split"] == "val" for i in s["images"]
+                  for m in i.get("lesions", [])}
+    assert val_marked, "the validation split needs a marked lesion for this test"
+    run = json.loads(vision_config(folder).read_text())
+    first_losses = {}
+    for name, weight in (("plain", 0), ("maps", 1.0)):
+        run["heads"] = {"weights": {"lesions": weight}}
+        run["output"] = {"heads": f"{name}-heads.safetensors", "metrics": f"{name}-metrics.jsonl"}
+        (folder / f"{name}.json").write_text(json.dumps(run))
+        ophtha.ok("train", "--config", folder / f"{name}.json")
+        records = [json.loads(line) for line in (folder / f"{name}-metrics.jsonl").read_text().splitlines()]
+        first_losses[name] = next(r["loss"] for r in records if r.get("step") == 1 and "loss" in r)
+        validation = next(r for r in records if "val_loss" in r)
+        if weight == 0:
+            assert "val_lesion_loss" not in validation
+            continue
+        # Per cell and finding the loss starts near ln 2, summed over the 2 × 2 cells of a 64-px image.
+        assert 0 < validation["val_lesion_loss"] < 2 * 4 * 0.7
+        assert set(validation["val_lesion_cell_f1"]) == val_marked
+        assert all(0 <= f1 <= 1 for f1 in validation["val_lesion_cell_f1"].values())
+    # Same seed, same first batch: the maps add a positive term to the very first loss.
+    assert first_losses["maps"] > first_losses["plain"] + 0.1, first_losses
 
 
 def test_bf16_stages_resume_bit_for_bit_and_compute_other_numbers_than_f32(ophtha, work_dir):

@@ -3,6 +3,7 @@
 #include "support/doctest_with_aten.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include <ATen/ATen.h>
@@ -138,4 +139,68 @@ TEST_CASE("heads saved to a file load back exactly; a foreign or damaged file is
                       "tensor 'heads.modality.bias' (shape [3]) is missing");
   test::check_message(test::error_from([&] { heads.forward(at::zeros({2, 11})); }), ErrorCode::InvalidArgument,
                       "(B, 12) float32, got [2, 11]");
+}
+
+TEST_CASE("the lesion loss sums each map's cells and averages over the supervised (image, finding) pairs") {
+  AuxiliaryHeads heads = AuxiliaryHeads::random(6, 4);
+  const int64_t batch = 2, cells = 4;
+  const at::Tensor tokens = at::randn({batch, cells, 6});
+  const at::Tensor logits = heads.lesion_logits(tokens);
+  REQUIRE(logits.sizes() == at::IntArrayRef({batch, cells, kFindingCount}));
+  CHECK(at::allclose(logits[1][2], at::matmul(heads.named_parameters().end()[-2].second, tokens[1][2]) +
+                                        heads.named_parameters().end()[-1].second));  // a 1×1 convolution
+
+  LesionTargets targets{at::zeros({batch, cells, kFindingCount}), at::zeros({batch, kFindingCount})};
+  const auto ma = static_cast<int64_t>(Finding::Microaneurysms), ex = static_cast<int64_t>(Finding::HardExudates);
+  targets.cells[0][1][ma] = 1, targets.cells[1][3][ex] = 1, targets.cells[1][0][ma] = 1;  // the last unsupervised
+  targets.supervised[0][ma] = 1, targets.supervised[1][ex] = 1, targets.supervised[1][ma] = 0;
+  targets.supervised[0][static_cast<int64_t>(Finding::Irma)] = 1;  // known absent: every cell 0
+  // By hand, in double: −Σ_cells [t·log σ(z) + (1 − t)·log(1 − σ(z))] per supervised pair, averaged.
+  const at::Tensor z = logits.to(at::kDouble);
+  double expected = 0;
+  const std::vector<std::pair<int64_t, int64_t>> pairs = {{0, ma}, {1, ex}, {0, static_cast<int64_t>(Finding::Irma)}};
+  for (const auto& [b, f] : pairs)
+    for (int64_t n = 0; n < cells; ++n) {
+      const double v = z[b][n][f].item<double>(), t = targets.cells[b][n][f].item<double>();
+      expected -= t * std::log(1 / (1 + std::exp(-v))) + (1 - t) * std::log(1 - 1 / (1 + std::exp(-v)));
+    }
+  expected /= static_cast<double>(pairs.size());
+  CHECK(heads.lesion_loss(logits, targets).item<double>() == doctest::Approx(expected).epsilon(1e-5));
+
+  for (auto& [name, t] : heads.named_parameters()) t.zero_();
+  CHECK(heads.lesion_loss(heads.lesion_logits(tokens), targets).item<double>() ==
+        doctest::Approx(cells * std::log(2.0)).epsilon(1e-6));  // zero logits: ln 2 per cell
+  targets.supervised.zero_();
+  CHECK(heads.lesion_loss(logits, targets).item<double>() == 0);  // nothing supervised
+  test::check_message(
+      test::error_from([&] { heads.lesion_loss(logits.narrow(1, 0, 3), targets); }), ErrorCode::InvalidArgument,
+      "logits [2, 3, 26], cells [2, 4, 26] and supervised [2, 26] disagree");
+  test::check_message(test::error_from([&] { heads.lesion_logits(at::zeros({2, 4, 5})); }), ErrorCode::InvalidArgument,
+                      "tokens must be (B, N, 6) float32, got [2, 4, 5]");
+}
+
+TEST_CASE("a version 1 heads file (before the lesion head) loads, its lesion head at zero") {
+  const AuxiliaryHeads heads = AuxiliaryHeads::random(5, 8);
+  std::vector<SafetensorsTensorData> tensors;
+  for (const auto& [name, t] : heads.named_parameters()) {
+    if (name.rfind("heads.lesions.", 0) == 0) continue;
+    std::vector<uint8_t> bytes(static_cast<size_t>(t.nbytes()));
+    std::memcpy(bytes.data(), t.contiguous().data_ptr(), bytes.size());
+    tensors.push_back({name, "F32", std::vector<int64_t>(t.sizes().begin(), t.sizes().end()), bytes});
+  }
+  const std::string path = test::work_dir() + "/heads-version-1.safetensors";
+  write_safetensors(path, tensors, {{"ophtha_heads_version", "1"}, {"channels", "5"}});
+  const AuxiliaryHeads loaded = AuxiliaryHeads::load(path);
+  REQUIRE(loaded.named_parameters().size() == heads.named_parameters().size());
+  for (size_t i = 0; i < heads.named_parameters().size(); ++i) {
+    const auto& [name, t] = loaded.named_parameters()[i];
+    CHECK(name == heads.named_parameters()[i].first);
+    if (name.rfind("heads.lesions.", 0) == 0)
+      CHECK(at::equal(t, at::zeros_like(t)));
+    else
+      CHECK(at::equal(t, heads.named_parameters()[i].second));
+  }
+  write_safetensors(path, tensors, {{"ophtha_heads_version", "2"}, {"channels", "5"}});  // claims the lesion head
+  test::check_message(test::error_from([&] { AuxiliaryHeads::load(path); }), ErrorCode::InvalidFormat,
+                      "tensor 'heads.lesions.weight' (shape [26, 5]) is missing");
 }

@@ -2,6 +2,7 @@
 // each eye imaged with a random non-empty set of modalities, some ungradable, grades and findings
 // only for gradable modalities, cup_disc = cup_disc_level(vertical_cdr), referral = referral_for.
 #pragma once
+#include <cmath>
 #include <doctest/doctest.h>
 
 #include <string>
@@ -64,7 +65,18 @@ inline Study random_study(Random& rng, const std::string& id) {
       if (rng.chance(0.5)) image.findings_text = std::string("instrument text for ") + modality_name(m) + " 视盘";
       study.images.push_back(image);
     }
-    study.labels.eyes[eye] = random_eye_labels(rng, imaged);
+    const EyeLabels& labels = study.labels.eyes[eye] = random_eye_labels(rng, imaged);
+    // Lesion marks on half the images: of findings the eye holds and the image's modality shows.
+    for (StudyImage& image : study.images) {
+      if (image.eye != eye || !rng.chance(0.5)) continue;
+      image.lesions.emplace();
+      for (Finding f : labels.findings)
+        if (finding_modality(f) == image.modality && rng.chance(0.7))
+          for (int n = static_cast<int>(rng.integer(1, 3)); n > 0; --n)
+            image.lesions->push_back({f, std::round(rng.uniform(0, 1000) * 100) / 100,
+                                      std::round(rng.uniform(0, 800) * 100) / 100,
+                                      std::round(rng.uniform(0.5, 30) * 100) / 100});
+    }
   }
   if (rng.chance(0.9)) study.reports["en"] = "report of " + id + ": no apparent retinopathy.";
   if (rng.chance(0.9)) study.reports["zh"] = "报告 " + id + "：未见明显异常。";
@@ -91,6 +103,16 @@ inline void check_same_study(const Study& a, const Study& b) {
     CHECK_MESSAGE(a.images[i].modality == b.images[i].modality, where, ": image ", i, " modality differs");
     CHECK_MESSAGE(a.images[i].eye == b.images[i].eye, where, ": image ", i, " eye differs");
     CHECK_MESSAGE(a.images[i].findings_text == b.images[i].findings_text, where, ": image ", i, " text differs");
+    REQUIRE_MESSAGE(a.images[i].lesions.has_value() == b.images[i].lesions.has_value(), where, ": image ", i,
+                    " lesion annotation differs");
+    if (!a.images[i].lesions) continue;
+    REQUIRE_MESSAGE(a.images[i].lesions->size() == b.images[i].lesions->size(), where, ": image ", i,
+                    " lesion counts differ");
+    for (size_t k = 0; k < a.images[i].lesions->size(); ++k) {
+      const LesionMark &m = (*a.images[i].lesions)[k], &n = (*b.images[i].lesions)[k];
+      CHECK_MESSAGE((m.finding == n.finding && m.x == n.x && m.y == n.y && m.radius == n.radius), where, ": image ", i,
+                    " lesion ", k, " differs");
+    }
   }
   REQUIRE_MESSAGE(a.labels.eyes.size() == b.labels.eyes.size(), where, ": labelled eyes differ");
   for (const auto& [eye, labels] : a.labels.eyes) {

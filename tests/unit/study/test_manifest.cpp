@@ -237,6 +237,14 @@ std::vector<std::pair<std::string, Mutation>> schema_visible_breakages() {
   set("eye OU", image, "eye", "OU");
   set("numeric findings_text", image, "findings_text", 1);
   set("unknown image key", image, "quality", "good");
+  set("lesions object", image, "lesions", json::object());
+  set("lesion mark without r", image, "lesions", json::parse(R"([{"finding": "microaneurysms", "x": 1, "y": 2}])"));
+  set("lesion mark of an unknown finding", image, "lesions", json::parse(R"([{"finding": "spot", "x": 1, "y": 2, "r": 1}])"));
+  set("lesion mark at x -1", image, "lesions", json::parse(R"([{"finding": "microaneurysms", "x": -1, "y": 2, "r": 1}])"));
+  set("lesion mark of radius 0", image, "lesions", json::parse(R"([{"finding": "microaneurysms", "x": 1, "y": 2, "r": 0}])"));
+  set("lesion mark with a string y", image, "lesions", json::parse(R"([{"finding": "microaneurysms", "x": 1, "y": "2", "r": 1}])"));
+  set("lesion mark with an unknown key", image, "lesions",
+      json::parse(R"([{"finding": "microaneurysms", "x": 1, "y": 2, "r": 1, "area": 3}])"));
   set("labels array", top, "labels", json::array());
   out.emplace_back("labels for OU", [](json& s) {
     s["labels"]["OU"] = first_eye(s);
@@ -284,6 +292,7 @@ std::vector<std::pair<std::string, Mutation>> schema_visible_breakages() {
 std::vector<std::pair<std::string, Mutation>> harmless_changes() {
   return {
       {"unchanged", [](json&) { return true; }},
+      {"an empty lesion list", [](json& s) { s["images"][0]["lesions"] = json::array(); return true; }},
       {"a grade written as 2.0",
        [](json& s) {
          for (auto& [eye, labels] : s["labels"].items())
@@ -311,6 +320,13 @@ std::vector<std::pair<std::string, Mutation>> harmless_changes() {
 std::vector<std::pair<std::string, Mutation>> reader_only_breakages() {
   return {
       {"missing image file", [](json& s) { s["images"][0]["path"] = "images/none.png"; return true; }},
+      {"a lesion mark of another modality's finding",
+       [](json& s) {
+         const std::string modality = s["images"][0]["modality"];
+         s["images"][0]["lesions"] = json::array(
+             {{{"finding", modality == "oct" ? "microaneurysms" : "subretinal_fluid"}, {"x", 1}, {"y", 1}, {"r", 1}}});
+         return true;
+       }},
       {"second image of the same eye and modality",
        [](json& s) { s["images"].push_back(s["images"][0]); return true; }},
       {"labels for an eye without images",

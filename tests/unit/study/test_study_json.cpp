@@ -166,6 +166,52 @@ TEST_CASE("study rules: one image per eye and modality, labels for exactly the i
   CHECK(has_problem(problems, "labels.OS: ", "labels an eye without images"));
 }
 
+TEST_CASE("lesion marks read back; a bad mark is refused naming its field, and a mark must fit its eye's labels") {
+  const json image = json::parse(R"({"path": "a.jpg", "modality": "cfp", "eye": "OD", "lesions": [
+      {"finding": "microaneurysms", "x": 10.5, "y": 20.25, "r": 2},
+      {"finding": "drusen", "x": 1, "y": 2, "r": 3},
+      {"finding": "hard_exudates", "x": -1, "y": "7", "r": 0},
+      {"finding": "microaneurysms", "x": 1, "y": 2, "radius": 3},
+      7]})");
+  std::vector<std::string> problems;
+  const StudyImage read = study_image_from_json(image, "images[0]", problems);
+  INFO("problems:" << listed(problems));
+  CHECK(has_problem(problems, "images[0].lesions[1].finding: ", "unknown finding 'drusen'"));
+  CHECK(has_problem(problems, "images[0].lesions[2].x: ", "is the number -1, expected a pixel coordinate in [0, 1e6]"));
+  CHECK(has_problem(problems, "images[0].lesions[2].y: ", "expected a pixel coordinate"));
+  CHECK(has_problem(problems, "images[0].lesions[2].r: ", "is the number 0, expected a pixel radius in (0, 1e6]"));
+  CHECK(has_problem(problems, "images[0].lesions[3]", "radius"));
+  CHECK(has_problem(problems, "images[0].lesions[4]: ", "expected a lesion mark {finding, x, y, r}"));
+  REQUIRE(read.lesions.has_value());
+  REQUIRE(read.lesions->size() == 1);  // only the clean mark
+  CHECK(read.lesions->at(0).finding == Finding::Microaneurysms);
+  CHECK(read.lesions->at(0).x == 10.5);
+  CHECK(read.lesions->at(0).y == 20.25);
+  CHECK(read.lesions->at(0).radius == 2);
+
+  problems.clear();
+  CHECK_FALSE(study_image_from_json(json::parse(R"({"path": "a.jpg", "modality": "cfp", "eye": "OD"})"), "", problems)
+                  .lesions.has_value());  // not annotated
+  CHECK(study_image_from_json(json::parse(R"({"path": "a.jpg", "modality": "cfp", "eye": "OD", "lesions": []})"), "",
+                              problems)
+            .lesions->empty());  // annotated: nothing to mark
+  CHECK(problems.empty());
+
+  Random rng(3);
+  Study study = test::random_study(rng, "m");
+  study.images = {{"a.png", Modality::Cfp, Eye::OD, "", std::vector<LesionMark>{{Finding::SubretinalFluid, 5, 5, 2},
+                                                                                {Finding::CottonWoolSpots, 5, 5, 9}}}};
+  study.labels.eyes.clear();
+  study.labels.eyes[Eye::OD] = test::random_eye_labels(rng, {Modality::Cfp});
+  auto& findings = study.labels.eyes[Eye::OD].findings;
+  findings.erase(std::remove(findings.begin(), findings.end(), Finding::CottonWoolSpots), findings.end());
+  study_rule_problems(study, "", problems);
+  INFO("problems:" << listed(problems));
+  CHECK(problems.size() == 2);
+  CHECK(has_problem(problems, "images[0].lesions[0].finding: ", "'subretinal_fluid' is seen on oct, expected a finding of the image's modality cfp"));
+  CHECK(has_problem(problems, "images[0].lesions[1].finding: ", "marks 'cotton_wool_spots', which the labels of OD do not hold"));
+}
+
 TEST_CASE("the throwing readers raise InvalidFormat listing every problem under the caller's name") {
   json j = valid_eye();
   j["referral"] = "later";

@@ -68,14 +68,14 @@ TEST_CASE("the same seed writes the same bytes with one thread and with three") 
   CHECK(read_bytes(synthesize_dataset(other_seed).manifest_path) != read_bytes(a.manifest_path));
 }
 
-TEST_CASE("the manifest reads back: every image exists, reports in both languages, all splits valid") {
+TEST_CASE("the manifest reads back: every image exists, reports in both languages, all splits valid, CFP marked") {
   SynthOptions options = options_for("read-back", 2);
   options.studies = 30;
   const SynthSummary summary = synthesize_dataset(options);
   const Manifest manifest = read_manifest(summary.manifest_path);
   REQUIRE(manifest.studies.size() == 30);
   CHECK(manifest.studies.front().id == "syn-000001");
-  int64_t images = 0, splits[3] = {0, 0, 0};
+  int64_t images = 0, marks = 0, splits[3] = {0, 0, 0};
   for (const Study& study : manifest.studies) {
     CHECK(study.reports.count("zh") == 1);
     CHECK(study.reports.count("en") == 1);
@@ -83,11 +83,16 @@ TEST_CASE("the manifest reads back: every image exists, reports in both language
     for (const StudyImage& image : study.images) {
       CHECK(fs::exists(manifest.image_path(image)));
       CHECK(image.path == synth_image_path(study.id, image.eye, image.modality));
+      // CFPs carry the marks of their lesions (read_manifest has checked each against the labels);
+      // OCT and OSA images are not annotated.
+      CHECK(image.lesions.has_value() == (image.modality == Modality::Cfp));
+      if (image.lesions) marks += static_cast<int64_t>(image.lesions->size());
       ++images;
     }
     ++splits[static_cast<int>(study.split)];
   }
   CHECK(images == summary.totals.images_written);
+  CHECK(marks > 0);
   for (int s = 0; s < 3; ++s) CHECK(splits[s] == summary.split_counts[s]);
   CHECK(splits[0] > splits[1]);
 }

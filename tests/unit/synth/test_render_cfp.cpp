@@ -203,6 +203,50 @@ TEST_CASE("dark red blobs and yellow exudates appear only when labelled") {
   CHECK_MESSAGE(red2.size() < 40, "moderate NPDR: " << red2.size() << " dark red blobs, expected well below 4 × 20");
 }
 
+TEST_CASE("lesion marks: one per lesion drawn, each on its lesion, and marking leaves the pixels alone") {
+  const std::vector<Finding> findings = {Finding::Microaneurysms, Finding::DotBlotHaemorrhages, Finding::HardExudates};
+  for (uint64_t seed = 0; seed < 4; ++seed) {
+    Random a(seed), b(seed);
+    std::vector<LesionMark> marks = {{Finding::Irma, 1, 1, 1}};  // replaced, not appended to
+    const Image marked = render_cfp(cfp_labels(findings, 2, 0.3), Eye::OD, a, &marks);
+    const Image plain = render_cfp(cfp_labels(findings, 2, 0.3), Eye::OD, b);
+    REQUIRE(std::memcmp(marked.pixels8(), plain.pixels8(), static_cast<size_t>(kCfpSize) * kCfpSize * 3) == 0);
+
+    int ma = 0, blot = 0, exudate = 0, red_on_mark = 0, yellow_on_mark = 0;
+    auto near = [&](const LesionMark& m, auto is) {  // a pixel of the kind within 1 px of the centre
+      for (int dy = -1; dy <= 1; ++dy)
+        for (int dx = -1; dx <= 1; ++dx)
+          if (is(pixel(marked, static_cast<int>(m.x) + dx, static_cast<int>(m.y) + dy))) return true;
+      return false;
+    };
+    for (const LesionMark& m : marks) {
+      REQUIRE(std::find(findings.begin(), findings.end(), m.finding) != findings.end());
+      if (m.finding == Finding::HardExudates) ++exudate, yellow_on_mark += near(m, yellow);
+      else (m.finding == Finding::Microaneurysms ? ma : blot) += 1, red_on_mark += near(m, dark_red);
+    }
+    CHECK(ma >= 8);  // ICDR 2: 8–25 microaneurysms
+    CHECK(ma <= 25);
+    CHECK(blot >= 3);
+    CHECK(exudate >= 12);
+    // Lesions drawn later may cover a few (an exudate over a microaneurysm): nearly all show.
+    CHECK(red_on_mark >= 0.9 * (ma + blot));
+    CHECK(yellow_on_mark >= 0.9 * exudate);
+    // And every dark-red blob is a marked lesion: nothing red is drawn without its mark. (Beyond
+    // 0.8 of the field's radius, vessel ends darkened by the vignette pass for dark red too.)
+    for (const Blob& blob : blobs(marked, dark_red, 4)) {
+      if (std::hypot(blob.x - kCfpSize / 2.0, blob.y - kCfpSize / 2.0) > 0.8 * 0.455 * kCfpSize) continue;
+      const bool marked_here = std::any_of(marks.begin(), marks.end(), [&](const LesionMark& m) {
+        return m.finding != Finding::HardExudates && std::hypot(m.x - blob.x, m.y - blob.y) < m.radius + 12;
+      });
+      CHECK_MESSAGE(marked_here, "seed ", seed, ": a dark-red blob at (", blob.x, ", ", blob.y, ") has no mark");
+    }
+  }
+  Random r(9);
+  std::vector<LesionMark> none = {{Finding::Irma, 1, 1, 1}};
+  render_cfp(cfp_labels({Finding::EnlargedCup}, 0, 0.7), Eye::OS, r, &none);
+  CHECK(none.empty());  // a healthy retina with a large cup: nothing to mark
+}
+
 TEST_CASE("an ungradable photograph is blurred or under-exposed") {
   EyeLabels labels = cfp_labels({}, 0, 0.3);
   labels.grades.clear();
