@@ -22,6 +22,8 @@ static const char* kSynthHelp =
     "  --threads T        rendering threads, 1..256 (default 2); the output does not depend on it\n"
     "  --force            write into a non-empty DIR: files of the same names are overwritten,\n"
     "                     no other file is touched or deleted\n"
+    "The manifest holds each study's labels, reference reports, instrument findings text and, for\n"
+    "each fundus photograph, where every lesion was drawn (images[].lesions, docs/formats.md).\n"
     "The images are synthetic and carry no clinical validity; see docs/synthetic.md.\n";
 
 // "a,b,c" → three numbers.

@@ -96,10 +96,6 @@ at::Tensor preprocess_images(const std::vector<TrainImage>& images, const Prepro
   return out;
 }
 
-}  // namespace ophtha::train
-
-namespace ophtha::train {
-
 LesionTargets lesion_targets(const std::vector<TrainImage>& images, const std::vector<LesionPoints>& points,
                              const std::vector<int64_t>& indices, int64_t grid_h, int64_t grid_w) {
   const int64_t batch = static_cast<int64_t>(indices.size()), cells = grid_h * grid_w;
