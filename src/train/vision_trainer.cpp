@@ -177,13 +177,15 @@ nlohmann::json VisionTrainer::validate() {
       const at::Tensor yes = (map > 0).to(at::kFloat) * lesions.supervised.unsqueeze(1);  // (B, N, F)
       const at::Tensor truth = lesions.cells * lesions.supervised.unsqueeze(1);
       const std::vector<int64_t> over_cells = {0, 1};
-      const at::Tensor tp_f = (yes * truth).sum(over_cells).to(at::kLong);
-      const at::Tensor fp_f = (yes * (1 - truth)).sum(over_cells).to(at::kLong);
-      const at::Tensor fn_f = ((1 - yes) * truth).sum(over_cells).to(at::kLong);
+      const at::Tensor counts = at::stack({(yes * truth).sum(over_cells), (yes * (1 - truth)).sum(over_cells),
+                                           ((1 - yes) * truth).sum(over_cells)})
+                                    .to(at::kLong)
+                                    .contiguous();  // (3, F): true positives, false positives, false negatives
+      const int64_t* count = counts.data_ptr<int64_t>();
       for (int f = 0; f < kFindingCount; ++f) {
-        cell_tp[f] += tp_f[f].item<int64_t>();
-        cell_fp[f] += fp_f[f].item<int64_t>();
-        cell_fn[f] += fn_f[f].item<int64_t>();
+        cell_tp[f] += count[f];
+        cell_fp[f] += count[kFindingCount + f];
+        cell_fn[f] += count[2 * kFindingCount + f];
       }
     }
     const std::vector<HeadPrediction> predicted = s.heads->predict(logits);
