@@ -49,4 +49,12 @@ OPHTHA_API GenerateResult generate(LlamaSession& session, const std::vector<int3
 OPHTHA_API GenerateResult generate_from_embeddings(LlamaSession& session, const at::Tensor& prompt_embeddings,
                                                    const GenerateOptions& options);
 
+// Decodes after a prompt the session already holds: `prompt_logits` (vocab) f32 are the logits of
+// its last token, as forward_tokens / forward_embeddings returned them (read only). Several
+// continuations can share one prefill: rewind(prompt end) before each call. The result's
+// prompt_tokens and prefill_seconds are 0. Error(InvalidArgument) when prompt_logits is not a
+// (vocab) f32 tensor of the model's vocabulary.
+OPHTHA_API GenerateResult generate_after_prompt(LlamaSession& session, const at::Tensor& prompt_logits,
+                                                const GenerateOptions& options);
+
 }  // namespace ophtha

@@ -31,6 +31,7 @@ namespace ophtha {
 
 inline constexpr const char* kBundleManifestName = "ophtha-bundle.json";
 inline constexpr int kBundleFormatVersion = 1;
+inline constexpr int kMaxReportCandidates = 64;  // generation.candidates and ReportOptions::candidates at most
 
 // How the prompt is built for a study (docs/formats.md, "Prompt"):
 //   template[lang] with "{images}" and "{findings}" placeholders;
@@ -53,6 +54,8 @@ struct BundleGeneration {
   float temperature = 0.0f;  // 0 = greedy
   float top_p = 1.0f;
   int top_k = 0;
+  int candidates = 1;                // drafts per report; > 1: the consensus draft (report_consensus.hpp)
+  float candidate_temperature = 0.7f;  // temperature of every draft after the first (which uses `temperature`)
 };
 
 struct OPHTHA_API ModelBundle {

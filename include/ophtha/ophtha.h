@@ -375,6 +375,13 @@ typedef struct ophtha_report_params {
   void *token_user_data;
   ophtha_abort_callback abort_callback; /* default NULL */
   void *abort_user_data;
+  int32_t candidates;          /* drafts per report; 0 (default): the bundle's; 1: one draft,
+                                  streamed as generated; N > 1 (at most 64): N drafts after one
+                                  prefill, the first at `temperature`, the others sampled at
+                                  candidate_temperature with seeds seed+1 ... seed+N-1; the report is
+                                  the draft whose findings and grades agree most with the others'
+                                  (minimum Bayes risk), given to token_callback whole once chosen */
+  float candidate_temperature; /* <= 0 (default 0): the bundle's */
 } ophtha_report_params;
 
 /* As ophtha_model_params_default, for report parameters. */
@@ -412,7 +419,9 @@ typedef struct ophtha_report_info {
   size_t n_generated_tokens; /* tokens of the report text */
   double embed_seconds;      /* image checks, preprocessing, encoding and projection */
   double prefill_seconds;    /* time spent on the prompt */
-  double decode_seconds;     /* time spent generating */
+  double decode_seconds;     /* time spent generating (every draft) */
+  int32_t n_candidates;      /* drafts written (1 without drafting) */
+  int32_t chosen_candidate;  /* the index of the draft that became the report */
 } ophtha_report_info;
 
 /* Describes `report` in *out_info. Errors: INVALID_ARGUMENT (NULL report or out_info, a

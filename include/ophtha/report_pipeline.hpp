@@ -10,6 +10,7 @@
 //           image, the findings text ─► assemble_multimodal_prompt
 //        ▼
 //   LLaMA2 generate_from_embeddings (streamed) ─► report text
+//        (or N drafts after one prefill ─► the consensus draft, report_consensus.hpp)
 //        ▼
 //   extract_labels_from_text ─► structured_report (+ image checks, disclaimer) ─► JSON
 //
@@ -83,6 +84,13 @@ struct ReportOptions {
   int max_tokens = 0;             // 0 = the bundle's default
   float temperature = -1.0f;      // < 0 = the bundle's default; 0 = greedy
   float top_p = -1.0f;            // < 0 = the bundle's default
+  // Drafts per report: 0 = the bundle's default; 1 = one report, streamed as it is generated;
+  // N > 1 = N drafts after one shared prefill — the first at `temperature`, the others sampled at
+  // `candidate_temperature` with seeds seed + 1 ... seed + N − 1 — and the one whose labels agree
+  // most with the others' is the report (report_consensus.hpp); on_text then receives it whole,
+  // once chosen. At most kMaxReportCandidates.
+  int candidates = 0;
+  float candidate_temperature = -1.0f;  // < 0 = the bundle's default; must be > 0 when drafts are sampled
   uint64_t seed = 0;
   bool check_images = true;       // run the auxiliary heads' modality and gradability checks
   float modality_threshold = 0.9f;  // an image is left out when another modality is this likely
@@ -108,10 +116,13 @@ struct Report {
   std::vector<ImageCheck> image_checks;  // one per input image (empty when checks are off or no heads)
   std::string disclaimer;           // the bundle's
   int64_t prompt_tokens = 0;
-  int64_t generated_tokens = 0;
+  int64_t generated_tokens = 0;    // of the report (the chosen draft)
+  int candidates = 1;               // drafts written
+  size_t chosen = 0;                // the index of the draft that became the report
+  std::vector<std::string> drafts;  // every draft's text in order when candidates > 1 (else empty)
   double embed_seconds = 0;
   double prefill_seconds = 0;
-  double decode_seconds = 0;
+  double decode_seconds = 0;        // every draft's decoding
 };
 
 class OPHTHA_API ReportSession {

@@ -86,6 +86,8 @@ struct OPHTHA_API ImageTrainConfig {
   std::string bundle_name = "ophtha-model";   // output.name, .description, .disclaimer (multimodal)
   std::string bundle_description;
   std::string disclaimer;
+  int report_candidates = 1;                  // output.candidates: the bundle's drafts per report (multimodal)
+  double candidate_temperature = 0.7;         // output.candidate_temperature: their temperature
 };
 
 struct OPHTHA_API TrainConfig {

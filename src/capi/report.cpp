@@ -1,4 +1,5 @@
 // Reports and image embeddings through the C ABI: a model bundle's ReportSession behind the handles.
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -21,7 +22,8 @@ const StructLayout kReportParams = {
      OPHTHA_REPORT_FIELD(temperature), OPHTHA_REPORT_FIELD(top_p), OPHTHA_REPORT_FIELD(seed),
      OPHTHA_REPORT_FIELD(check_images), OPHTHA_REPORT_FIELD(modality_threshold),
      OPHTHA_REPORT_FIELD(token_callback), OPHTHA_REPORT_FIELD(token_user_data),
-     OPHTHA_REPORT_FIELD(abort_callback), OPHTHA_REPORT_FIELD(abort_user_data)}};
+     OPHTHA_REPORT_FIELD(abort_callback), OPHTHA_REPORT_FIELD(abort_user_data), OPHTHA_REPORT_FIELD(candidates),
+     OPHTHA_REPORT_FIELD(candidate_temperature)}};
 #undef OPHTHA_REPORT_FIELD
 
 #define OPHTHA_REPORT_INFO_FIELD(field) OPHTHA_FIELD_END(ophtha_report_info, field)
@@ -30,7 +32,8 @@ const StructLayout kReportInfo = {
     sizeof(ophtha_report_info),
     {OPHTHA_REPORT_INFO_FIELD(n_prompt_tokens), OPHTHA_REPORT_INFO_FIELD(n_generated_tokens),
      OPHTHA_REPORT_INFO_FIELD(embed_seconds), OPHTHA_REPORT_INFO_FIELD(prefill_seconds),
-     OPHTHA_REPORT_INFO_FIELD(decode_seconds)}};
+     OPHTHA_REPORT_INFO_FIELD(decode_seconds), OPHTHA_REPORT_INFO_FIELD(n_candidates),
+     OPHTHA_REPORT_INFO_FIELD(chosen_candidate)}};
 #undef OPHTHA_REPORT_INFO_FIELD
 
 // The C defaults are ReportOptions' defaults: one source of truth.
@@ -46,6 +49,8 @@ ophtha_report_params report_defaults() {
   p.seed = options.seed;
   p.check_images = options.check_images ? 1 : 0;
   p.modality_threshold = options.modality_threshold;
+  p.candidates = options.candidates;
+  p.candidate_temperature = 0.0f;  // the bundle's (ReportOptions says so with -1)
   return p;
 }
 
@@ -100,6 +105,13 @@ ophtha_status ophtha_report_generate(ophtha_session* session, const ophtha_image
     options.seed = p.seed;
     options.check_images = p.check_images != 0;
     options.modality_threshold = p.modality_threshold;
+    if (p.candidates < 0 || p.candidates > kMaxReportCandidates)
+      fail(ErrorCode::InvalidArgument, "candidates is {}, expected 0 (the bundle's) to {}", p.candidates,
+           kMaxReportCandidates);
+    if (!std::isfinite(p.candidate_temperature))
+      fail(ErrorCode::InvalidArgument, "candidate_temperature is {}, expected a finite number", p.candidate_temperature);
+    options.candidates = p.candidates;
+    options.candidate_temperature = p.candidate_temperature > 0 ? p.candidate_temperature : -1.0f;
     std::string piece;
     if (p.token_callback)
       options.on_text = [&](std::string_view text) {
@@ -128,6 +140,8 @@ ophtha_status ophtha_report_get_info(const ophtha_report* report, ophtha_report_
     info.embed_seconds = report->result.embed_seconds;
     info.prefill_seconds = report->result.prefill_seconds;
     info.decode_seconds = report->result.decode_seconds;
+    info.n_candidates = report->result.candidates;
+    info.chosen_candidate = static_cast<int32_t>(report->result.chosen);
     write_output(kReportInfo, out_info, info);
   });
 }

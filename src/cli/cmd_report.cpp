@@ -1,5 +1,5 @@
 // ophtha report --image PATH[:MODALITY[:EYE]] ... [--findings TEXT] [--lang zh|en] [--json]
-//               [--model DIR] [--seed S] [--temp T] [--max-tokens N] [--threads N]
+//               [--model DIR] [--seed S] [--temp T] [--candidates N] [--max-tokens N] [--threads N]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +30,11 @@ static const char* kReportHelp =
     "  --model DIR           model bundle (default: $OPHTHA_MODEL, else the bundled demo model)\n"
     "  --seed S              sampling seed (default 0)\n"
     "  --temp T              temperature (default: the bundle's; 0 = greedy)\n"
+    "  --candidates N        drafts per report (default: the bundle's): N > 1 drafts the report N times\n"
+    "                        (the first at --temp, the others sampled at --candidate-temp) and keeps\n"
+    "                        the one whose findings and grades agree most with the others'; the text\n"
+    "                        then prints once chosen instead of streaming. 1 = one streamed draft\n"
+    "  --candidate-temp T    temperature of the sampled drafts (default: the bundle's)\n"
     "  --max-tokens N        report length limit in tokens (default: the bundle's)\n"
     "  --threads N           CPU threads (default: all available)\n"
     "  --no-image-checks     do not ask the model's auxiliary heads whether each image looks like its\n"
@@ -130,6 +135,8 @@ int report_manifest(const Args& a) {
   o.threads = static_cast<int>(a.integer_or("--jobs", 2, 1, 256));
   o.report.seed = static_cast<uint64_t>(a.integer_or("--seed", 0, 0, INT64_MAX));
   o.report.temperature = static_cast<float>(a.number_or("--temp", -1.0, 0.0, 100.0));
+  o.report.candidates = static_cast<int>(a.integer_or("--candidates", 0, 1, kMaxReportCandidates));
+  o.report.candidate_temperature = static_cast<float>(a.number_or("--candidate-temp", -1.0, 1e-3, 100.0));
   o.report.max_tokens = static_cast<int>(a.integer_or("--max-tokens", 0, 1, 1 << 20));
   o.report.check_images = !a.flag("--no-image-checks");
   const auto start = std::chrono::steady_clock::now();
@@ -156,7 +163,7 @@ int report_manifest(const Args& a) {
 
 int run_report(const Args& raw) {
   Args a = raw;
-  a.parse({"--image", "--findings", "--lang", "--model", "--seed", "--temp", "--max-tokens", "--threads", "--manifest",
+  a.parse({"--image", "--findings", "--lang", "--model", "--seed", "--temp", "--candidates", "--candidate-temp", "--max-tokens", "--threads", "--manifest",
            "--out", "--split", "--langs", "--limit", "--jobs"},
           {"--json", "--no-image-checks", "--text-only"});
   if (a.wants_help()) return std::fputs(kReportHelp, stdout), 0;
@@ -173,6 +180,8 @@ int run_report(const Args& raw) {
     fail(ErrorCode::InvalidArgument, "give at least one --image or --findings (see `ophtha report --help`)");
   options.seed = static_cast<uint64_t>(a.integer_or("--seed", 0, 0, INT64_MAX));
   options.temperature = static_cast<float>(a.number_or("--temp", -1.0, 0.0, 100.0));
+  options.candidates = static_cast<int>(a.integer_or("--candidates", 0, 1, kMaxReportCandidates));
+  options.candidate_temperature = static_cast<float>(a.number_or("--candidate-temp", -1.0, 1e-3, 100.0));
   options.max_tokens = static_cast<int>(a.integer_or("--max-tokens", 0, 1, 1 << 20));
   const int threads = static_cast<int>(a.integer_or("--threads", 0, 1, 1024));
   const bool json_output = a.flag("--json");
@@ -216,10 +225,11 @@ int run_report(const Args& raw) {
                    c.gradable_probability);
   }
   std::fprintf(stderr,
-               "[model %s from %s; %lld prompt tokens, %lld generated; embed %.2f s, prefill %.2f s, decode %.2f s]\n",
+               "[model %s from %s; %lld prompt tokens, %lld generated; draft %zu of %d chosen; embed %.2f s, prefill "
+               "%.2f s, decode %.2f s]\n",
                model->bundle().name.c_str(), model->bundle().folder.c_str(),
                static_cast<long long>(report.prompt_tokens), static_cast<long long>(report.generated_tokens),
-               report.embed_seconds, report.prefill_seconds, report.decode_seconds);
+               report.chosen + 1, report.candidates, report.embed_seconds, report.prefill_seconds, report.decode_seconds);
   return 0;
 }
 

@@ -111,4 +111,15 @@ GenerateResult generate_from_embeddings(LlamaSession& session, const at::Tensor&
   return decode_loop(session, std::move(logits), {}, options, std::move(result));
 }
 
+GenerateResult generate_after_prompt(LlamaSession& session, const at::Tensor& prompt_logits,
+                                     const GenerateOptions& options) {
+  validate(options);
+  const int64_t vocab = session.model().config().vocab_size;
+  if (!prompt_logits.defined() || prompt_logits.dim() != 1 || prompt_logits.size(0) != vocab ||
+      prompt_logits.scalar_type() != at::kFloat || !prompt_logits.device().is_cpu())
+    fail(ErrorCode::InvalidArgument, "prompt logits must be a ({}) float32 CPU tensor, the model's vocabulary", vocab);
+  AbortCheckScope abort_scope(session, options.should_abort);
+  return decode_loop(session, prompt_logits.contiguous(), {}, options, GenerateResult{});
+}
+
 }  // namespace ophtha

@@ -328,11 +328,14 @@ ModelBundle read_bundle_manifest(const std::string& path) {
     if (!gen->is_object()) {
       c.problem("generation", "expected an object");
     } else {
-      c.known_keys(*gen, "generation", {"max_tokens", "temperature", "top_p", "top_k"});
+      c.known_keys(*gen, "generation", {"max_tokens", "temperature", "top_p", "top_k", "candidates", "candidate_temperature"});
       b.generation.max_tokens = static_cast<int>(c.number_at(*gen, "generation", "max_tokens", b.generation.max_tokens, 1, 1 << 20));
       b.generation.temperature = static_cast<float>(c.number_at(*gen, "generation", "temperature", b.generation.temperature, 0, 100));
       b.generation.top_p = static_cast<float>(c.number_at(*gen, "generation", "top_p", b.generation.top_p, 0, 1));
       b.generation.top_k = static_cast<int>(c.number_at(*gen, "generation", "top_k", b.generation.top_k, 0, 1 << 20));
+      b.generation.candidates = static_cast<int>(c.number_at(*gen, "generation", "candidates", b.generation.candidates, 1, kMaxReportCandidates));
+      b.generation.candidate_temperature = static_cast<float>(
+          c.number_at(*gen, "generation", "candidate_temperature", b.generation.candidate_temperature, 0, 100));
     }
   }
   c.finish();
@@ -364,6 +367,10 @@ void write_bundle_manifest(const ModelBundle& b) {
                         {"temperature", b.generation.temperature},
                         {"top_p", b.generation.top_p},
                         {"top_k", b.generation.top_k}};
+  if (b.generation.candidates != 1) {
+    root["generation"]["candidates"] = b.generation.candidates;
+    root["generation"]["candidate_temperature"] = b.generation.candidate_temperature;
+  }
   const std::string text = root.dump(2) + "\n";
   AtomicFileWriter out(b.folder + "/" + kBundleManifestName);
   out.write(text.data(), text.size());

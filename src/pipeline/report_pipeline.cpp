@@ -1,6 +1,7 @@
 // ReportModel (a loaded bundle) and ReportSession (images → report), report_pipeline.hpp.
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "ophtha/image_embedder.hpp"
 #include "ophtha/multimodal_prompt.hpp"
 #include "ophtha/projector.hpp"
+#include "ophtha/report_consensus.hpp"
 #include "ophtha/report_extractor.hpp"
 #include "ophtha/report_pipeline.hpp"
 #include "ophtha/structured_report.hpp"
@@ -213,23 +215,70 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   g.sampling.top_k = bundle.generation.top_k;
   g.sampling.min_p = 0.0f;
   g.sampling.seed = options.seed;
+  g.should_abort = options.should_abort;
+  const int candidates = options.candidates > 0 ? options.candidates : bundle.generation.candidates;
+  if (candidates > kMaxReportCandidates)
+    fail(ErrorCode::InvalidArgument, "candidates is {}, expected at most {}", candidates, kMaxReportCandidates);
+  const float candidate_temperature =
+      options.candidate_temperature >= 0 ? options.candidate_temperature : bundle.generation.candidate_temperature;
+  if (candidates > 1 && !(candidate_temperature > 0 && std::isfinite(candidate_temperature)))
+    fail(ErrorCode::InvalidArgument, "candidate_temperature is {}, expected > 0 when {} drafts are sampled",
+         candidate_temperature, candidates);
+  session_->rewind(0);
+
   // The report was learned as its own SentencePiece text, so its first piece carries the dummy-prefix
   // space that SentencePiece's decoder drops at the start of a text; so do we, streamed and stored.
-  bool first_piece = true;
-  if (options.on_text)
-    g.on_token = [&](std::string_view piece, int32_t) {
-      if (first_piece && !piece.empty()) piece = without_dummy_prefix(piece), first_piece = false;
-      return piece.empty() || options.on_text(piece);
-    };
-  g.should_abort = options.should_abort;
-  session_->rewind(0);
-  const GenerateResult result = generate_from_embeddings(*session_, prompt.embeddings, g);
-
-  report.text = std::string(without_dummy_prefix(result.text));
-  report.prompt_tokens = result.prompt_tokens;
-  report.generated_tokens = static_cast<int64_t>(result.tokens.size());
-  report.prefill_seconds = result.prefill_seconds;
-  report.decode_seconds = result.decode_seconds;
+  if (candidates == 1) {
+    bool first_piece = true;
+    if (options.on_text)
+      g.on_token = [&](std::string_view piece, int32_t) {
+        if (first_piece && !piece.empty()) piece = without_dummy_prefix(piece), first_piece = false;
+        return piece.empty() || options.on_text(piece);
+      };
+    const GenerateResult result = generate_from_embeddings(*session_, prompt.embeddings, g);
+    report.text = std::string(without_dummy_prefix(result.text));
+    report.prompt_tokens = result.prompt_tokens;
+    report.generated_tokens = static_cast<int64_t>(result.tokens.size());
+    report.prefill_seconds = result.prefill_seconds;
+    report.decode_seconds = result.decode_seconds;
+  } else {
+    // One prefill, then each draft from the prompt's end; the consensus draft is the report.
+    const auto prefill_start = Clock::now();
+    at::Tensor prompt_logits;
+    {
+      struct AbortCheck {  // the caller's check for the prefill only (its captures may not outlive the call)
+        LlamaSession& session;
+        ~AbortCheck() { session.set_abort_check(nullptr); }
+      } scope{*session_};
+      session_->set_abort_check(options.should_abort);
+      prompt_logits = session_->forward_embeddings(prompt.embeddings);
+    }
+    report.prefill_seconds = seconds_since(prefill_start);
+    report.prompt_tokens = prompt.embeddings.size(0);
+    const int64_t prompt_end = session_->position();
+    std::vector<std::string> texts;
+    std::vector<int64_t> lengths;
+    std::vector<StudyLabels> labels;
+    for (int i = 0; i < candidates; ++i) {
+      GenerateOptions draft = g;
+      if (i > 0) {
+        draft.sampling.temperature = candidate_temperature;
+        draft.sampling.seed = options.seed + static_cast<uint64_t>(i);
+      }
+      session_->rewind(prompt_end);
+      const GenerateResult result = generate_after_prompt(*session_, prompt_logits, draft);
+      texts.emplace_back(without_dummy_prefix(result.text));
+      lengths.push_back(static_cast<int64_t>(result.tokens.size()));
+      labels.push_back(extract_labels_from_text(texts.back(), options.lang));
+      report.decode_seconds += result.decode_seconds;
+    }
+    report.chosen = consensus_choice(labels);
+    report.candidates = candidates;
+    report.text = texts[report.chosen];
+    report.drafts = std::move(texts);
+    report.generated_tokens = lengths[report.chosen];
+    if (options.on_text && !report.text.empty()) options.on_text(report.text);
+  }
 
   report.structured = structured_report(extract_labels_from_text(report.text, options.lang), options.lang);
   nlohmann::json checks = nlohmann::json::array();

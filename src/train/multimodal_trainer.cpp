@@ -112,6 +112,8 @@ ModelBundle bundle_for(const TrainConfig& c) {
   b.prompt = default_bundle_prompt();
   b.prompt.heads_findings = c.images.heads_findings;
   b.languages = c.images.languages;
+  b.generation.candidates = c.images.report_candidates;
+  b.generation.candidate_temperature = static_cast<float>(c.images.candidate_temperature);
   return b;
 }
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ophtha/error.hpp"
+#include "ophtha/model_bundle.hpp"
 #include "ophtha/train.hpp"
 #include "train/mixed_precision.hpp"
 
@@ -335,6 +336,8 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
       c.images.bundle_name = o.string("name", c.images.bundle_name);
       c.images.bundle_description = o.string("description", "");
       c.images.disclaimer = o.string("disclaimer", "");
+      c.images.report_candidates = static_cast<int>(o.integer("candidates", c.images.report_candidates, 1, kMaxReportCandidates));
+      c.images.candidate_temperature = o.number("candidate_temperature", c.images.candidate_temperature, 1e-3, 100.0);
     }
     c.metrics_log = resolved(base_dir, o.string("metrics", ""));
     c.loss_plot = resolved(base_dir, o.string("loss_plot", ""));

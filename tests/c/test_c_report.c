@@ -104,6 +104,25 @@ int main(int argc, char **argv) {
   CHECK(strcmp(ophtha_report_text(NULL), "") == 0 && strcmp(ophtha_report_json(NULL), "") == 0);
   ophtha_report_free(NULL);
 
+  /* Four drafts: the chosen one streams whole, once chosen; the info says how many and which. */
+  memset(&stream, 0, sizeof stream);
+  CHECK(params.candidates == 0 && params.candidate_temperature == 0.0f); /* the bundle's */
+  params.candidates = 4;
+  params.candidate_temperature = 1.2f;
+  CHECK_STATUS(ophtha_report_generate(session, (const ophtha_image *const *)images, 6, &params, &report),
+               OPHTHA_STATUS_OK, NULL);
+  CHECK(stream.calls == 1 && strcmp(ophtha_report_text(report), stream.text) == 0);
+  info.struct_size = sizeof info;
+  CHECK_STATUS(ophtha_report_get_info(report, &info), OPHTHA_STATUS_OK, NULL);
+  CHECK(info.n_candidates == 4 && info.chosen_candidate >= 0 && info.chosen_candidate < 4);
+  ophtha_report_free(report);
+  report = NULL;
+  params.candidates = 65;
+  CHECK_STATUS(ophtha_report_generate(session, (const ophtha_image *const *)images, 6, &params, &untouched),
+               OPHTHA_STATUS_INVALID_ARGUMENT, "candidates is 65");
+  params.candidates = 0;
+  params.candidate_temperature = 0.0f;
+
   /* With image checks, one entry per image; a stop from the callback ends the report early. */
   memset(&stream, 0, sizeof stream);
   stream.stop_after = 2;

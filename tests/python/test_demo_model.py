@@ -84,7 +84,9 @@ def test_fresh_studies_are_graded_close_to_the_documented_figures(ophtha, tmp_pa
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text(encoding="utf-8"))
     # Floors below what docs/training.md records on the 200-study test split (seed 2), wide enough
     # for 40 studies; a demo bundle that regresses below them should not land.
-    floors = {"rouge_l": 0.45, "macro_f1": 0.25, "icdr": 0.35, "areds": 0.80, "cup_disc": 0.80, "oct_class": 0.75}
+    # These 40 studies scored (2026-11-29, 32 drafts) ROUGE-L 0.556 / 0.525, F1 0.699 / 0.655, ICDR
+    # 0.844 / 0.844, AREDS 1.000 / 1.000, C/D 0.978 / 0.978, OCT class 0.968 / 1.000 (zh / en).
+    floors = {"rouge_l": 0.45, "macro_f1": 0.50, "icdr": 0.65, "areds": 0.85, "cup_disc": 0.85, "oct_class": 0.85}
     for lang in ("zh", "en"):
         text, clinical = metrics["languages"][lang]["text"], metrics["languages"][lang]["clinical"]
         measured = {"rouge_l": text["rouge_l"], "macro_f1": clinical["macro_f1"]}

@@ -86,8 +86,11 @@ class Report:
     embed_seconds: float
     prefill_seconds: float
     decode_seconds: float
+    n_candidates: int
+    chosen_candidate: int
     def __init__(self, text: str, structured: dict[str, Any], n_prompt_tokens: int, n_generated_tokens: int,
-                 embed_seconds: float, prefill_seconds: float, decode_seconds: float) -> None: ...
+                 embed_seconds: float, prefill_seconds: float, decode_seconds: float, n_candidates: int = ...,
+                 chosen_candidate: int = ...) -> None: ...
     @property
     def image_checks(self) -> list[dict[str, Any]]: ...
     @property
@@ -129,13 +132,15 @@ class Session:
     @overload
     def report(self, images: Sequence[_StudyImage] = (), *, findings: str = "", lang: str = "en",
                stream: Literal[False] = False, seed: int = ..., temperature: Optional[float] = None,
-               max_tokens: Optional[int] = None, top_p: Optional[float] = None, check_images: bool = ...,
+               max_tokens: Optional[int] = None, top_p: Optional[float] = None, candidates: Optional[int] = None,
+               candidate_temperature: Optional[float] = None, check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> Report: ...
     @overload
     def report(self, images: Sequence[_StudyImage] = (), *, findings: str = "", lang: str = "en",
                stream: Literal[True], seed: int = ..., temperature: Optional[float] = None,
-               max_tokens: Optional[int] = None, top_p: Optional[float] = None, check_images: bool = ...,
+               max_tokens: Optional[int] = None, top_p: Optional[float] = None, candidates: Optional[int] = None,
+               candidate_temperature: Optional[float] = None, check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> ReportStream: ...
 
@@ -180,13 +185,15 @@ class Model:
     @overload
     def report(self, images: Sequence[_StudyImage] = (), *, findings: str = "", lang: str = "en",
                stream: Literal[False] = False, seed: int = ..., temperature: Optional[float] = None,
-               max_tokens: Optional[int] = None, top_p: Optional[float] = None, check_images: bool = ...,
+               max_tokens: Optional[int] = None, top_p: Optional[float] = None, candidates: Optional[int] = None,
+               candidate_temperature: Optional[float] = None, check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> Report: ...
     @overload
     def report(self, images: Sequence[_StudyImage] = (), *, findings: str = "", lang: str = "en",
                stream: Literal[True], seed: int = ..., temperature: Optional[float] = None,
-               max_tokens: Optional[int] = None, top_p: Optional[float] = None, check_images: bool = ...,
+               max_tokens: Optional[int] = None, top_p: Optional[float] = None, candidates: Optional[int] = None,
+               candidate_temperature: Optional[float] = None, check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> ReportStream: ...
     def close(self) -> None: ...

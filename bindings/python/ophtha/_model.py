@@ -280,7 +280,8 @@ class Session:
         return _generation(self._session.generate(on_text=on_text, cancel=None, **arguments))
 
     def report(self, images=(), *, findings="", lang="en", stream=False, seed=_REPORT_DEFAULTS["seed"],
-               temperature=None, max_tokens=None, top_p=None, check_images=_REPORT_DEFAULTS["check_images"],
+               temperature=None, max_tokens=None, top_p=None, candidates=None, candidate_temperature=None,
+               check_images=_REPORT_DEFAULTS["check_images"],
                modality_threshold=_REPORT_DEFAULTS["modality_threshold"], on_text=None, should_abort=None,
                poll_interval=_ophtha.DEFAULT_POLL_SECONDS):
         """Writes the diagnostic report of one study (the session's model must be a model bundle).
@@ -309,6 +310,12 @@ class Session:
             temperature: >= 0 (0: greedy); None: the bundle's.
             max_tokens: tokens generated at most, > 0; None: the bundle's.
             top_p: nucleus threshold in (0, 1]; None: the bundle's.
+            candidates: drafts per report, 1 to 64; None: the bundle's. With N > 1 the report is
+                drafted N times after one shared prompt pass — the first draft at ``temperature``,
+                the others sampled at ``candidate_temperature`` — and the draft whose findings and
+                grades agree most with the others' is returned (minimum Bayes risk); it streams
+                whole, once chosen. 1: one draft, streamed as it is generated.
+            candidate_temperature: > 0, the sampled drafts' temperature; None: the bundle's.
             check_images: let the auxiliary heads check that each image looks like its modality
                 (one that looks like another is left out; Report.image_checks says what they saw).
             modality_threshold: probability of another modality that leaves an image out.
@@ -328,8 +335,9 @@ class Session:
             ContextOverflowError, AbortedError, KeyboardInterrupt, or whatever on_text /
             should_abort raised, as for generate.
         """
-        arguments = _report_arguments(images, findings, lang, max_tokens, temperature, top_p, seed, check_images,
-                                      modality_threshold, should_abort, poll_interval)
+        arguments = _report_arguments(images, findings, lang, max_tokens, temperature, top_p, candidates,
+                                      candidate_temperature, seed, check_images, modality_threshold, should_abort,
+                                      poll_interval)
         if stream:
             if on_text is not None:
                 raise InvalidArgumentError("report: pass on_text or stream=True, not both")
@@ -337,8 +345,8 @@ class Session:
         return report_of(self._session.report(on_text=on_text, cancel=None, **arguments))
 
 
-def _report_arguments(images, findings, lang, max_tokens, temperature, top_p, seed, check_images,
-                      modality_threshold, should_abort, poll_interval):
+def _report_arguments(images, findings, lang, max_tokens, temperature, top_p, candidates, candidate_temperature, seed,
+                      check_images, modality_threshold, should_abort, poll_interval):
     """The extension's report arguments, checked; `images` converted to _ophtha.Image objects."""
     if isinstance(images, (str, bytes, os.PathLike, np.ndarray, dict, Image)):
         raise InvalidArgumentError(
@@ -352,13 +360,21 @@ def _report_arguments(images, findings, lang, max_tokens, temperature, top_p, se
         raise InvalidArgumentError(f"temperature is {temperature}, expected >= 0 (0: greedy) or None (the bundle's)")
     if top_p is not None and not 0 < float(top_p) <= 1:
         raise InvalidArgumentError(f"top_p is {top_p}, expected a value in (0, 1] or None (the bundle's)")
+    if candidates is not None and not 1 <= int(candidates) <= 64:
+        raise InvalidArgumentError(f"candidates is {candidates}, expected an integer in [1, 64] or None (the bundle's)")
+    if candidate_temperature is not None and not float(candidate_temperature) > 0:
+        raise InvalidArgumentError(
+            f"candidate_temperature is {candidate_temperature}, expected > 0 or None (the bundle's)")
     return dict(
         images=[study_image(spec, f"images[{i}]") for i, spec in enumerate(images)],
         findings=findings, lang=lang,
         # None → the C ABI's "the bundle's own value": max_tokens 0, temperature and top_p < 0.
         max_tokens=0 if max_tokens is None else _int32("max_tokens", max_tokens),
         temperature=-1.0 if temperature is None else float(temperature),
-        top_p=-1.0 if top_p is None else float(top_p), seed=seed, check_images=bool(check_images),
+        top_p=-1.0 if top_p is None else float(top_p),
+        # None → 0: the bundle's drafts and their temperature.
+        candidates=0 if candidates is None else int(candidates),
+        candidate_temperature=0.0 if candidate_temperature is None else float(candidate_temperature), seed=seed, check_images=bool(check_images),
         modality_threshold=float(modality_threshold), should_abort=should_abort, poll_seconds=float(poll_interval))
 
 

@@ -68,11 +68,13 @@ class Report:
         n_generated_tokens: tokens of the text.
         embed_seconds: image checks, preprocessing, encoding and projection.
         prefill_seconds: time spent on the prompt.
-        decode_seconds: time spent generating.
+        decode_seconds: time spent generating (every draft).
+        n_candidates: drafts written (1 when the report was generated once).
+        chosen_candidate: the index of the draft that became the report (0 for the first).
     """
 
     def __init__(self, text, structured, n_prompt_tokens, n_generated_tokens, embed_seconds, prefill_seconds,
-                 decode_seconds):
+                 decode_seconds, n_candidates=1, chosen_candidate=0):
         self.text = text
         self.structured = structured
         self.n_prompt_tokens = n_prompt_tokens
@@ -80,6 +82,8 @@ class Report:
         self.embed_seconds = embed_seconds
         self.prefill_seconds = prefill_seconds
         self.decode_seconds = decode_seconds
+        self.n_candidates = n_candidates
+        self.chosen_candidate = chosen_candidate
 
     @property
     def image_checks(self):
@@ -105,4 +109,5 @@ class Report:
 def report_of(raw):
     """The Report of the extension's result dict."""
     return Report(raw["text"], json.loads(raw["json"]), raw["n_prompt_tokens"], raw["n_generated_tokens"],
-                  raw["embed_seconds"], raw["prefill_seconds"], raw["decode_seconds"])
+                  raw["embed_seconds"], raw["prefill_seconds"], raw["decode_seconds"], raw["n_candidates"],
+                  raw["chosen_candidate"])

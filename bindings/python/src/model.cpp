@@ -254,8 +254,8 @@ class Session {
   // cancellation and abort as generate. Returns text, json (the structured report, serialised) and
   // the ophtha_report_info fields.
   py::dict report(const py::list& images, const std::string& findings, const std::string& lang, int32_t max_tokens,
-                  float temperature, float top_p, uint64_t seed, bool check_images, float modality_threshold,
-                  py::object on_text, py::object should_abort, std::shared_ptr<CancelFlag> cancel,
+                  float temperature, float top_p, int32_t candidates, float candidate_temperature, uint64_t seed,
+                  bool check_images, float modality_threshold, py::object on_text, py::object should_abort, std::shared_ptr<CancelFlag> cancel,
                   double poll_seconds) {
     refuse_reentry("report");
     require_no_nul(findings, "findings");
@@ -277,6 +277,8 @@ class Session {
     p.max_tokens = max_tokens;
     p.temperature = temperature;
     p.top_p = top_p;
+    p.candidates = candidates;
+    p.candidate_temperature = candidate_temperature;
     p.seed = seed;
     p.check_images = check_images;
     p.modality_threshold = modality_threshold;
@@ -320,6 +322,8 @@ class Session {
     result["embed_seconds"] = info.embed_seconds;
     result["prefill_seconds"] = info.prefill_seconds;
     result["decode_seconds"] = info.decode_seconds;
+    result["n_candidates"] = info.n_candidates;
+    result["chosen_candidate"] = info.chosen_candidate;
     return result;
   }
 
@@ -492,12 +496,13 @@ void bind_model(py::module_& m) {
            "exception (KeyboardInterrupt) is raised as is. Returns a dict: text, tokens, stop_reason, "
            "n_prompt_tokens, prefill_seconds, decode_seconds.")
       .def("report", &Session::report, py::arg("images"), py::arg("findings"), py::arg("lang"),
-           py::arg("max_tokens"), py::arg("temperature"), py::arg("top_p"), py::arg("seed"), py::arg("check_images"),
+           py::arg("max_tokens"), py::arg("temperature"), py::arg("top_p"), py::arg("candidates"),
+           py::arg("candidate_temperature"), py::arg("seed"), py::arg("check_images"),
            py::arg("modality_threshold"), py::arg("on_text"), py::arg("should_abort"), py::arg("cancel"),
            py::arg("poll_seconds"),
            "ophtha_report_generate with the GIL released on a list of Image; callbacks as generate. Returns a "
            "dict: text, json (the structured report, serialised), n_prompt_tokens, n_generated_tokens, "
-           "embed_seconds, prefill_seconds, decode_seconds.");
+           "embed_seconds, prefill_seconds, decode_seconds, n_candidates, chosen_candidate.");
 }
 
 }  // namespace ophtha_python

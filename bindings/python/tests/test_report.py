@@ -57,6 +57,16 @@ def test_on_text_receives_the_pieces_of_the_text(bundle):
     assert "".join(pieces) == report.text
 
 
+def test_drafts_stream_the_chosen_report_whole_and_say_which_was_chosen(bundle):
+    pieces = []
+    report = bundle.report([OD_CFP], findings="x", max_tokens=10, candidates=3, candidate_temperature=1.5, seed=4,
+                           on_text=pieces.append)
+    assert pieces == [report.text]
+    assert report.n_candidates == 3 and 0 <= report.chosen_candidate < 3
+    one = bundle.report([OD_CFP], findings="x", max_tokens=10, seed=4)
+    assert one.n_candidates == 1 and one.chosen_candidate == 0
+
+
 def test_same_seed_same_text_and_another_seed_another(bundle):
     run = lambda seed: bundle.report([OD_CFP], findings="x", max_tokens=16, temperature=1.0, seed=seed).text
     assert run(7) == run(7)
@@ -126,6 +136,9 @@ def test_report_and_embed_on_a_plain_language_model_raise_unsupported(model):
     ([OD_CFP], {"lang": "fr"}, ophtha.InvalidArgumentError, "fr"),
     ([OD_CFP], {"max_tokens": 0}, ophtha.InvalidArgumentError, "max_tokens is 0"),
     ([OD_CFP], {"temperature": -1}, ophtha.InvalidArgumentError, "temperature is -1"),
+    ([OD_CFP], {"candidates": 0}, ophtha.InvalidArgumentError, "candidates is 0"),
+    ([OD_CFP], {"candidates": 65}, ophtha.InvalidArgumentError, "candidates is 65"),
+    ([OD_CFP], {"candidate_temperature": 0}, ophtha.InvalidArgumentError, "candidate_temperature is 0"),
 ])
 def test_bad_input_raises_the_error_class_with_the_message(bundle, images, options, error, fragment):
     with pytest.raises(error) as raised:

@@ -44,6 +44,8 @@ ModelBundle example(const std::string& dir) {
   b.languages = {"zh", "en"};
   b.generation.max_tokens = 200;
   b.generation.temperature = 0.7f;
+  b.generation.candidates = 12;
+  b.generation.candidate_temperature = 0.6f;
   return b;
 }
 
@@ -72,6 +74,8 @@ TEST_CASE("a bundle manifest written by write_bundle_manifest reads back field f
     CHECK(read.languages == written.languages);
     CHECK(read.generation.max_tokens == 200);
     CHECK(read.generation.temperature == doctest::Approx(0.7));
+    CHECK(read.generation.candidates == 12);
+    CHECK(read.generation.candidate_temperature == doctest::Approx(0.6));
     CHECK(read.path_of(read.llm) == dir + "/llm.gguf");
   }
 }
@@ -121,6 +125,26 @@ TEST_CASE("prompt.heads_findings must be a boolean and needs heads") {
   write_text(dir + "/" + kBundleManifestName, text.insert(at, "\"heads_findings\": \"yes\", "));
   message = error_from([&] { read_bundle_manifest(dir); }).what();
   CHECK_MESSAGE(message.find("prompt.heads_findings: is \"yes\", expected true or false") != std::string::npos, message);
+}
+
+TEST_CASE("generation.candidates: 1 unless given, 1 to 64, written only when not 1") {
+  const std::string dir = fresh_bundle("candidates");
+  ModelBundle b = example(dir);
+  b.generation.candidates = 1;
+  write_bundle_manifest(b);
+  CHECK(read_bundle_manifest(dir).generation.candidates == 1);
+  std::string text;
+  {
+    std::ifstream in(dir + "/" + kBundleManifestName);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  CHECK(text.find("candidates") == std::string::npos);
+  const size_t at = text.find("\"max_tokens\"");
+  REQUIRE(at != std::string::npos);
+  write_text(dir + "/" + kBundleManifestName, std::string(text).insert(at, "\"candidates\": 65, \"candidate_temperature\": -1, "));
+  const std::string message = error_from([&] { read_bundle_manifest(dir); }).what();
+  CHECK_MESSAGE(message.find("generation.candidates: is 65, expected a number in [1, 64]") != std::string::npos, message);
+  CHECK_MESSAGE(message.find("generation.candidate_temperature: is -1") != std::string::npos, message);
 }
 
 TEST_CASE("a bundle manifest with the wrong version, bad JSON or no file says so") {

@@ -17,6 +17,8 @@
 #include "ophtha/heads_findings.hpp"
 #include "ophtha/image_embedder.hpp"
 #include "ophtha/multimodal_prompt.hpp"
+#include "ophtha/report_consensus.hpp"
+#include "ophtha/report_extractor.hpp"
 #include "ophtha/report_pipeline.hpp"
 #include "support/expect_error.hpp"
 #include "support/test_models.hpp"
@@ -107,6 +109,59 @@ TEST_CASE("streamed pieces add up to the report; the same seed gives the same re
   CHECK(other.generate(study(), options).text == first.text);
   options.seed = 43;
   CHECK(other.generate(study(), options).text != first.text);
+}
+
+TEST_CASE("with N candidates every draft is what the engine writes after the prompt, and the report is their consensus") {
+  ReportSession session(model(), 1);
+  const std::vector<Image> images = study();
+  ReportOptions options = greedy();
+  options.candidates = 4;
+  options.candidate_temperature = 1.3f;
+  options.seed = 7;
+  std::vector<std::string> pieces;
+  options.on_text = [&](std::string_view piece) {
+    pieces.emplace_back(piece);
+    return true;
+  };
+  const Report report = session.generate(images, options);
+  REQUIRE(report.drafts.size() == 4);
+  CHECK(report.candidates == 4);
+
+  // Each draft by hand, from a fresh prefill: the first greedy, the others sampled at the
+  // candidate temperature with seeds seed + 1, seed + 2, seed + 3.
+  std::vector<at::Tensor> embeddings;
+  for (const Image& image : images) embeddings.push_back(model()->embedder(image.modality()).embed({image})[0]);
+  const std::string text = report_prompt_text(model()->bundle(), images, "", "en");
+  const MultimodalPrompt prompt = assemble_multimodal_prompt(*model()->llm(), text, "", embeddings);
+  LlamaSession llm(model()->llm(), LlamaSessionOptions{1, 0});
+  std::vector<StudyLabels> labels;
+  for (int i = 0; i < 4; ++i) {
+    GenerateOptions g;
+    g.max_tokens = options.max_tokens;
+    g.sampling.temperature = i == 0 ? 0.0f : 1.3f;
+    g.sampling.top_k = model()->bundle().generation.top_k;
+    g.sampling.top_p = model()->bundle().generation.top_p;
+    g.sampling.min_p = 0.0f;
+    g.sampling.seed = 7 + static_cast<uint64_t>(i);
+    llm.rewind(0);
+    const std::string draft = without_dummy_prefix(generate_from_embeddings(llm, prompt.embeddings, g).text);
+    CHECK(report.drafts[static_cast<size_t>(i)] == draft);
+    labels.push_back(extract_labels_from_text(draft, "en"));
+  }
+  CHECK(report.drafts[1] != report.drafts[2]);  // sampled with different seeds
+  CHECK(report.chosen == consensus_choice(labels));
+  CHECK(report.text == report.drafts[report.chosen]);
+  // The chosen report streams whole, once chosen; the structured report is read from it.
+  CHECK(pieces == std::vector<std::string>{report.text});
+  CHECK(report.structured["text"] == report.text);
+
+  options.candidates = kMaxReportCandidates + 1;
+  test::check_message(test::error_from([&] { session.generate(images, options); }), ErrorCode::InvalidArgument,
+                      "candidates is 65, expected at most 64");
+  options.candidates = 2;
+  options.candidate_temperature = 0.0f;
+  test::check_message(test::error_from([&] { session.generate(images, options); }), ErrorCode::InvalidArgument,
+                      "candidate_temperature is 0, expected > 0 when 2 drafts are sampled");
 }
 
 TEST_CASE("returning false from on_text stops the report; should_abort aborts with Error(Aborted)") {
