@@ -216,6 +216,8 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   g.sampling.min_p = 0.0f;
   g.sampling.seed = options.seed;
   g.should_abort = options.should_abort;
+  if (options.candidates < 0)
+    fail(ErrorCode::InvalidArgument, "candidates is {}, expected 0 (the bundle's) or more", options.candidates);
   const int candidates = options.candidates > 0 ? options.candidates : bundle.generation.candidates;
   if (candidates > kMaxReportCandidates)
     fail(ErrorCode::InvalidArgument, "candidates is {}, expected at most {}", candidates, kMaxReportCandidates);
@@ -228,6 +230,7 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
 
   // The report was learned as its own SentencePiece text, so its first piece carries the dummy-prefix
   // space that SentencePiece's decoder drops at the start of a text; so do we, streamed and stored.
+  StudyLabels stated;  // what the report states, read from its text
   if (candidates == 1) {
     bool first_piece = true;
     if (options.on_text)
@@ -241,6 +244,7 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
     report.generated_tokens = static_cast<int64_t>(result.tokens.size());
     report.prefill_seconds = result.prefill_seconds;
     report.decode_seconds = result.decode_seconds;
+    stated = extract_labels_from_text(report.text, options.lang);
   } else {
     // One prefill, then each draft from the prompt's end; the consensus draft is the report.
     const auto prefill_start = Clock::now();
@@ -277,10 +281,11 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
     report.text = texts[report.chosen];
     report.drafts = std::move(texts);
     report.generated_tokens = lengths[report.chosen];
+    stated = std::move(labels[report.chosen]);
     if (options.on_text && !report.text.empty()) options.on_text(report.text);
   }
 
-  report.structured = structured_report(extract_labels_from_text(report.text, options.lang), options.lang);
+  report.structured = structured_report(stated, options.lang);
   nlohmann::json checks = nlohmann::json::array();
   for (const ImageCheck& c : report.image_checks)
     checks.push_back({{"modality", modality_name(c.given)},

@@ -155,6 +155,9 @@ TEST_CASE("with N candidates every draft is what the engine writes after the pro
   CHECK(pieces == std::vector<std::string>{report.text});
   CHECK(report.structured["text"] == report.text);
 
+  options.candidates = -1;
+  test::check_message(test::error_from([&] { session.generate(images, options); }), ErrorCode::InvalidArgument,
+                      "candidates is -1, expected 0 (the bundle's) or more");
   options.candidates = kMaxReportCandidates + 1;
   test::check_message(test::error_from([&] { session.generate(images, options); }), ErrorCode::InvalidArgument,
                       "candidates is 65, expected at most 64");
