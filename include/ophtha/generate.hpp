@@ -49,6 +49,12 @@ OPHTHA_API GenerateResult generate(LlamaSession& session, const std::vector<int3
 OPHTHA_API GenerateResult generate_from_embeddings(LlamaSession& session, const at::Tensor& prompt_embeddings,
                                                    const GenerateOptions& options);
 
+// The prompt pass alone: runs `prompt_embeddings` (T, dim) at the session's position, with
+// `should_abort` polled per layer during the call, and returns the last token's logits (vocab) —
+// what generate_after_prompt continues from. Errors as LlamaSession::forward_embeddings.
+OPHTHA_API at::Tensor prefill_embeddings(LlamaSession& session, const at::Tensor& prompt_embeddings,
+                                         const std::function<bool()>& should_abort = nullptr);
+
 // Decodes after a prompt the session already holds: `prompt_logits` (vocab) f32 are the logits of
 // its last token, as forward_tokens / forward_embeddings returned them (read only). Several
 // continuations can share one prefill: rewind(prompt end) before each call. The result's

@@ -105,9 +105,6 @@ ophtha_status ophtha_report_generate(ophtha_session* session, const ophtha_image
     options.seed = p.seed;
     options.check_images = p.check_images != 0;
     options.modality_threshold = p.modality_threshold;
-    if (p.candidates < 0 || p.candidates > kMaxReportCandidates)
-      fail(ErrorCode::InvalidArgument, "candidates is {}, expected 0 (the bundle's) to {}", p.candidates,
-           kMaxReportCandidates);
     if (!std::isfinite(p.candidate_temperature))
       fail(ErrorCode::InvalidArgument, "candidate_temperature is {}, expected a finite number", p.candidate_temperature);
     options.candidates = p.candidates;

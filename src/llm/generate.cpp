@@ -102,13 +102,19 @@ GenerateResult generate(LlamaSession& session, const std::vector<int32_t>& promp
 GenerateResult generate_from_embeddings(LlamaSession& session, const at::Tensor& prompt_embeddings,
                                         const GenerateOptions& options) {
   validate(options);
-  AbortCheckScope abort_scope(session, options.should_abort);
   GenerateResult result;
   result.prompt_tokens = prompt_embeddings.dim() > 0 ? prompt_embeddings.size(0) : 0;
   const auto start = Clock::now();
-  at::Tensor logits = session.forward_embeddings(prompt_embeddings);
+  at::Tensor logits = prefill_embeddings(session, prompt_embeddings, options.should_abort);
   result.prefill_seconds = seconds_since(start);
+  AbortCheckScope abort_scope(session, options.should_abort);
   return decode_loop(session, std::move(logits), {}, options, std::move(result));
+}
+
+at::Tensor prefill_embeddings(LlamaSession& session, const at::Tensor& prompt_embeddings,
+                              const std::function<bool()>& should_abort) {
+  AbortCheckScope abort_scope(session, should_abort);
+  return session.forward_embeddings(prompt_embeddings);
 }
 
 GenerateResult generate_after_prompt(LlamaSession& session, const at::Tensor& prompt_logits,

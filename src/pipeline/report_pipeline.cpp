@@ -230,58 +230,42 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
 
   // The report was learned as its own SentencePiece text, so its first piece carries the dummy-prefix
   // space that SentencePiece's decoder drops at the start of a text; so do we, streamed and stored.
-  StudyLabels stated;  // what the report states, read from its text
-  if (candidates == 1) {
-    bool first_piece = true;
-    if (options.on_text)
-      g.on_token = [&](std::string_view piece, int32_t) {
-        if (first_piece && !piece.empty()) piece = without_dummy_prefix(piece), first_piece = false;
-        return piece.empty() || options.on_text(piece);
-      };
-    const GenerateResult result = generate_from_embeddings(*session_, prompt.embeddings, g);
-    report.text = std::string(without_dummy_prefix(result.text));
-    report.prompt_tokens = result.prompt_tokens;
-    report.generated_tokens = static_cast<int64_t>(result.tokens.size());
-    report.prefill_seconds = result.prefill_seconds;
-    report.decode_seconds = result.decode_seconds;
-    stated = extract_labels_from_text(report.text, options.lang);
-  } else {
-    // One prefill, then each draft from the prompt's end; the consensus draft is the report.
-    const auto prefill_start = Clock::now();
-    at::Tensor prompt_logits;
-    {
-      struct AbortCheck {  // the caller's check for the prefill only (its captures may not outlive the call)
-        LlamaSession& session;
-        ~AbortCheck() { session.set_abort_check(nullptr); }
-      } scope{*session_};
-      session_->set_abort_check(options.should_abort);
-      prompt_logits = session_->forward_embeddings(prompt.embeddings);
+  // One prompt pass; then each draft decodes from the prompt's end. One draft streams as it is
+  // generated; of several, the consensus draft is the report, given to on_text whole.
+  const auto prefill_start = Clock::now();
+  const at::Tensor prompt_logits = prefill_embeddings(*session_, prompt.embeddings, options.should_abort);
+  report.prefill_seconds = seconds_since(prefill_start);
+  report.prompt_tokens = prompt.embeddings.size(0);
+  const int64_t prompt_end = session_->position();
+  bool first_piece = true;
+  if (options.on_text && candidates == 1)
+    g.on_token = [&](std::string_view piece, int32_t) {
+      if (first_piece && !piece.empty()) piece = without_dummy_prefix(piece), first_piece = false;
+      return piece.empty() || options.on_text(piece);
+    };
+  std::vector<std::string> texts;
+  std::vector<int64_t> lengths;
+  std::vector<StudyLabels> labels;
+  for (int i = 0; i < candidates; ++i) {
+    GenerateOptions draft = g;
+    if (i > 0) {
+      draft.sampling.temperature = candidate_temperature;
+      draft.sampling.seed = options.seed + static_cast<uint64_t>(i);
     }
-    report.prefill_seconds = seconds_since(prefill_start);
-    report.prompt_tokens = prompt.embeddings.size(0);
-    const int64_t prompt_end = session_->position();
-    std::vector<std::string> texts;
-    std::vector<int64_t> lengths;
-    std::vector<StudyLabels> labels;
-    for (int i = 0; i < candidates; ++i) {
-      GenerateOptions draft = g;
-      if (i > 0) {
-        draft.sampling.temperature = candidate_temperature;
-        draft.sampling.seed = options.seed + static_cast<uint64_t>(i);
-      }
-      session_->rewind(prompt_end);
-      const GenerateResult result = generate_after_prompt(*session_, prompt_logits, draft);
-      texts.emplace_back(without_dummy_prefix(result.text));
-      lengths.push_back(static_cast<int64_t>(result.tokens.size()));
-      labels.push_back(extract_labels_from_text(texts.back(), options.lang));
-      report.decode_seconds += result.decode_seconds;
-    }
-    report.chosen = consensus_choice(labels);
-    report.candidates = candidates;
-    report.text = texts[report.chosen];
+    session_->rewind(prompt_end);
+    const GenerateResult result = generate_after_prompt(*session_, prompt_logits, draft);
+    texts.emplace_back(without_dummy_prefix(result.text));
+    lengths.push_back(static_cast<int64_t>(result.tokens.size()));
+    labels.push_back(extract_labels_from_text(texts.back(), options.lang));
+    report.decode_seconds += result.decode_seconds;
+  }
+  report.chosen = consensus_choice(labels);
+  report.candidates = candidates;
+  report.text = texts[report.chosen];
+  report.generated_tokens = lengths[report.chosen];
+  const StudyLabels stated = std::move(labels[report.chosen]);  // what the report states, read from its text
+  if (candidates > 1) {
     report.drafts = std::move(texts);
-    report.generated_tokens = lengths[report.chosen];
-    stated = std::move(labels[report.chosen]);
     if (options.on_text && !report.text.empty()) options.on_text(report.text);
   }
 
