@@ -32,6 +32,7 @@ namespace ophtha {
 inline constexpr const char* kBundleManifestName = "ophtha-bundle.json";
 inline constexpr int kBundleFormatVersion = 1;
 inline constexpr int kMaxReportCandidates = 64;  // generation.candidates and ReportOptions::candidates at most
+inline constexpr float kMaxEvidenceWeight = 100.0f;  // generation.evidence_weight and ReportOptions::evidence_weight at most
 
 // How the prompt is built for a study (docs/formats.md, "Prompt"):
 //   template[lang] with "{images}" and "{findings}" placeholders;
@@ -56,6 +57,9 @@ struct BundleGeneration {
   int top_k = 0;
   int candidates = 1;                // drafts per report; > 1: the consensus draft (report_consensus.hpp)
   float candidate_temperature = 0.7f;  // temperature of every draft after the first (which uses `temperature`)
+  // How much the heads' reading and the instruments' findings text weigh in choosing among drafts
+  // (report_consensus.hpp consensus_choice): 0 = the drafts vote among themselves only.
+  float evidence_weight = 0.0f;
 };
 
 struct OPHTHA_API ModelBundle {

@@ -380,8 +380,14 @@ typedef struct ophtha_report_params {
                                   prefill, the first at `temperature`, the others sampled at
                                   candidate_temperature with seeds seed+1 ... seed+N-1; the report is
                                   the draft whose findings and grades agree most with the others'
+                                  and with the evidence (evidence_weight)
                                   (minimum Bayes risk), given to token_callback whole once chosen */
   float candidate_temperature; /* <= 0 (default 0): the bundle's */
+  float evidence_weight;       /* with N > 1 drafts, how much the auxiliary heads' reading of the
+                                  images and the labels the findings text states weigh in choosing
+                                  the report among them (1: as much as all the other drafts together;
+                                  at most 100); 0 (default): the bundle's; < 0: none, the drafts vote
+                                  among themselves only */
 } ophtha_report_params;
 
 /* As ophtha_model_params_default, for report parameters. */

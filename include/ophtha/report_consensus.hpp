@@ -8,6 +8,14 @@
 // statistical machine translation"; Freitag et al. 2022 for sampled candidates) recovers what the
 // drafts agree on. Here the agreement is measured on the labels each draft states
 // (extract_labels_from_text), not on its wording.
+//
+// The drafts can also be weighed against evidence from outside the language model: what the
+// auxiliary heads read in each image (heads_reading) and what the instruments' findings text states
+// (extract_labels_from_text on it). The language model writes every draft; the evidence only
+// decides which draft becomes the report — a verifier re-ranking samples, as in Cobbe et al. 2021
+// ("Training verifiers to solve math word problems"). On the demo the heads state meiboscores, OCT
+// classes and AREDS grades more reliably than a single draft does (docs/reports.md, "Consensus
+// over drafts").
 #pragma once
 #include <cstddef>
 #include <vector>
@@ -22,9 +30,23 @@ namespace ophtha {
 // (a scale only one of them states adds 0). Symmetric; 0 when neither states any eye.
 OPHTHA_API double label_agreement(const StudyLabels& a, const StudyLabels& b);
 
-// The index of the draft whose summed label_agreement with every other draft is highest; ties go
-// to the lowest index (so a greedy draft placed first wins a tie). Error(InvalidArgument) when
-// `drafts` is empty.
-OPHTHA_API size_t consensus_choice(const std::vector<StudyLabels>& drafts);
+// How far a draft states what the evidence states, summed over the evidence's eyes: for each, the
+// F1 of the two findings lists restricted to the modalities the evidence read gradable for that
+// eye (imaged and not ungradable; 1 when neither lists any), plus 1 per grading scale of the
+// evidence on which the draft states the same level. 0 when the evidence states no eye.
+OPHTHA_API double evidence_agreement(const StudyLabels& draft, const StudyLabels& evidence);
+
+// Adds one reading of `eye` (an image's heads_reading, or an eye of the labels a findings text
+// states) to the evidence: imaged and ungradable modalities and findings are united; a grade the
+// evidence already states is kept, so readings added first win.
+OPHTHA_API void add_evidence(StudyLabels& evidence, Eye eye, const EyeLabels& reading);
+
+// The index of the draft whose summed label_agreement with every other draft, plus
+// evidence_weight × (N − 1) × its evidence_agreement, is highest — a weight of 1 counts the
+// evidence as much as all the other drafts together; ties go to the lowest index (so a greedy
+// draft placed first wins a tie). Error(InvalidArgument) when `drafts` is empty or the weight is
+// negative or not finite.
+OPHTHA_API size_t consensus_choice(const std::vector<StudyLabels>& drafts, const StudyLabels& evidence = {},
+                                   double evidence_weight = 0.0);
 
 }  // namespace ophtha

@@ -91,6 +91,11 @@ struct ReportOptions {
   // once chosen. At most kMaxReportCandidates.
   int candidates = 0;
   float candidate_temperature = -1.0f;  // < 0 = the bundle's default; must be > 0 when drafts are sampled
+  // With N > 1 drafts, how much the evidence outside the language model — the auxiliary heads'
+  // reading of each image and the labels the findings text states — weighs in choosing among them
+  // (report_consensus.hpp consensus_choice): < 0 = the bundle's default, 0 = the drafts vote among
+  // themselves only, at most kMaxEvidenceWeight.
+  float evidence_weight = -1.0f;
   uint64_t seed = 0;
   bool check_images = true;       // run the auxiliary heads' modality and gradability checks
   float modality_threshold = 0.9f;  // an image is left out when another modality is this likely

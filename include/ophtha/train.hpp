@@ -88,6 +88,7 @@ struct OPHTHA_API ImageTrainConfig {
   std::string disclaimer;
   int report_candidates = 1;                  // output.candidates: the bundle's drafts per report (multimodal)
   double candidate_temperature = 0.7;         // output.candidate_temperature: their temperature
+  double evidence_weight = 0.0;               // output.evidence_weight: the heads' and findings text's weight among drafts
 };
 
 struct OPHTHA_API TrainConfig {

@@ -23,7 +23,7 @@ const StructLayout kReportParams = {
      OPHTHA_REPORT_FIELD(check_images), OPHTHA_REPORT_FIELD(modality_threshold),
      OPHTHA_REPORT_FIELD(token_callback), OPHTHA_REPORT_FIELD(token_user_data),
      OPHTHA_REPORT_FIELD(abort_callback), OPHTHA_REPORT_FIELD(abort_user_data), OPHTHA_REPORT_FIELD(candidates),
-     OPHTHA_REPORT_FIELD(candidate_temperature)}};
+     OPHTHA_REPORT_FIELD(candidate_temperature), OPHTHA_REPORT_FIELD(evidence_weight)}};
 #undef OPHTHA_REPORT_FIELD
 
 #define OPHTHA_REPORT_INFO_FIELD(field) OPHTHA_FIELD_END(ophtha_report_info, field)
@@ -51,6 +51,7 @@ ophtha_report_params report_defaults() {
   p.modality_threshold = options.modality_threshold;
   p.candidates = options.candidates;
   p.candidate_temperature = 0.0f;  // the bundle's (ReportOptions says so with -1)
+  p.evidence_weight = 0.0f;        // the bundle's (ReportOptions: -1; its 0, "none", is < 0 here)
   return p;
 }
 
@@ -109,6 +110,9 @@ ophtha_status ophtha_report_generate(ophtha_session* session, const ophtha_image
       fail(ErrorCode::InvalidArgument, "candidate_temperature is {}, expected a finite number", p.candidate_temperature);
     options.candidates = p.candidates;
     options.candidate_temperature = p.candidate_temperature > 0 ? p.candidate_temperature : -1.0f;
+    if (std::isnan(p.evidence_weight))
+      fail(ErrorCode::InvalidArgument, "evidence_weight is nan, expected 0 (the bundle's), < 0 (none) or a weight > 0");
+    options.evidence_weight = p.evidence_weight == 0.0f ? -1.0f : p.evidence_weight < 0.0f ? 0.0f : p.evidence_weight;
     std::string piece;
     if (p.token_callback)
       options.on_text = [&](std::string_view text) {

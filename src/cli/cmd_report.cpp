@@ -1,5 +1,6 @@
 // ophtha report --image PATH[:MODALITY[:EYE]] ... [--findings TEXT] [--lang zh|en] [--json]
-//               [--model DIR] [--seed S] [--temp T] [--candidates N] [--max-tokens N] [--threads N]
+//               [--model DIR] [--seed S] [--temp T] [--candidates N] [--candidate-temp T]
+//               [--evidence-weight W] [--max-tokens N] [--threads N]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -35,6 +36,9 @@ static const char* kReportHelp =
     "                        the one whose findings and grades agree most with the others'; the text\n"
     "                        then prints once chosen instead of streaming. 1 = one streamed draft\n"
     "  --candidate-temp T    temperature of the sampled drafts (default: the bundle's)\n"
+    "  --evidence-weight W   how much the model's auxiliary heads (their reading of each image) and\n"
+    "                        the --findings text weigh in choosing among drafts: 1 = as much as all\n"
+    "                        the other drafts together, 0 = the drafts vote alone (default: the bundle's)\n"
     "  --max-tokens N        report length limit in tokens (default: the bundle's)\n"
     "  --threads N           CPU threads (default: all available)\n"
     "  --no-image-checks     do not ask the model's auxiliary heads whether each image looks like its\n"
@@ -50,6 +54,17 @@ static const char* kReportHelp =
     "The bundled demo model was trained on synthetic images only: its reports have no clinical validity.\n";
 
 namespace {
+
+// The options both modes share: sampling, drafts and the image checks.
+void read_decoding_options(const Args& a, ReportOptions& o) {
+  o.seed = static_cast<uint64_t>(a.integer_or("--seed", 0, 0, INT64_MAX));
+  o.temperature = static_cast<float>(a.number_or("--temp", -1.0, 0.0, 100.0));
+  o.candidates = static_cast<int>(a.integer_or("--candidates", 0, 1, kMaxReportCandidates));
+  o.candidate_temperature = static_cast<float>(a.number_or("--candidate-temp", -1.0, 1e-3, 100.0));
+  o.evidence_weight = static_cast<float>(a.number_or("--evidence-weight", -1.0, 0.0, kMaxEvidenceWeight));
+  o.max_tokens = static_cast<int>(a.integer_or("--max-tokens", 0, 1, 1 << 20));
+  o.check_images = !a.flag("--no-image-checks");
+}
 
 struct ImageSpec {
   std::string path;
@@ -133,12 +148,7 @@ int report_manifest(const Args& a) {
   }
   o.text_only = a.flag("--text-only");
   o.threads = static_cast<int>(a.integer_or("--jobs", 2, 1, 256));
-  o.report.seed = static_cast<uint64_t>(a.integer_or("--seed", 0, 0, INT64_MAX));
-  o.report.temperature = static_cast<float>(a.number_or("--temp", -1.0, 0.0, 100.0));
-  o.report.candidates = static_cast<int>(a.integer_or("--candidates", 0, 1, kMaxReportCandidates));
-  o.report.candidate_temperature = static_cast<float>(a.number_or("--candidate-temp", -1.0, 1e-3, 100.0));
-  o.report.max_tokens = static_cast<int>(a.integer_or("--max-tokens", 0, 1, 1 << 20));
-  o.report.check_images = !a.flag("--no-image-checks");
+  read_decoding_options(a, o.report);
   const auto start = std::chrono::steady_clock::now();
   o.progress = [&](size_t done, size_t total) {
     if (done % 20 != 0 && done != total) return;
@@ -163,7 +173,8 @@ int report_manifest(const Args& a) {
 
 int run_report(const Args& raw) {
   Args a = raw;
-  a.parse({"--image", "--findings", "--lang", "--model", "--seed", "--temp", "--candidates", "--candidate-temp", "--max-tokens", "--threads", "--manifest",
+  a.parse({"--image", "--findings", "--lang", "--model", "--seed", "--temp", "--candidates", "--candidate-temp",
+           "--evidence-weight", "--max-tokens", "--threads", "--manifest",
            "--out", "--split", "--langs", "--limit", "--jobs"},
           {"--json", "--no-image-checks", "--text-only"});
   if (a.wants_help()) return std::fputs(kReportHelp, stdout), 0;
@@ -178,14 +189,9 @@ int run_report(const Args& raw) {
     fail(ErrorCode::InvalidArgument, "option --lang expects zh or en, got '{}'", options.lang);
   if (specs.empty() && options.findings.empty())
     fail(ErrorCode::InvalidArgument, "give at least one --image or --findings (see `ophtha report --help`)");
-  options.seed = static_cast<uint64_t>(a.integer_or("--seed", 0, 0, INT64_MAX));
-  options.temperature = static_cast<float>(a.number_or("--temp", -1.0, 0.0, 100.0));
-  options.candidates = static_cast<int>(a.integer_or("--candidates", 0, 1, kMaxReportCandidates));
-  options.candidate_temperature = static_cast<float>(a.number_or("--candidate-temp", -1.0, 1e-3, 100.0));
-  options.max_tokens = static_cast<int>(a.integer_or("--max-tokens", 0, 1, 1 << 20));
+  read_decoding_options(a, options);
   const int threads = static_cast<int>(a.integer_or("--threads", 0, 1, 1024));
   const bool json_output = a.flag("--json");
-  options.check_images = !a.flag("--no-image-checks");
 
   const std::shared_ptr<const ReportModel> model = ReportModel::load(a.str_or("--model", default_model_dir()));
   std::vector<Image> images;

@@ -328,7 +328,8 @@ ModelBundle read_bundle_manifest(const std::string& path) {
     if (!gen->is_object()) {
       c.problem("generation", "expected an object");
     } else {
-      c.known_keys(*gen, "generation", {"max_tokens", "temperature", "top_p", "top_k", "candidates", "candidate_temperature"});
+      c.known_keys(*gen, "generation", {"max_tokens", "temperature", "top_p", "top_k", "candidates", "candidate_temperature",
+                                           "evidence_weight"});
       b.generation.max_tokens = static_cast<int>(c.number_at(*gen, "generation", "max_tokens", b.generation.max_tokens, 1, 1 << 20));
       b.generation.temperature = static_cast<float>(c.number_at(*gen, "generation", "temperature", b.generation.temperature, 0, 100));
       b.generation.top_p = static_cast<float>(c.number_at(*gen, "generation", "top_p", b.generation.top_p, 0, 1));
@@ -336,6 +337,8 @@ ModelBundle read_bundle_manifest(const std::string& path) {
       b.generation.candidates = static_cast<int>(c.number_at(*gen, "generation", "candidates", b.generation.candidates, 1, kMaxReportCandidates));
       b.generation.candidate_temperature = static_cast<float>(
           c.number_at(*gen, "generation", "candidate_temperature", b.generation.candidate_temperature, 0, 100));
+      b.generation.evidence_weight = static_cast<float>(
+          c.number_at(*gen, "generation", "evidence_weight", b.generation.evidence_weight, 0, kMaxEvidenceWeight));
     }
   }
   c.finish();
@@ -371,6 +374,7 @@ void write_bundle_manifest(const ModelBundle& b) {
     root["generation"]["candidates"] = b.generation.candidates;
     root["generation"]["candidate_temperature"] = b.generation.candidate_temperature;
   }
+  if (b.generation.evidence_weight != 0) root["generation"]["evidence_weight"] = b.generation.evidence_weight;
   const std::string text = root.dump(2) + "\n";
   AtomicFileWriter out(b.folder + "/" + kBundleManifestName);
   out.write(text.data(), text.size());

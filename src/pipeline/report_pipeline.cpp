@@ -141,6 +141,23 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   if (images.empty() && options.findings.empty())
     fail(ErrorCode::InvalidArgument, "nothing to report on: no images and no findings text");
 
+  if (options.candidates < 0)
+    fail(ErrorCode::InvalidArgument, "candidates is {}, expected 0 (the bundle's) or more", options.candidates);
+  const int candidates = options.candidates > 0 ? options.candidates : bundle.generation.candidates;
+  if (candidates > kMaxReportCandidates)
+    fail(ErrorCode::InvalidArgument, "candidates is {}, expected at most {}", candidates, kMaxReportCandidates);
+  const float candidate_temperature =
+      options.candidate_temperature >= 0 ? options.candidate_temperature : bundle.generation.candidate_temperature;
+  if (candidates > 1 && !(candidate_temperature > 0 && std::isfinite(candidate_temperature)))
+    fail(ErrorCode::InvalidArgument, "candidate_temperature is {}, expected > 0 when {} drafts are sampled",
+         candidate_temperature, candidates);
+  if (std::isnan(options.evidence_weight))
+    fail(ErrorCode::InvalidArgument, "evidence_weight is nan, expected a number >= 0 (or < 0 for the bundle's)");
+  const float evidence_weight = options.evidence_weight >= 0 ? options.evidence_weight : bundle.generation.evidence_weight;
+  if (!std::isfinite(evidence_weight) || evidence_weight > kMaxEvidenceWeight)
+    fail(ErrorCode::InvalidArgument, "evidence_weight is {}, expected at most {}", evidence_weight, kMaxEvidenceWeight);
+  const bool weigh_evidence = candidates > 1 && evidence_weight > 0;
+
   Report report;
   report.disclaimer = bundle.disclaimer;
   const Clock::time_point embed_start = Clock::now();
@@ -159,9 +176,10 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   }
 
   // The auxiliary heads read every image's pooled features in one batch: for the image checks,
-  // and for the prompt when the bundle puts their reading there (heads_findings.hpp).
+  // for the prompt when the bundle puts their reading there (heads_findings.hpp), and as evidence
+  // in choosing among drafts.
   const bool heads_findings = bundle.prompt.heads_findings;  // the bundle then has heads (read_bundle_manifest)
-  const AuxiliaryHeads* heads = options.check_images || heads_findings ? model_->heads() : nullptr;
+  const AuxiliaryHeads* heads = options.check_images || heads_findings || weigh_evidence ? model_->heads() : nullptr;
   std::vector<HeadPrediction> predictions;
   if (heads && !images.empty()) {
     at::NoGradGuard no_grad;
@@ -173,6 +191,13 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   std::vector<at::Tensor> used_embeddings;
   std::vector<HeadPrediction> used_predictions;
   std::vector<HeadsFindingsImage> used_described;
+  // What the study shows outside the language model, to weigh the drafts against
+  // (report_consensus.hpp): the instruments' findings text first, then the heads' reading of each
+  // image the report uses.
+  StudyLabels evidence;
+  if (weigh_evidence && !options.findings.empty())
+    for (const auto& [eye, labels] : extract_labels_from_text(options.findings, options.lang).eyes)
+      add_evidence(evidence, eye, labels);
   for (size_t i = 0; i < images.size(); ++i) {
     bool used = true;
     if (heads && options.check_images) {
@@ -187,6 +212,8 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
       report.image_checks.push_back(check);
     }
     if (used) {
+      if (weigh_evidence && heads)
+        add_evidence(evidence, images[i].eye(), heads_reading(predictions[i], images[i].modality()));
       used_images.push_back(images[i]);
       used_embeddings.push_back(encoded[i].embedding);
       if (heads_findings) {
@@ -216,16 +243,6 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   g.sampling.min_p = 0.0f;
   g.sampling.seed = options.seed;
   g.should_abort = options.should_abort;
-  if (options.candidates < 0)
-    fail(ErrorCode::InvalidArgument, "candidates is {}, expected 0 (the bundle's) or more", options.candidates);
-  const int candidates = options.candidates > 0 ? options.candidates : bundle.generation.candidates;
-  if (candidates > kMaxReportCandidates)
-    fail(ErrorCode::InvalidArgument, "candidates is {}, expected at most {}", candidates, kMaxReportCandidates);
-  const float candidate_temperature =
-      options.candidate_temperature >= 0 ? options.candidate_temperature : bundle.generation.candidate_temperature;
-  if (candidates > 1 && !(candidate_temperature > 0 && std::isfinite(candidate_temperature)))
-    fail(ErrorCode::InvalidArgument, "candidate_temperature is {}, expected > 0 when {} drafts are sampled",
-         candidate_temperature, candidates);
   session_->rewind(0);
 
   // The report was learned as its own SentencePiece text, so its first piece carries the dummy-prefix
@@ -259,7 +276,7 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
     labels.push_back(extract_labels_from_text(texts.back(), options.lang));
     report.decode_seconds += result.decode_seconds;
   }
-  report.chosen = consensus_choice(labels);
+  report.chosen = consensus_choice(labels, evidence, weigh_evidence ? evidence_weight : 0.0);
   report.candidates = candidates;
   report.text = texts[report.chosen];
   report.generated_tokens = lengths[report.chosen];

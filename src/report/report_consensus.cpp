@@ -1,12 +1,20 @@
 #include "ophtha/report_consensus.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <iterator>
 
 #include "ophtha/error.hpp"
 
 namespace ophtha {
 namespace {
+
+std::vector<Finding> restricted(const std::vector<Finding>& findings, const std::vector<Modality>& read) {
+  std::vector<Finding> out;
+  for (Finding f : findings)
+    if (std::find(read.begin(), read.end(), finding_modality(f)) != read.end()) out.push_back(f);
+  return out;
+}
 
 double findings_f1(const std::vector<Finding>& a, const std::vector<Finding>& b) {
   if (a.empty() && b.empty()) return 1.0;
@@ -42,17 +50,58 @@ double label_agreement(const StudyLabels& a, const StudyLabels& b) {
   return score;
 }
 
-size_t consensus_choice(const std::vector<StudyLabels>& drafts) {
+double evidence_agreement(const StudyLabels& draft, const StudyLabels& evidence) {
+  static const EyeLabels kNone;
+  double score = 0.0;
+  for (const auto& [eye, said] : evidence.eyes) {
+    const auto found = draft.eyes.find(eye);
+    const EyeLabels& stated = found == draft.eyes.end() ? kNone : found->second;
+    std::vector<Modality> read;
+    for (Modality m : said.imaged)
+      if (std::find(said.ungradable.begin(), said.ungradable.end(), m) == said.ungradable.end()) read.push_back(m);
+    score += findings_f1(restricted(stated.findings, read), restricted(said.findings, read));
+    for (const auto& [scale, level] : said.grades) {
+      const auto other = stated.grades.find(scale);
+      if (other != stated.grades.end() && other->second == level) score += 1.0;
+    }
+  }
+  return score;
+}
+
+void add_evidence(StudyLabels& evidence, Eye eye, const EyeLabels& reading) {
+  EyeLabels& into = evidence.eyes[eye];
+  auto unite = [](auto& to, const auto& from) {  // both sorted, no repeats (EyeLabels), and so stays `to`
+    for (const auto& x : from)
+      if (std::find(to.begin(), to.end(), x) == to.end()) to.push_back(x);
+    std::sort(to.begin(), to.end());
+  };
+  unite(into.imaged, reading.imaged);
+  unite(into.ungradable, reading.ungradable);
+  unite(into.findings, reading.findings);
+  for (const auto& [scale, level] : reading.grades) into.grades.emplace(scale, level);
+}
+
+size_t consensus_choice(const std::vector<StudyLabels>& drafts, const StudyLabels& evidence, double evidence_weight) {
   if (drafts.empty()) fail(ErrorCode::InvalidArgument, "consensus_choice: no drafts to choose from");
+  if (!(evidence_weight >= 0.0 && std::isfinite(evidence_weight)))
+    fail(ErrorCode::InvalidArgument, "consensus_choice: evidence weight is {}, expected a finite number >= 0", evidence_weight);
   const size_t n = drafts.size();
   std::vector<double> support(n, 0.0);
+  if (evidence_weight > 0.0 && !evidence.eyes.empty())
+    for (size_t i = 0; i < n; ++i)
+      support[i] = evidence_weight * static_cast<double>(n - 1) * evidence_agreement(drafts[i], evidence);
   for (size_t i = 0; i < n; ++i)
     for (size_t j = i + 1; j < n; ++j) {
       const double agreement = label_agreement(drafts[i], drafts[j]);
       support[i] += agreement;
       support[j] += agreement;
     }
-  return static_cast<size_t>(std::max_element(support.begin(), support.end()) - support.begin());
+  // Ties go to the lowest index — also ties that rounding in the sums' order would break (F1
+  // fractions such as 1/3 do not add up exactly).
+  size_t best = 0;
+  for (size_t i = 1; i < n; ++i)
+    if (support[i] > support[best] + 1e-9 * std::max(1.0, std::abs(support[best]))) best = i;
+  return best;
 }
 
 }  // namespace ophtha

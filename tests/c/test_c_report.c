@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,7 +107,7 @@ int main(int argc, char **argv) {
 
   /* Four drafts: the chosen one streams whole, once chosen; the info says how many and which. */
   memset(&stream, 0, sizeof stream);
-  CHECK(params.candidates == 0 && params.candidate_temperature == 0.0f); /* the bundle's */
+  CHECK(params.candidates == 0 && params.candidate_temperature == 0.0f && params.evidence_weight == 0.0f); /* the bundle's */
   params.candidates = 4;
   params.candidate_temperature = 1.2f;
   CHECK_STATUS(ophtha_report_generate(session, (const ophtha_image *const *)images, 6, &params, &report),
@@ -117,6 +118,26 @@ int main(int argc, char **argv) {
   CHECK(info.n_candidates == 4 && info.chosen_candidate >= 0 && info.chosen_candidate < 4);
   ophtha_report_free(report);
   report = NULL;
+  /* The heads' evidence weighed in (and none: < 0): still one of the four drafts. */
+  params.evidence_weight = 2.0f;
+  CHECK_STATUS(ophtha_report_generate(session, (const ophtha_image *const *)images, 6, &params, &report),
+               OPHTHA_STATUS_OK, NULL);
+  CHECK_STATUS(ophtha_report_get_info(report, &info), OPHTHA_STATUS_OK, NULL);
+  CHECK(info.n_candidates == 4 && info.chosen_candidate >= 0 && info.chosen_candidate < 4);
+  ophtha_report_free(report);
+  report = NULL;
+  params.evidence_weight = -1.0f;
+  CHECK_STATUS(ophtha_report_generate(session, (const ophtha_image *const *)images, 6, &params, &report),
+               OPHTHA_STATUS_OK, NULL);
+  ophtha_report_free(report);
+  report = NULL;
+  params.evidence_weight = 101.0f;
+  CHECK_STATUS(ophtha_report_generate(session, (const ophtha_image *const *)images, 6, &params, &untouched),
+               OPHTHA_STATUS_INVALID_ARGUMENT, "evidence_weight is 101, expected at most 100");
+  params.evidence_weight = NAN;
+  CHECK_STATUS(ophtha_report_generate(session, (const ophtha_image *const *)images, 6, &params, &untouched),
+               OPHTHA_STATUS_INVALID_ARGUMENT, "evidence_weight is nan");
+  params.evidence_weight = 0.0f;
   params.candidates = 65;
   CHECK_STATUS(ophtha_report_generate(session, (const ophtha_image *const *)images, 6, &params, &untouched),
                OPHTHA_STATUS_INVALID_ARGUMENT, "candidates is 65");

@@ -88,7 +88,11 @@ def test_vision_then_multimodal_stage_write_a_bundle_report_and_eval_use(ophtha,
     ophtha.ok("feedback", "add", "--store", folder / "corrections", "--study", study["id"], "--report",
               folder / "corrected.txt")
 
-    result = ophtha.ok("train", "--config", multimodal_config(folder, "mm"), timeout=300)
+    config = multimodal_config(folder, "mm")
+    run = json.loads(config.read_text())
+    run["output"].update({"candidates": 3, "candidate_temperature": 0.9, "evidence_weight": 0.5})
+    config.write_text(json.dumps(run))
+    result = ophtha.ok("train", "--config", config, timeout=300)
     assert "multimodal stage: steps 4/4" in result.stdout
     records = [json.loads(line) for line in (folder / "mm-metrics.jsonl").read_text().splitlines()]
     validation = [r for r in records if "val_loss" in r]
@@ -97,6 +101,9 @@ def test_vision_then_multimodal_stage_write_a_bundle_report_and_eval_use(ophtha,
     assert sorted(p.name for p in bundle.iterdir()) == [
         "encoder.safetensors", "heads.safetensors", "llm.gguf", "ophtha-bundle.json", "projector.safetensors"]
     assert not (folder / "mm-bundle.partial").exists()
+    generation = json.loads((bundle / "ophtha-bundle.json").read_text())["generation"]
+    assert (generation["candidates"], generation["evidence_weight"]) == (3, 0.5), generation
+    assert abs(generation["candidate_temperature"] - 0.9) < 1e-6, generation
 
     image = study["images"][0]
     report = json.loads(ophtha.ok("report", "--model", bundle, "--json", "--max-tokens", "8", "--image",

@@ -133,14 +133,16 @@ class Session:
     def report(self, images: Sequence[_StudyImage] = (), *, findings: str = "", lang: str = "en",
                stream: Literal[False] = False, seed: int = ..., temperature: Optional[float] = None,
                max_tokens: Optional[int] = None, top_p: Optional[float] = None, candidates: Optional[int] = None,
-               candidate_temperature: Optional[float] = None, check_images: bool = ...,
+               candidate_temperature: Optional[float] = None,
+               evidence_weight: Optional[float] = None, check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> Report: ...
     @overload
     def report(self, images: Sequence[_StudyImage] = (), *, findings: str = "", lang: str = "en",
                stream: Literal[True], seed: int = ..., temperature: Optional[float] = None,
                max_tokens: Optional[int] = None, top_p: Optional[float] = None, candidates: Optional[int] = None,
-               candidate_temperature: Optional[float] = None, check_images: bool = ...,
+               candidate_temperature: Optional[float] = None,
+               evidence_weight: Optional[float] = None, check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> ReportStream: ...
 
@@ -186,14 +188,16 @@ class Model:
     def report(self, images: Sequence[_StudyImage] = (), *, findings: str = "", lang: str = "en",
                stream: Literal[False] = False, seed: int = ..., temperature: Optional[float] = None,
                max_tokens: Optional[int] = None, top_p: Optional[float] = None, candidates: Optional[int] = None,
-               candidate_temperature: Optional[float] = None, check_images: bool = ...,
+               candidate_temperature: Optional[float] = None,
+               evidence_weight: Optional[float] = None, check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> Report: ...
     @overload
     def report(self, images: Sequence[_StudyImage] = (), *, findings: str = "", lang: str = "en",
                stream: Literal[True], seed: int = ..., temperature: Optional[float] = None,
                max_tokens: Optional[int] = None, top_p: Optional[float] = None, candidates: Optional[int] = None,
-               candidate_temperature: Optional[float] = None, check_images: bool = ...,
+               candidate_temperature: Optional[float] = None,
+               evidence_weight: Optional[float] = None, check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> ReportStream: ...
     def close(self) -> None: ...

@@ -281,7 +281,7 @@ class Session:
 
     def report(self, images=(), *, findings="", lang="en", stream=False, seed=_REPORT_DEFAULTS["seed"],
                temperature=None, max_tokens=None, top_p=None, candidates=None, candidate_temperature=None,
-               check_images=_REPORT_DEFAULTS["check_images"],
+               evidence_weight=None, check_images=_REPORT_DEFAULTS["check_images"],
                modality_threshold=_REPORT_DEFAULTS["modality_threshold"], on_text=None, should_abort=None,
                poll_interval=_ophtha.DEFAULT_POLL_SECONDS):
         """Writes the diagnostic report of one study (the session's model must be a model bundle).
@@ -316,6 +316,10 @@ class Session:
                 grades agree most with the others' is returned (minimum Bayes risk); it streams
                 whole, once chosen. 1: one draft, streamed as it is generated.
             candidate_temperature: > 0, the sampled drafts' temperature; None: the bundle's.
+            evidence_weight: in [0, 100], how much the auxiliary heads' reading of the images and
+                the labels the findings text states weigh in choosing among drafts (1: as much as
+                all the other drafts together; 0: the drafts vote among themselves only); None:
+                the bundle's.
             check_images: let the auxiliary heads check that each image looks like its modality
                 (one that looks like another is left out; Report.image_checks says what they saw).
             modality_threshold: probability of another modality that leaves an image out.
@@ -336,7 +340,7 @@ class Session:
             should_abort raised, as for generate.
         """
         arguments = _report_arguments(images, findings, lang, max_tokens, temperature, top_p, candidates,
-                                      candidate_temperature, seed, check_images, modality_threshold, should_abort,
+                                      candidate_temperature, evidence_weight, seed, check_images, modality_threshold, should_abort,
                                       poll_interval)
         if stream:
             if on_text is not None:
@@ -345,7 +349,8 @@ class Session:
         return report_of(self._session.report(on_text=on_text, cancel=None, **arguments))
 
 
-def _report_arguments(images, findings, lang, max_tokens, temperature, top_p, candidates, candidate_temperature, seed,
+def _report_arguments(images, findings, lang, max_tokens, temperature, top_p, candidates, candidate_temperature,
+                      evidence_weight, seed,
                       check_images, modality_threshold, should_abort, poll_interval):
     """The extension's report arguments, checked; `images` converted to _ophtha.Image objects."""
     if isinstance(images, (str, bytes, os.PathLike, np.ndarray, dict, Image)):
@@ -365,6 +370,9 @@ def _report_arguments(images, findings, lang, max_tokens, temperature, top_p, ca
     if candidate_temperature is not None and not float(candidate_temperature) > 0:
         raise InvalidArgumentError(
             f"candidate_temperature is {candidate_temperature}, expected > 0 or None (the bundle's)")
+    if evidence_weight is not None and not 0 <= float(evidence_weight) <= 100:
+        raise InvalidArgumentError(
+            f"evidence_weight is {evidence_weight}, expected a number in [0, 100] or None (the bundle's)")
     return dict(
         images=[study_image(spec, f"images[{i}]") for i, spec in enumerate(images)],
         findings=findings, lang=lang,
@@ -374,7 +382,10 @@ def _report_arguments(images, findings, lang, max_tokens, temperature, top_p, ca
         top_p=-1.0 if top_p is None else float(top_p),
         # None → 0: the bundle's drafts and their temperature.
         candidates=0 if candidates is None else int(candidates),
-        candidate_temperature=0.0 if candidate_temperature is None else float(candidate_temperature), seed=seed, check_images=bool(check_images),
+        candidate_temperature=0.0 if candidate_temperature is None else float(candidate_temperature),
+        # The C ABI's evidence_weight: 0 the bundle's, < 0 none.
+        evidence_weight=0.0 if evidence_weight is None else float(evidence_weight) if float(evidence_weight) > 0 else -1.0,
+        seed=seed, check_images=bool(check_images),
         modality_threshold=float(modality_threshold), should_abort=should_abort, poll_seconds=float(poll_interval))
 
 

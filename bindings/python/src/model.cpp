@@ -254,7 +254,7 @@ class Session {
   // cancellation and abort as generate. Returns text, json (the structured report, serialised) and
   // the ophtha_report_info fields.
   py::dict report(const py::list& images, const std::string& findings, const std::string& lang, int32_t max_tokens,
-                  float temperature, float top_p, int32_t candidates, float candidate_temperature, uint64_t seed,
+                  float temperature, float top_p, int32_t candidates, float candidate_temperature, float evidence_weight, uint64_t seed,
                   bool check_images, float modality_threshold, py::object on_text, py::object should_abort, std::shared_ptr<CancelFlag> cancel,
                   double poll_seconds) {
     refuse_reentry("report");
@@ -279,6 +279,7 @@ class Session {
     p.top_p = top_p;
     p.candidates = candidates;
     p.candidate_temperature = candidate_temperature;
+    p.evidence_weight = evidence_weight;
     p.seed = seed;
     p.check_images = check_images;
     p.modality_threshold = modality_threshold;
@@ -497,7 +498,7 @@ void bind_model(py::module_& m) {
            "n_prompt_tokens, prefill_seconds, decode_seconds.")
       .def("report", &Session::report, py::arg("images"), py::arg("findings"), py::arg("lang"),
            py::arg("max_tokens"), py::arg("temperature"), py::arg("top_p"), py::arg("candidates"),
-           py::arg("candidate_temperature"), py::arg("seed"), py::arg("check_images"),
+           py::arg("candidate_temperature"), py::arg("evidence_weight"), py::arg("seed"), py::arg("check_images"),
            py::arg("modality_threshold"), py::arg("on_text"), py::arg("should_abort"), py::arg("cancel"),
            py::arg("poll_seconds"),
            "ophtha_report_generate with the GIL released on a list of Image; callbacks as generate. Returns a "

@@ -65,6 +65,10 @@ def test_drafts_stream_the_chosen_report_whole_and_say_which_was_chosen(bundle):
     assert report.n_candidates == 3 and 0 <= report.chosen_candidate < 3
     one = bundle.report([OD_CFP], findings="x", max_tokens=10, seed=4)
     assert one.n_candidates == 1 and one.chosen_candidate == 0
+    for weight in (0, 2.5):  # the drafts alone, and the heads' and findings text's evidence weighed in
+        weighed = bundle.report([OD_CFP], findings="x", max_tokens=10, candidates=3, candidate_temperature=1.5,
+                                seed=4, evidence_weight=weight)
+        assert weighed.n_candidates == 3 and 0 <= weighed.chosen_candidate < 3
 
 
 def test_same_seed_same_text_and_another_seed_another(bundle):
@@ -139,6 +143,8 @@ def test_report_and_embed_on_a_plain_language_model_raise_unsupported(model):
     ([OD_CFP], {"candidates": 0}, ophtha.InvalidArgumentError, "candidates is 0"),
     ([OD_CFP], {"candidates": 65}, ophtha.InvalidArgumentError, "candidates is 65"),
     ([OD_CFP], {"candidate_temperature": 0}, ophtha.InvalidArgumentError, "candidate_temperature is 0"),
+    ([OD_CFP], {"evidence_weight": -1}, ophtha.InvalidArgumentError, "evidence_weight is -1"),
+    ([OD_CFP], {"evidence_weight": float("nan")}, ophtha.InvalidArgumentError, "evidence_weight is nan"),
 ])
 def test_bad_input_raises_the_error_class_with_the_message(bundle, images, options, error, fragment):
     with pytest.raises(error) as raised:

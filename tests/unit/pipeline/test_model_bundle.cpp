@@ -46,6 +46,7 @@ ModelBundle example(const std::string& dir) {
   b.generation.temperature = 0.7f;
   b.generation.candidates = 12;
   b.generation.candidate_temperature = 0.6f;
+  b.generation.evidence_weight = 1.5f;
   return b;
 }
 
@@ -76,6 +77,7 @@ TEST_CASE("a bundle manifest written by write_bundle_manifest reads back field f
     CHECK(read.generation.temperature == doctest::Approx(0.7));
     CHECK(read.generation.candidates == 12);
     CHECK(read.generation.candidate_temperature == doctest::Approx(0.6));
+    CHECK(read.generation.evidence_weight == doctest::Approx(1.5));
     CHECK(read.path_of(read.llm) == dir + "/llm.gguf");
   }
 }
@@ -127,24 +129,28 @@ TEST_CASE("prompt.heads_findings must be a boolean and needs heads") {
   CHECK_MESSAGE(message.find("prompt.heads_findings: is \"yes\", expected true or false") != std::string::npos, message);
 }
 
-TEST_CASE("generation.candidates: 1 unless given, 1 to 64, written only when not 1") {
+TEST_CASE("generation.candidates and evidence_weight: 1 and 0 unless given, in range, written only when not") {
   const std::string dir = fresh_bundle("candidates");
   ModelBundle b = example(dir);
   b.generation.candidates = 1;
+  b.generation.evidence_weight = 0.0f;
   write_bundle_manifest(b);
   CHECK(read_bundle_manifest(dir).generation.candidates == 1);
+  CHECK(read_bundle_manifest(dir).generation.evidence_weight == 0.0f);
   std::string text;
   {
     std::ifstream in(dir + "/" + kBundleManifestName);
     text.assign(std::istreambuf_iterator<char>(in), {});
   }
   CHECK(text.find("candidates") == std::string::npos);
+  CHECK(text.find("evidence_weight") == std::string::npos);
   const size_t at = text.find("\"max_tokens\"");
   REQUIRE(at != std::string::npos);
-  write_text(dir + "/" + kBundleManifestName, std::string(text).insert(at, "\"candidates\": 65, \"candidate_temperature\": -1, "));
+  write_text(dir + "/" + kBundleManifestName, std::string(text).insert(at, "\"candidates\": 65, \"candidate_temperature\": -1, \"evidence_weight\": 101, "));
   const std::string message = error_from([&] { read_bundle_manifest(dir); }).what();
   CHECK_MESSAGE(message.find("generation.candidates: is 65, expected a number in [1, 64]") != std::string::npos, message);
   CHECK_MESSAGE(message.find("generation.candidate_temperature: is -1") != std::string::npos, message);
+  CHECK_MESSAGE(message.find("generation.evidence_weight: is 101, expected a number in [0, 100]") != std::string::npos, message);
 }
 
 TEST_CASE("a bundle manifest with the wrong version, bad JSON or no file says so") {

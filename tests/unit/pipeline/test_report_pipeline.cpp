@@ -4,6 +4,7 @@
 // misuse must be refused with a clear error.
 #include "support/doctest_with_aten.hpp"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -165,6 +166,13 @@ TEST_CASE("with N candidates every draft is what the engine writes after the pro
   options.candidate_temperature = 0.0f;
   test::check_message(test::error_from([&] { session.generate(images, options); }), ErrorCode::InvalidArgument,
                       "candidate_temperature is 0, expected > 0 when 2 drafts are sampled");
+  options.candidate_temperature = 1.0f;
+  options.evidence_weight = kMaxEvidenceWeight * 2;
+  test::check_message(test::error_from([&] { session.generate(images, options); }), ErrorCode::InvalidArgument,
+                      "evidence_weight is 200, expected at most 100");
+  options.evidence_weight = std::nanf("");
+  test::check_message(test::error_from([&] { session.generate(images, options); }), ErrorCode::InvalidArgument,
+                      "evidence_weight is nan");
 }
 
 TEST_CASE("returning false from on_text stops the report; should_abort aborts with Error(Aborted)") {

@@ -2,6 +2,8 @@
 // choice, on hand-made labels whose answers can be worked out by hand.
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <map>
 #include <vector>
 
 #include "ophtha/error.hpp"
@@ -58,4 +60,70 @@ TEST_CASE("the consensus draft is the one agreeing most with the others; ties go
   // Two against two: the tie goes to the lowest index.
   CHECK(consensus_choice({none, mild, none, mild}) == 0);
   test::check_message(test::error_from([] { consensus_choice({}); }), ErrorCode::InvalidArgument, "no drafts");
+}
+
+namespace {
+
+EyeLabels read_eye(std::vector<Modality> imaged, std::vector<Finding> findings, std::map<GradeScale, int> grades,
+                   std::vector<Modality> ungradable = {}) {
+  EyeLabels e = eye(std::move(findings), std::move(grades));
+  e.imaged = std::move(imaged);
+  e.ungradable = std::move(ungradable);
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("evidence agreement counts only what the evidence read: its eyes, gradable modalities and scales") {
+  // The evidence read a gradable fundus photograph of OD: microaneurysms, ICDR 1.
+  const StudyLabels evidence =
+      study({{Eye::OD, read_eye({Modality::Cfp}, {Finding::Microaneurysms}, {{GradeScale::Icdr, 1}})}});
+  // A draft that also states an OCT finding, an AREDS grade and a left eye, none of which the
+  // evidence read: only OD's fundus findings and its ICDR count.
+  const StudyLabels draft = study(
+      {{Eye::OD, eye({Finding::Microaneurysms, Finding::SubretinalFluid}, {{GradeScale::Icdr, 1}, {GradeScale::Areds, 2}})},
+       {Eye::OS, eye({Finding::HardExudates}, {{GradeScale::Icdr, 2}})}});
+  CHECK(evidence_agreement(draft, evidence) == doctest::Approx(1.0 + 1.0));
+  // Findings F1 within the fundus findings: {MA, hard exudates} against {MA} = 2/3; ICDR differs.
+  const StudyLabels more = study({{Eye::OD, eye({Finding::Microaneurysms, Finding::HardExudates}, {{GradeScale::Icdr, 2}})}});
+  CHECK(evidence_agreement(more, evidence) == doctest::Approx(2.0 / 3.0));
+  // A draft silent about the evidence's eye agrees on nothing (its findings F1 is 0, not 1).
+  CHECK(evidence_agreement(study({{Eye::OS, eye({}, {})}}), evidence) == 0.0);
+  CHECK(evidence_agreement(draft, StudyLabels{}) == 0.0);
+  // An ungradable image's modality holds no findings to agree on: any findings list scores 1.
+  const StudyLabels blurred = study({{Eye::OD, read_eye({Modality::Cfp}, {}, {}, {Modality::Cfp})}});
+  CHECK(evidence_agreement(more, blurred) == doctest::Approx(1.0));
+}
+
+TEST_CASE("evidence readings add up per eye; a grade read first is kept") {
+  StudyLabels evidence;
+  add_evidence(evidence, Eye::OD, read_eye({Modality::Oct}, {Finding::SubretinalFluid}, {{GradeScale::OctClass, 2}}));
+  add_evidence(evidence, Eye::OD,
+               read_eye({Modality::Cfp}, {Finding::Microaneurysms, Finding::SubretinalFluid}, {{GradeScale::Icdr, 1}}));
+  add_evidence(evidence, Eye::OD, read_eye({Modality::Oct}, {}, {{GradeScale::OctClass, 0}}, {Modality::Oct}));
+  REQUIRE(evidence.eyes.size() == 1);
+  const EyeLabels& od = evidence.eyes.at(Eye::OD);
+  CHECK(od.imaged == std::vector<Modality>{Modality::Cfp, Modality::Oct});  // sorted, no repeats
+  CHECK(od.ungradable == std::vector<Modality>{Modality::Oct});
+  CHECK(od.findings == std::vector<Finding>{Finding::Microaneurysms, Finding::SubretinalFluid});
+  CHECK(od.grades == std::map<GradeScale, int>{{GradeScale::Icdr, 1}, {GradeScale::OctClass, 2}});
+}
+
+TEST_CASE("weighted evidence can outvote the drafts' majority; at weight 0 it is ignored") {
+  const StudyLabels none = study({{Eye::OD, eye({}, {{GradeScale::Icdr, 0}})}});
+  const StudyLabels mild = study({{Eye::OD, eye({Finding::Microaneurysms}, {{GradeScale::Icdr, 1}})}});
+  const StudyLabels heads_see_mild =
+      study({{Eye::OD, read_eye({Modality::Cfp}, {Finding::Microaneurysms}, {{GradeScale::Icdr, 1}})}});
+  // Drafts alone: the two "no DR" drafts agree with each other (2) and the mild one with neither.
+  CHECK(consensus_choice({none, none, mild}) == 0);
+  CHECK(consensus_choice({none, none, mild}, heads_see_mild, 0.0) == 0);
+  // Weight w adds w·(N − 1)·agreement: the mild draft gets 2w·2, the others 2 from each other.
+  CHECK(consensus_choice({none, none, mild}, heads_see_mild, 1.0) == 2);
+  CHECK(consensus_choice({none, none, mild}, heads_see_mild, 0.25) == 0);  // 1 < 2
+  // Evidence stating no eye changes nothing.
+  CHECK(consensus_choice({none, none, mild}, StudyLabels{}, 5.0) == 0);
+  test::check_message(test::error_from([&] { consensus_choice({none}, heads_see_mild, -1.0); }),
+                      ErrorCode::InvalidArgument, "evidence weight is -1, expected a finite number >= 0");
+  test::check_message(test::error_from([&] { consensus_choice({none}, heads_see_mild, std::nan("")); }),
+                      ErrorCode::InvalidArgument, "evidence weight is nan");
 }
