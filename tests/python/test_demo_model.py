@@ -95,9 +95,10 @@ def test_fresh_studies_are_graded_close_to_the_documented_figures(ophtha, fresh,
     metrics = scored(ophtha, fresh, tmp_path)
     # Floors below what docs/training.md records on the 200-study test split (seed 2), wide enough
     # for 40 studies; a demo bundle that regresses below them should not land.
-    # These 40 studies scored (2026-11-29, 32 drafts) ROUGE-L 0.556 / 0.525, F1 0.699 / 0.655, ICDR
-    # 0.844 / 0.844, AREDS 1.000 / 1.000, C/D 0.978 / 0.978, OCT class 0.968 / 1.000 (zh / en).
-    floors = {"rouge_l": 0.45, "macro_f1": 0.50, "icdr": 0.65, "areds": 0.85, "cup_disc": 0.85, "oct_class": 0.85}
+    # These 40 studies scored (2026-11-30, 32 drafts weighed against the heads' reading) ROUGE-L
+    # 0.573 / 0.536, F1 0.666 / 0.730, ICDR 0.956 / 0.911, AREDS 1.000 / 1.000, C/D 0.978 / 0.978,
+    # OCT class 1.000 / 1.000 (zh / en); 2026-11-29, the drafts alone: ICDR 0.844 / 0.844.
+    floors = {"rouge_l": 0.48, "macro_f1": 0.55, "icdr": 0.75, "areds": 0.90, "cup_disc": 0.88, "oct_class": 0.90}
     for lang in ("zh", "en"):
         text, clinical = metrics["languages"][lang]["text"], metrics["languages"][lang]["clinical"]
         measured = {"rouge_l": text["rouge_l"], "macro_f1": clinical["macro_f1"]}
@@ -110,6 +111,8 @@ def test_the_findings_text_as_evidence_picks_drafts_that_state_its_grades(ophtha
     # The text-only route: the instruments' findings text is in the prompt and, with the bundle's
     # evidence_weight, also weighs in choosing among the 32 drafts. On docs/training.md's test
     # split that took ICDR from 0.86-0.87 to 0.94-0.97; without the evidence the drafts vote alone.
+    # These 40 studies (2026-11-30): ICDR 0.978 against 0.844, the six grades' accuracies summing
+    # to 5.746 against 5.358.
     grades = {}
     for name, extra in (("evidence", ()), ("alone", ("--evidence-weight", "0"))):
         (tmp_path / name).mkdir()
