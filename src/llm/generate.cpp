@@ -101,14 +101,14 @@ GenerateResult generate(LlamaSession& session, const std::vector<int32_t>& promp
 
 GenerateResult generate_from_embeddings(LlamaSession& session, const at::Tensor& prompt_embeddings,
                                         const GenerateOptions& options) {
-  validate(options);
-  GenerateResult result;
-  result.prompt_tokens = prompt_embeddings.dim() > 0 ? prompt_embeddings.size(0) : 0;
+  validate(options);  // before the prompt pass, not after it
   const auto start = Clock::now();
-  at::Tensor logits = prefill_embeddings(session, prompt_embeddings, options.should_abort);
-  result.prefill_seconds = seconds_since(start);
-  AbortCheckScope abort_scope(session, options.should_abort);
-  return decode_loop(session, std::move(logits), {}, options, std::move(result));
+  const at::Tensor logits = prefill_embeddings(session, prompt_embeddings, options.should_abort);
+  const double prefill_seconds = seconds_since(start);
+  GenerateResult result = generate_after_prompt(session, logits, options);
+  result.prompt_tokens = prompt_embeddings.dim() > 0 ? prompt_embeddings.size(0) : 0;
+  result.prefill_seconds = prefill_seconds;
+  return result;
 }
 
 at::Tensor prefill_embeddings(LlamaSession& session, const at::Tensor& prompt_embeddings,

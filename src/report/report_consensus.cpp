@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iterator>
+#include <map>
 
 #include "ophtha/error.hpp"
 
@@ -27,13 +28,18 @@ double findings_f1(const std::vector<Finding>& a, const std::vector<Finding>& b)
   return 2.0 * static_cast<double>(both.size()) / static_cast<double>(x.size() + y.size());
 }
 
-double eye_agreement(const EyeLabels& a, const EyeLabels& b) {
-  double score = findings_f1(a.findings, b.findings);
-  for (const auto& [scale, level] : a.grades) {
-    const auto other = b.grades.find(scale);
-    if (other != b.grades.end() && other->second == level) score += 1.0;
+// The scales of `a` on which `b` states the same level.
+double grades_alike(const std::map<GradeScale, int>& a, const std::map<GradeScale, int>& b) {
+  double alike = 0.0;
+  for (const auto& [scale, level] : a) {
+    const auto other = b.find(scale);
+    if (other != b.end() && other->second == level) alike += 1.0;
   }
-  return score;
+  return alike;
+}
+
+double eye_agreement(const EyeLabels& a, const EyeLabels& b) {
+  return findings_f1(a.findings, b.findings) + grades_alike(a.grades, b.grades);
 }
 
 }  // namespace
@@ -59,11 +65,8 @@ double evidence_agreement(const StudyLabels& draft, const StudyLabels& evidence)
     std::vector<Modality> read;
     for (Modality m : said.imaged)
       if (std::find(said.ungradable.begin(), said.ungradable.end(), m) == said.ungradable.end()) read.push_back(m);
-    score += findings_f1(restricted(stated.findings, read), restricted(said.findings, read));
-    for (const auto& [scale, level] : said.grades) {
-      const auto other = stated.grades.find(scale);
-      if (other != stated.grades.end() && other->second == level) score += 1.0;
-    }
+    score += findings_f1(restricted(stated.findings, read), restricted(said.findings, read)) +
+             grades_alike(said.grades, stated.grades);
   }
   return score;
 }
