@@ -23,8 +23,13 @@
 // File format: safetensors with tensors "heads.modality.weight" [3, C], "heads.modality.bias" [3],
 // "heads.gradable.weight" [1, C], "heads.gradable.bias" [1], "heads.findings.weight" [26, C],
 // "heads.findings.bias" [26], "heads.grade.<scale code>.weight" [levels, C] and ".bias" [levels],
-// "heads.lesions.weight" [26, C], "heads.lesions.bias" [26]; __metadata__ "ophtha_heads_version"
-// = "2", "channels" = C. Version "1" files (no lesion head) load with the lesion head at zero.
+// "heads.lesions.weight" [26, C], "heads.lesions.bias" [26], "heads.findings.threshold" [26];
+// __metadata__ "ophtha_heads_version" = "3", "channels" = C. Version "2" files (no thresholds) load
+// with every threshold 0.5, version "1" files (no lesion head either) with the lesion head at zero.
+//
+// Finding thresholds: a finding is read as present when its probability is at least its threshold.
+// Uncalibrated heads say 0.5 for each; the vision stage can calibrate them on its validation split
+// (calibrated_finding_thresholds) so that a rare finding whose probabilities stay low is still read.
 //
 // Thread safety: forward()/predict() only read the parameters; a trainer that updates them must
 // not run them on other threads meanwhile.
@@ -76,12 +81,26 @@ struct LesionTargets {
 };
 
 // What the heads see in one image.
+// Every finding's threshold when none is calibrated.
+inline constexpr float kDefaultFindingThreshold = 0.5f;
+using FindingThresholds = std::array<float, kFindingCount>;
+constexpr FindingThresholds default_finding_thresholds() {
+  FindingThresholds t{};
+  for (float& v : t) v = kDefaultFindingThreshold;
+  return t;
+}
+
 struct HeadPrediction {
   Modality modality = Modality::Cfp;
   float modality_probability = 0;             // of the predicted modality
   float gradable_probability = 0;
   std::array<float, kFindingCount> finding_probability{};
+  FindingThresholds finding_threshold = default_finding_thresholds();  // the heads' (present: probability >= it)
   std::array<int8_t, kGradeScaleCount> grade{};  // argmax level of each scale
+
+  bool finding_present(Finding f) const {
+    return finding_probability[static_cast<size_t>(f)] >= finding_threshold[static_cast<size_t>(f)];
+  }
 };
 
 class OPHTHA_API AuxiliaryHeads {
@@ -102,7 +121,12 @@ class OPHTHA_API AuxiliaryHeads {
   at::Tensor loss(const HeadLogits& logits, const std::vector<ImageTargets>& targets,
                   const HeadLossWeights& weights = {}) const;
 
+  // Probabilities, argmax levels, and the heads' finding thresholds.
   std::vector<HeadPrediction> predict(const HeadLogits& logits) const;
+
+  const FindingThresholds& finding_thresholds() const { return thresholds_; }
+  // Error(InvalidArgument) naming the finding for a threshold outside (0, 1).
+  void set_finding_thresholds(const FindingThresholds& thresholds);
 
   // tokens (B, N, C) f32 → lesion logits (B, N, kFindingCount); differentiable.
   // Error(InvalidArgument) naming the shape for another C or rank.
@@ -122,6 +146,16 @@ class OPHTHA_API AuxiliaryHeads {
 
   int64_t channels_ = 0;
   std::vector<std::pair<std::string, at::Tensor>> parameters_;
+  FindingThresholds thresholds_ = default_finding_thresholds();  // not a parameter: calibrated, not trained
 };
+
+// The threshold of each finding that maximises its F1 over `predictions` against `targets` (one
+// each, same order; images where the finding is not applicable take no part), searched over
+// 0.05, 0.10, ..., 0.95; of equal F1 the one nearest 0.5 wins. A finding with fewer than
+// `min_positives` positive images keeps 0.5: too few to calibrate on. Error(InvalidArgument) when
+// the sizes differ or min_positives < 1.
+OPHTHA_API FindingThresholds calibrated_finding_thresholds(const std::vector<HeadPrediction>& predictions,
+                                                           const std::vector<ImageTargets>& targets,
+                                                           int min_positives = 10);
 
 }  // namespace ophtha

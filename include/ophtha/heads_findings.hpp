@@ -25,8 +25,8 @@
 
 namespace ophtha {
 
-// The labels the heads predict for one image of `modality`: findings of that modality with
-// probability >= 0.5, the argmax grade of each of its scales, or ungradable.
+// The labels the heads predict for one image of `modality`: findings of that modality whose
+// probability reaches the heads' threshold (HeadPrediction::finding_present), the argmax grade of each of its scales, or ungradable.
 OPHTHA_API EyeLabels heads_reading(const HeadPrediction& prediction, Modality modality);
 
 // The line above for one image. lang "zh" or "en"; Error(InvalidArgument) otherwise. Deterministic.

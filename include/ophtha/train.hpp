@@ -80,6 +80,9 @@ struct OPHTHA_API ImageTrainConfig {
   std::string encoder_from;                   // encoder.from: weights to start from (vision) / to use, frozen (multimodal)
   std::string heads_from;                     // heads.from: auxiliary heads (vision: start; multimodal: into the bundle)
   HeadLossWeights head_weights;               // heads.weights
+  bool calibrate_thresholds = false;          // heads.calibrate_thresholds: after the last step, each finding's
+                                              // threshold from the validation split (vision; auxiliary_heads.hpp)
+  int calibration_min_positives = 10;         // heads.calibration_min_positives: fewer positives keep 0.5
   ProjectorKind projector_kind = ProjectorKind::MlpGelu;  // projector.kind
   int64_t pool_side = 1;                      // projector.pool_side
   std::string projector_from;                 // projector.from: start from these weights

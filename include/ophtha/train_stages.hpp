@@ -63,6 +63,13 @@ class OPHTHA_API VisionTrainer {
   // for findings the validation images show), "<scale>_accuracy" and "<scale>_confusion" (counts,
   // [true level][predicted level]) for each scale the validation images are graded on.
   nlohmann::json validate();
+  // Sets each finding's threshold on the heads from the validation images (auxiliary_heads.hpp
+  // calibrated_finding_thresholds, heads.calibration_min_positives), reading them anew unless
+  // validate() already has, and returns {"finding_thresholds": {code: threshold},
+  // "findings_macro_f1", "findings_f1"} at the new thresholds. run() calls it after the last step
+  // when heads.calibrate_thresholds is set, before writing the heads; a run resumed from its last
+  // checkpoint calibrates and writes them too.
+  nlohmann::json calibrate_thresholds();
   void save_checkpoint() const;
   std::vector<std::string> write_outputs() const;
   int64_t step() const;

@@ -23,6 +23,17 @@ struct HeadShape {
 };
 
 constexpr const char* kLesionHead = "heads.lesions";  // the last head: version 1 files lack it
+constexpr const char* kThresholds = "heads.findings.threshold";  // version 3 on
+
+// "" when every threshold is in (0, 1), else what is wrong with the first that is not.
+std::string threshold_problem(const FindingThresholds& thresholds) {
+  for (int f = 0; f < kFindingCount; ++f) {
+    const float t = thresholds[static_cast<size_t>(f)];
+    if (!(t > 0.0f && t < 1.0f))
+      return fmt::format("the threshold of finding '{}' is {}, expected in (0, 1)", finding_code(static_cast<Finding>(f)), t);
+  }
+  return "";
+}
 
 std::vector<HeadShape> head_shapes() {
   std::vector<HeadShape> out = {{"heads.modality", 3}, {"heads.gradable", 1}, {"heads.findings", kFindingCount}};
@@ -83,10 +94,10 @@ AuxiliaryHeads AuxiliaryHeads::random(int64_t channels, uint64_t seed) {
 AuxiliaryHeads AuxiliaryHeads::load(const std::string& path) {
   const SafetensorsFile file = SafetensorsFile::open(path);
   const auto version = file.metadata().find(kVersionKey);
-  if (version == file.metadata().end() || (version->second != "1" && version->second != "2"))
-    fail(ErrorCode::InvalidFormat, "{}: not an auxiliary-heads file: __metadata__ '{}' is {}, expected \"1\" or \"2\"",
+  if (version == file.metadata().end() || (version->second != "1" && version->second != "2" && version->second != "3"))
+    fail(ErrorCode::InvalidFormat, "{}: not an auxiliary-heads file: __metadata__ '{}' is {}, expected \"1\", \"2\" or \"3\"",
          path, kVersionKey, version == file.metadata().end() ? "missing" : "'" + version->second + "'");
-  const bool has_lesion_head = version->second != "1";
+  const bool has_lesion_head = version->second != "1", has_thresholds = version->second == "3";
   const SafetensorsTensor* probe = file.find("heads.modality.weight");
   if (!probe || probe->shape.size() != 2)
     fail(ErrorCode::InvalidFormat, "{}: tensor 'heads.modality.weight' [3, C] is missing or not 2-D", path);
@@ -116,6 +127,18 @@ AuxiliaryHeads AuxiliaryHeads::load(const std::string& path) {
       ++expected_count;
     }
   }
+  if (has_thresholds) {
+    const SafetensorsTensor* t = file.find(kThresholds);
+    if (!t) fail(ErrorCode::InvalidFormat, "{}: tensor '{}' (shape [{}]) is missing", path, kThresholds, kFindingCount);
+    if (t->dtype != "F32") fail(ErrorCode::Unsupported, "{}: tensor '{}' has dtype {}, expected F32", path, kThresholds, t->dtype);
+    if (t->shape != std::vector<int64_t>{kFindingCount})
+      fail(ErrorCode::InvalidFormat, "{}: tensor '{}' has shape [{}], expected [{}]", path, kThresholds,
+           fmt::join(t->shape, ", "), kFindingCount);
+    std::memcpy(heads.thresholds_.data(), t->data, sizeof(float) * kFindingCount);
+    if (const std::string problem = threshold_problem(heads.thresholds_); !problem.empty())
+      fail(ErrorCode::InvalidFormat, "{}: tensor '{}': {}", path, kThresholds, problem);
+    ++expected_count;
+  }
   if (file.tensors().size() != expected_count)
     fail(ErrorCode::InvalidFormat, "{}: holds {} tensors, expected the {} of the auxiliary heads", path,
          file.tensors().size(), expected_count);
@@ -126,7 +149,16 @@ void AuxiliaryHeads::save(const std::string& path) const {
   std::vector<SafetensorsTensorData> tensors;
   for (const auto& [name, t] : parameters_)
     tensors.push_back({name, "F32", std::vector<int64_t>(t.sizes().begin(), t.sizes().end()), f32_bytes(t)});
-  write_safetensors(path, tensors, {{kVersionKey, "2"}, {"channels", std::to_string(channels_)}});
+  std::vector<uint8_t> thresholds(sizeof(float) * kFindingCount);
+  std::memcpy(thresholds.data(), thresholds_.data(), thresholds.size());
+  tensors.push_back({kThresholds, "F32", {kFindingCount}, std::move(thresholds)});
+  write_safetensors(path, tensors, {{kVersionKey, "3"}, {"channels", std::to_string(channels_)}});
+}
+
+void AuxiliaryHeads::set_finding_thresholds(const FindingThresholds& thresholds) {
+  if (const std::string problem = threshold_problem(thresholds); !problem.empty())
+    fail(ErrorCode::InvalidArgument, "AuxiliaryHeads::set_finding_thresholds: {}", problem);
+  thresholds_ = thresholds;
 }
 
 const at::Tensor& AuxiliaryHeads::tensor(const std::string& name) const {
@@ -232,7 +264,44 @@ std::vector<HeadPrediction> AuxiliaryHeads::predict(const HeadLogits& logits) co
     p.modality_probability = row[best].item<float>();
     p.gradable_probability = gradable_p[b].item<float>();
     for (int f = 0; f < kFindingCount; ++f) p.finding_probability[f] = findings_p[b][f].item<float>();
+    p.finding_threshold = thresholds_;
     for (int s = 0; s < kGradeScaleCount; ++s) p.grade[s] = static_cast<int8_t>(levels[s][b].item<int64_t>());
+  }
+  return out;
+}
+
+FindingThresholds calibrated_finding_thresholds(const std::vector<HeadPrediction>& predictions,
+                                                const std::vector<ImageTargets>& targets, int min_positives) {
+  if (predictions.size() != targets.size())
+    fail(ErrorCode::InvalidArgument, "calibrated_finding_thresholds: {} predictions for {} targets, expected one each",
+         predictions.size(), targets.size());
+  if (min_positives < 1)
+    fail(ErrorCode::InvalidArgument, "calibrated_finding_thresholds: min_positives is {}, expected >= 1", min_positives);
+  constexpr int kSteps = 19;  // 0.05, 0.10, ..., 0.95
+  FindingThresholds out = default_finding_thresholds();
+  for (int f = 0; f < kFindingCount; ++f) {
+    std::array<int64_t, kSteps> tp{}, fp{};
+    int64_t positives = 0;
+    for (size_t i = 0; i < targets.size(); ++i) {
+      const int8_t truth = targets[i].findings[static_cast<size_t>(f)];
+      if (truth < 0) continue;
+      positives += truth == 1;
+      const float p = predictions[i].finding_probability[static_cast<size_t>(f)];
+      for (int k = 0; k < kSteps; ++k)
+        if (p >= static_cast<float>(k + 1) / 20.0f) (truth == 1 ? tp : fp)[static_cast<size_t>(k)] += 1;
+    }
+    if (positives < min_positives) continue;
+    double best_f1 = -1, best_distance = 1;
+    for (int k = 0; k < kSteps; ++k) {
+      const float threshold = static_cast<float>(k + 1) / 20.0f;
+      const int64_t t = tp[static_cast<size_t>(k)];
+      const double f1 = 2.0 * static_cast<double>(t) / static_cast<double>(2 * t + fp[static_cast<size_t>(k)] + positives - t);
+      const double distance = std::abs(threshold - kDefaultFindingThreshold);
+      if (f1 > best_f1 + 1e-12 || (std::abs(f1 - best_f1) <= 1e-12 && distance < best_distance)) {
+        best_f1 = f1, best_distance = distance;
+        out[static_cast<size_t>(f)] = threshold;
+      }
+    }
   }
   return out;
 }

@@ -17,7 +17,7 @@ EyeLabels heads_reading(const HeadPrediction& prediction, Modality modality) {
     return labels;
   }
   for (int f = 0; f < kFindingCount; ++f)
-    if (finding_modality(static_cast<Finding>(f)) == modality && prediction.finding_probability[static_cast<size_t>(f)] >= 0.5f)
+    if (finding_modality(static_cast<Finding>(f)) == modality && prediction.finding_present(static_cast<Finding>(f)))
       labels.findings.push_back(static_cast<Finding>(f));
   for (int s = 0; s < kGradeScaleCount; ++s)
     if (grade_scale_info(static_cast<GradeScale>(s)).modality == modality)

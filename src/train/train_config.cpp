@@ -249,6 +249,13 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
         im.head_weights.lesions = w.number("lesions", 0.0, 0.0, 1e6);
         w.finish();
       }
+      if (vision) {
+        im.calibrate_thresholds = h.boolean("calibrate_thresholds", false);
+        im.calibration_min_positives = static_cast<int>(h.integer("calibration_min_positives", 10, 1, 1000000));
+        if (im.calibrate_thresholds && im.validation_manifest.empty())
+          fail(ErrorCode::InvalidFormat,
+               "{}: 'heads.calibrate_thresholds' needs a validation split to calibrate on (data.validation_manifest)", source);
+      }
       h.finish();
     }
     if (multimodal && top.has("projector")) {

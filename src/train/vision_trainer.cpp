@@ -31,6 +31,9 @@ struct VisionTrainer::State {
   LrSchedule schedule;
   int64_t step = 0;
   std::unique_ptr<train::MetricsLog> metrics;
+  // The heads' reading of every validation image at the last validate(), and their targets.
+  std::vector<HeadPrediction> validation_predictions;
+  std::vector<ImageTargets> validation_targets;
 
   std::vector<std::pair<std::string, at::Tensor>> parameters() const {
     std::vector<std::pair<std::string, at::Tensor>> all;
@@ -51,6 +54,28 @@ std::pair<at::Tensor, std::vector<ImageTargets>> gather(const at::Tensor& pixels
   const at::Tensor index = at::tensor(indices, at::kLong);
   // Channels-last: oneDNN's convolutions run 1.2× (f32) to 1.4× (bf16) faster on it (docs/benchmarks.md).
   return {pixels.index_select(0, index).to(at::kFloat, false, false, at::MemoryFormat::ChannelsLast), std::move(targets)};
+}
+
+// Each finding's F1 over the images where it applies and is shown at least once, read at the
+// predictions' thresholds: {"findings_macro_f1": mean, "findings_f1": {code: F1}}.
+nlohmann::json findings_f1(const std::vector<HeadPrediction>& predictions, const std::vector<ImageTargets>& targets) {
+  std::array<int64_t, kFindingCount> tp{}, fp{}, fn{};
+  for (size_t i = 0; i < targets.size(); ++i)
+    for (int f = 0; f < kFindingCount; ++f) {
+      if (targets[i].findings[f] < 0) continue;
+      const bool yes = predictions[i].finding_present(static_cast<Finding>(f)), truth = targets[i].findings[f] == 1;
+      tp[f] += yes && truth, fp[f] += yes && !truth, fn[f] += !yes && truth;
+    }
+  double f1_sum = 0;
+  int f1_n = 0;
+  nlohmann::json per_finding = nlohmann::json::object();
+  for (int f = 0; f < kFindingCount; ++f)
+    if (tp[f] + fn[f] > 0) {
+      const double f1 = 2.0 * tp[f] / (2.0 * tp[f] + fp[f] + fn[f]);
+      per_finding[finding_code(static_cast<Finding>(f))] = f1;
+      f1_sum += f1, f1_n += 1;
+    }
+  return {{"findings_macro_f1", f1_n ? f1_sum / f1_n : 0.0}, {"findings_f1", per_finding}};
 }
 
 }  // namespace
@@ -161,7 +186,8 @@ nlohmann::json VisionTrainer::validate() {
     const auto levels = static_cast<size_t>(grade_scale_info(static_cast<GradeScale>(g)).levels);
     confusion[static_cast<size_t>(g)].assign(levels, std::vector<int64_t>(levels, 0));
   }
-  std::array<int64_t, kFindingCount> tp{}, fp{}, fn{};
+  s.validation_predictions.clear();
+  s.validation_targets.clear();
   for (int64_t begin = 0; begin < n; begin += s.config.batch_size) {
     std::vector<int64_t> batch;
     for (int64_t i = begin; i < std::min(n, begin + s.config.batch_size); ++i) batch.push_back(i);
@@ -194,31 +220,18 @@ nlohmann::json VisionTrainer::validate() {
       const HeadPrediction& p = predicted[b];
       modality_right += static_cast<int>(p.modality) == t.modality;
       if (t.gradable >= 0) gradable_n += 1, gradable_right += (p.gradable_probability >= 0.5f) == (t.gradable == 1);
-      for (int f = 0; f < kFindingCount; ++f) {
-        if (t.findings[f] < 0) continue;
-        const bool yes = p.finding_probability[f] >= 0.5f, truth = t.findings[f] == 1;
-        tp[f] += yes && truth, fp[f] += yes && !truth, fn[f] += !yes && truth;
-      }
       for (int g = 0; g < kGradeScaleCount; ++g)
         if (t.grades[g] >= 0) {
           grade_n[g] += 1, grade_right[g] += p.grade[g] == t.grades[g];
           confusion[static_cast<size_t>(g)].at(static_cast<size_t>(t.grades[g])).at(static_cast<size_t>(p.grade[g])) += 1;
         }
     }
+    s.validation_predictions.insert(s.validation_predictions.end(), predicted.begin(), predicted.end());
+    s.validation_targets.insert(s.validation_targets.end(), targets.begin(), targets.end());
   }
-  double f1_sum = 0;
-  int f1_n = 0;
-  nlohmann::json per_finding = nlohmann::json::object();
-  for (int f = 0; f < kFindingCount; ++f)
-    if (tp[f] + fn[f] > 0) {
-      const double f1 = 2.0 * tp[f] / (2.0 * tp[f] + fp[f] + fn[f]);
-      per_finding[finding_code(static_cast<Finding>(f))] = f1;
-      f1_sum += f1, f1_n += 1;
-    }
-  nlohmann::json out = {{"loss", loss / static_cast<double>(n)},
-                        {"modality_accuracy", static_cast<double>(modality_right) / static_cast<double>(n)},
-                        {"findings_macro_f1", f1_n ? f1_sum / f1_n : 0.0},
-                        {"findings_f1", per_finding}};
+  nlohmann::json out = findings_f1(s.validation_predictions, s.validation_targets);
+  out["loss"] = loss / static_cast<double>(n);
+  out["modality_accuracy"] = static_cast<double>(modality_right) / static_cast<double>(n);
   if (gradable_n) out["gradable_accuracy"] = static_cast<double>(gradable_right) / static_cast<double>(gradable_n);
   if (s.config.images.head_weights.lesions > 0) {
     out["lesion_loss"] = lesion_loss / static_cast<double>(n);
@@ -234,6 +247,21 @@ nlohmann::json VisionTrainer::validate() {
       out[code + "_accuracy"] = static_cast<double>(grade_right[g]) / static_cast<double>(grade_n[g]);
       out[code + "_confusion"] = confusion[static_cast<size_t>(g)];
     }
+  return out;
+}
+
+nlohmann::json VisionTrainer::calibrate_thresholds() {
+  State& s = *s_;
+  if (s.validation_predictions.empty()) validate();
+  const FindingThresholds thresholds = calibrated_finding_thresholds(s.validation_predictions, s.validation_targets,
+                                                                     s.config.images.calibration_min_positives);
+  s.heads->set_finding_thresholds(thresholds);
+  std::vector<HeadPrediction> read = s.validation_predictions;
+  for (HeadPrediction& p : read) p.finding_threshold = thresholds;
+  nlohmann::json out = findings_f1(read, s.validation_targets);
+  nlohmann::json by_code = nlohmann::json::object();
+  for (int f = 0; f < kFindingCount; ++f) by_code[finding_code(static_cast<Finding>(f))] = thresholds[static_cast<size_t>(f)];
+  out["finding_thresholds"] = by_code;
   return out;
 }
 
@@ -297,7 +325,16 @@ void VisionTrainer::run(const std::function<bool(const ImageStepReport&)>& on_st
       break;
     }
   }
-  if (s.step == s.schedule.total_steps) write_outputs();
+  if (s.step != s.schedule.total_steps) return;
+  if (c.images.calibrate_thresholds) {
+    const nlohmann::json v = calibrate_thresholds();
+    if (s.metrics)
+      s.metrics->append({{"step", s.step},
+                         {"val_calibrated_findings_macro_f1", v["findings_macro_f1"]},
+                         {"val_calibrated_findings_f1", v["findings_f1"]},
+                         {"finding_thresholds", v["finding_thresholds"]}});
+  }
+  write_outputs();
 }
 
 }  // namespace ophtha

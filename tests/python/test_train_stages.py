@@ -6,7 +6,8 @@ batch predictions `ophtha eval` scores; a multimodal run stopped and resumed wri
 of an uninterrupted run (batches grouped by length); data.oversample repeats a modality's images in
 each vision epoch; with data.heads_findings the heads' reading of each image joins the
 training prompts and the bundle's; lesion maps (heads.weights.lesions) add their loss and log their
-validation; in bf16 mixed precision both stages compute other numbers than
+validation; heads.calibrate_thresholds sets each finding's threshold on the validation split (also
+when a finished run is resumed); in bf16 mixed precision both stages compute other numbers than
 in f32 and a resumed run still writes the uninterrupted bundle; a bad stage is refused naming the key.
 """
 import json
@@ -221,6 +222,45 @@ def test_lesion_maps_add_their_loss_and_log_their_validation(ophtha, work_dir):
         assert all(0 <= f1 <= 1 for f1 in validation["val_lesion_cell_f1"].values())
     # Same seed, same first batch: the maps add a positive term to the very first loss.
     assert first_losses["maps"] > first_losses["plain"] + 0.1, first_losses
+
+
+def test_calibrated_thresholds_are_logged_written_and_a_finished_run_calibrates_on_resume(ophtha, work_dir):
+    folder = make_data(ophtha, work_dir / "train-calibration")
+    run = json.loads(vision_config(folder).read_text())
+    run["checkpoint"] = {"dir": "plain-ckpt", "every": 3}
+    run["output"] = {"heads": "plain-heads.safetensors", "metrics": "plain-metrics.jsonl"}
+    (folder / "plain.json").write_text(json.dumps(run))
+    ophtha.ok("train", "--config", folder / "plain.json")
+    run["heads"] = {"calibrate_thresholds": True, "calibration_min_positives": 1}
+    run["checkpoint"] = {"dir": "calibrated-ckpt", "every": 3}
+    run["output"] = {"heads": "calibrated-heads.safetensors", "metrics": "calibrated-metrics.jsonl"}
+    (folder / "calibrated.json").write_text(json.dumps(run))
+    ophtha.ok("train", "--config", folder / "calibrated.json")
+
+    records = [json.loads(line) for line in (folder / "calibrated-metrics.jsonl").read_text().splitlines()]
+    at_half = next(r for r in records if "val_findings_f1" in r)["val_findings_f1"]
+    calibrated = next(r for r in records if "val_calibrated_findings_f1" in r)
+    thresholds = calibrated["finding_thresholds"]
+    assert len(thresholds) == 26 and all(0 < t < 1 for t in thresholds.values()), thresholds
+    assert any(t != 0.5 for t in thresholds.values()), thresholds  # the tiny model's probabilities are not at 0.5
+    # 0.5 is among the thresholds searched: calibrating on a split never lowers a finding's F1 there.
+    assert set(calibrated["val_calibrated_findings_f1"]) == set(at_half)
+    for code, f1 in at_half.items():
+        assert calibrated["val_calibrated_findings_f1"][code] >= f1 - 1e-12, (code, f1)
+
+    header = lambda path: json.loads((path).read_bytes()[8:8 + int.from_bytes(path.read_bytes()[:8], "little")])
+    assert header(folder / "calibrated-heads.safetensors")["__metadata__"]["ophtha_heads_version"] == "3"
+    # The uncalibrated run's last checkpoint, resumed with calibration on, writes the calibrated heads.
+    run["checkpoint"] = {"dir": "plain-ckpt", "every": 3}
+    run["output"] = {"heads": "resumed-heads.safetensors"}
+    (folder / "resumed.json").write_text(json.dumps(run))
+    ophtha.ok("train", "--config", folder / "resumed.json", "--resume")
+    assert (folder / "resumed-heads.safetensors").read_bytes() == (folder / "calibrated-heads.safetensors").read_bytes()
+
+    del run["data"]["validation_manifest"]
+    (folder / "bad.json").write_text(json.dumps(run))
+    result = ophtha("train", "--config", folder / "bad.json")
+    assert result.returncode != 0 and "heads.calibrate_thresholds" in result.stderr, result.stderr
 
 
 def test_bf16_stages_resume_bit_for_bit_and_compute_other_numbers_than_f32(ophtha, work_dir):

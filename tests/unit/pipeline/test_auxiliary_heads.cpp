@@ -204,3 +204,95 @@ TEST_CASE("a version 1 heads file (before the lesion head) loads, its lesion hea
   test::check_message(test::error_from([&] { AuxiliaryHeads::load(path); }), ErrorCode::InvalidFormat,
                       "tensor 'heads.lesions.weight' (shape [26, 5]) is missing");
 }
+
+namespace {
+
+// The named parameters of `heads` as safetensors tensors (the file a version 1 or 2 writer wrote).
+std::vector<SafetensorsTensorData> parameter_tensors(const AuxiliaryHeads& heads) {
+  std::vector<SafetensorsTensorData> tensors;
+  for (const auto& [name, t] : heads.named_parameters()) {
+    std::vector<uint8_t> bytes(static_cast<size_t>(t.nbytes()));
+    std::memcpy(bytes.data(), t.contiguous().data_ptr(), bytes.size());
+    tensors.push_back({name, "F32", std::vector<int64_t>(t.sizes().begin(), t.sizes().end()), bytes});
+  }
+  return tensors;
+}
+
+}  // namespace
+
+TEST_CASE("finding thresholds travel with the heads: saved, loaded, and carried by each prediction") {
+  AuxiliaryHeads heads = AuxiliaryHeads::random(6, 4);
+  for (float t : heads.finding_thresholds()) CHECK(t == 0.5f);
+  FindingThresholds thresholds = default_finding_thresholds();
+  thresholds[static_cast<size_t>(Finding::Irma)] = 0.15f;
+  thresholds[static_cast<size_t>(Finding::GhostGlands)] = 0.85f;
+  heads.set_finding_thresholds(thresholds);
+  const std::string path = test::work_dir() + "/heads-thresholds.safetensors";
+  heads.save(path);
+  CHECK(SafetensorsFile::open(path).metadata().at("ophtha_heads_version") == "3");
+  const AuxiliaryHeads loaded = AuxiliaryHeads::load(path);
+  CHECK(loaded.finding_thresholds() == thresholds);
+  CHECK(loaded.named_parameters().size() == heads.named_parameters().size());  // the thresholds are not trained
+
+  const std::vector<HeadPrediction> read = loaded.predict(loaded.forward(at::randn({2, 6})));
+  for (const HeadPrediction& p : read) {
+    CHECK(p.finding_threshold == thresholds);
+    for (int f = 0; f < kFindingCount; ++f)
+      CHECK(p.finding_present(static_cast<Finding>(f)) == (p.finding_probability[f] >= thresholds[f]));
+  }
+
+  // A version 2 file has no thresholds: every finding reads at 0.5.
+  write_safetensors(path, parameter_tensors(heads), {{"ophtha_heads_version", "2"}, {"channels", "6"}});
+  CHECK(AuxiliaryHeads::load(path).finding_thresholds() == default_finding_thresholds());
+  // A version 3 file without them, or with one outside (0, 1), is refused by name.
+  write_safetensors(path, parameter_tensors(heads), {{"ophtha_heads_version", "3"}, {"channels", "6"}});
+  test::check_message(test::error_from([&] { AuxiliaryHeads::load(path); }), ErrorCode::InvalidFormat,
+                      "tensor 'heads.findings.threshold' (shape [26]) is missing");
+  std::vector<SafetensorsTensorData> tensors = parameter_tensors(heads);
+  std::vector<float> bad(kFindingCount, 0.5f);
+  bad[static_cast<size_t>(Finding::Irma)] = 1.0f;
+  std::vector<uint8_t> bytes(bad.size() * sizeof(float));
+  std::memcpy(bytes.data(), bad.data(), bytes.size());
+  tensors.push_back({"heads.findings.threshold", "F32", {kFindingCount}, bytes});
+  write_safetensors(path, tensors, {{"ophtha_heads_version", "3"}, {"channels", "6"}});
+  test::check_message(test::error_from([&] { AuxiliaryHeads::load(path); }), ErrorCode::InvalidFormat,
+                      "the threshold of finding 'irma' is 1, expected in (0, 1)");
+
+  thresholds[static_cast<size_t>(Finding::OctDrusen)] = std::nanf("");
+  test::check_message(test::error_from([&] { heads.set_finding_thresholds(thresholds); }), ErrorCode::InvalidArgument,
+                      "the threshold of finding 'oct_drusen' is nan");
+  CHECK(heads.finding_thresholds()[static_cast<size_t>(Finding::Irma)] == 0.15f);  // unchanged
+}
+
+TEST_CASE("calibration picks each finding's F1-best threshold, nearest 0.5 among equals, 0.5 without enough positives") {
+  // IRMA: positives at 0.3, negatives at 0.1 → any threshold in (0.1, 0.3] separates them; of
+  // 0.15 … 0.30 the one nearest 0.5 is 0.30. Microaneurysms: positives 0.8, negatives 0.6 → 0.65 …
+  // 0.80 all perfect, 0.50 is not: 0.65 wins. Ghost glands: 2 positives only → 0.5. OCT drusen
+  // are not applicable to these images and keep 0.5.
+  std::vector<HeadPrediction> predictions;
+  std::vector<ImageTargets> targets;
+  auto add = [&](Finding f, float p, int truth) {
+    HeadPrediction prediction;
+    prediction.finding_probability.fill(0.0f);
+    prediction.finding_probability[static_cast<size_t>(f)] = p;
+    ImageTargets t;
+    t.findings.fill(-1);
+    t.findings[static_cast<size_t>(f)] = static_cast<int8_t>(truth);
+    predictions.push_back(prediction);
+    targets.push_back(t);
+  };
+  for (int i = 0; i < 12; ++i) add(Finding::Irma, 0.3f, 1), add(Finding::Irma, 0.1f, 0);
+  for (int i = 0; i < 12; ++i) add(Finding::Microaneurysms, 0.8f, 1), add(Finding::Microaneurysms, 0.6f, 0);
+  add(Finding::GhostGlands, 0.2f, 1), add(Finding::GhostGlands, 0.2f, 1), add(Finding::GhostGlands, 0.1f, 0);
+  const FindingThresholds t = calibrated_finding_thresholds(predictions, targets, 10);
+  CHECK(t[static_cast<size_t>(Finding::Irma)] == 0.30f);
+  CHECK(t[static_cast<size_t>(Finding::Microaneurysms)] == 0.65f);
+  CHECK(t[static_cast<size_t>(Finding::GhostGlands)] == 0.5f);
+  CHECK(t[static_cast<size_t>(Finding::OctDrusen)] == 0.5f);
+  CHECK(calibrated_finding_thresholds(predictions, targets, 2)[static_cast<size_t>(Finding::GhostGlands)] == 0.20f);
+
+  test::check_message(test::error_from([&] { calibrated_finding_thresholds(predictions, {}, 10); }),
+                      ErrorCode::InvalidArgument, "51 predictions for 0 targets");
+  test::check_message(test::error_from([&] { calibrated_finding_thresholds(predictions, targets, 0); }),
+                      ErrorCode::InvalidArgument, "min_positives is 0");
+}

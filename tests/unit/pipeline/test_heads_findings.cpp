@@ -35,7 +35,7 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 
 }  // namespace
 
-TEST_CASE("the heads' reading keeps the findings of the image's modality at p >= 0.5 and that modality's grades") {
+TEST_CASE("the heads' reading keeps the findings of the image's modality at their thresholds and that modality's grades") {
   const EyeLabels cfp = heads_reading(prediction(0.9f), Modality::Cfp);
   CHECK((cfp.findings == std::vector<Finding>{Finding::Microaneurysms, Finding::DotBlotHaemorrhages}));
   CHECK((cfp.grades == std::map<GradeScale, int>{{GradeScale::Icdr, 2}, {GradeScale::Areds, 1}, {GradeScale::CupDisc, 1}}));
@@ -49,6 +49,14 @@ TEST_CASE("the heads' reading keeps the findings of the image's modality at p >=
   CHECK((ungradable.ungradable == std::vector<Modality>{Modality::Oct}));
   CHECK(ungradable.findings.empty());
   CHECK(ungradable.grades.empty());
+
+  // Calibrated thresholds decide instead of 0.5: hard exudates at 0.49 are read with a threshold of
+  // 0.45, dot-blot haemorrhages at 0.5 are not with one of 0.55.
+  HeadPrediction calibrated = prediction(0.9f);
+  calibrated.finding_threshold[static_cast<size_t>(Finding::HardExudates)] = 0.45f;
+  calibrated.finding_threshold[static_cast<size_t>(Finding::DotBlotHaemorrhages)] = 0.55f;
+  CHECK((heads_reading(calibrated, Modality::Cfp).findings ==
+         std::vector<Finding>{Finding::Microaneurysms, Finding::HardExudates}));
 }
 
 TEST_CASE("the line is the instrument line of those labels, prefixed, with the grades after it") {
