@@ -237,7 +237,9 @@ void point_near(double x0, double y0, double radius, Random& random, double& x, 
   y = y0 + r * std::sin(a);
 }
 
-// Fine tortuous vessels (IRMA, neovascular fronds): a few short walks with strong jitter.
+// Fine tortuous vessels (IRMA, neovascular fronds): a few short walks with strong jitter. They are
+// drawn 3–4 px wide, like the smallest branches: 2 px strands (as before 2026-11-30) vanish into a
+// faint smudge at the 320² an encoder reads (docs/synthetic.md).
 void draw_tangle(Canvas& canvas, double x, double y, int strands, double strand_length, double radius,
                  const Colour& colour, double jitter, Random& random) {
   for (int s = 0; s < strands; ++s) {
@@ -477,16 +479,16 @@ Image render_cfp(const EyeLabels& labels, Eye eye, Random& random, std::vector<L
   if (labels.has(Finding::Irma))
     for (int n = static_cast<int>(random.integer(1, 2)); n > 0; --n) {
       point_in_quadrant(g, static_cast<int>(random.integer(0, 3)), g.fov_radius * 0.7, random, x, y);
-      draw_tangle(canvas, x, y, 4, 40, 1.1, {150, 42, 26}, 0.7, random);
-      marks.add(Finding::Irma, x, y, 20);  // strands wander ~40 px from points ~6 px round the centre
+      draw_tangle(canvas, x, y, 5, 45, 2.0, {140, 36, 22}, 0.7, random);
+      marks.add(Finding::Irma, x, y, 20);  // strands wander ~45 px from points ~6 px round the centre
     }
   if (labels.has(Finding::Neovascularisation)) {
     if (random.chance(0.5)) {  // NVD on the disc, else NVE along an arcade
-      draw_tangle(canvas, g.disc_x, g.disc_y, 8, 50, 0.9, {175, 50, 32}, 0.9, random);
+      draw_tangle(canvas, g.disc_x, g.disc_y, 8, 50, 1.6, {175, 50, 32}, 0.9, random);
       marks.add(Finding::Neovascularisation, g.disc_x, g.disc_y, 25);
     } else {
       point_near(g.disc_x - g.nasal * g.disc_diameter * 2, g.disc_y - g.disc_diameter * 1.5, 30, random, x, y);
-      draw_tangle(canvas, x, y, 7, 45, 0.9, {175, 50, 32}, 0.9, random);
+      draw_tangle(canvas, x, y, 7, 45, 1.6, {175, 50, 32}, 0.9, random);
       marks.add(Finding::Neovascularisation, x, y, 22);
     }
   }
