@@ -65,7 +65,7 @@ class OPHTHA_API VisionTrainer {
   nlohmann::json validate();
   // Sets each finding's threshold on the heads from the validation images (auxiliary_heads.hpp
   // calibrated_finding_thresholds, heads.calibration_min_positives), reading them anew unless
-  // validate() already has, and returns {"finding_thresholds": {code: threshold},
+  // validate() already has at this step, and returns {"finding_thresholds": {code: threshold},
   // "findings_macro_f1", "findings_f1"} at the new thresholds. run() calls it after the last step
   // when heads.calibrate_thresholds is set, before writing the heads; a run resumed from its last
   // checkpoint calibrates and writes them too.

@@ -31,9 +31,11 @@ struct VisionTrainer::State {
   LrSchedule schedule;
   int64_t step = 0;
   std::unique_ptr<train::MetricsLog> metrics;
-  // The heads' reading of every validation image at the last validate(), and their targets.
+  // The heads' reading of every validation image at the last validate(), their targets, and the
+  // step it ran at (-1: none yet).
   std::vector<HeadPrediction> validation_predictions;
   std::vector<ImageTargets> validation_targets;
+  int64_t validated_at = -1;
 
   std::vector<std::pair<std::string, at::Tensor>> parameters() const {
     std::vector<std::pair<std::string, at::Tensor>> all;
@@ -188,6 +190,7 @@ nlohmann::json VisionTrainer::validate() {
   }
   s.validation_predictions.clear();
   s.validation_targets.clear();
+  s.validated_at = -1;  // until the whole split is read
   for (int64_t begin = 0; begin < n; begin += s.config.batch_size) {
     std::vector<int64_t> batch;
     for (int64_t i = begin; i < std::min(n, begin + s.config.batch_size); ++i) batch.push_back(i);
@@ -229,6 +232,7 @@ nlohmann::json VisionTrainer::validate() {
     s.validation_predictions.insert(s.validation_predictions.end(), predicted.begin(), predicted.end());
     s.validation_targets.insert(s.validation_targets.end(), targets.begin(), targets.end());
   }
+  s.validated_at = s.step;
   nlohmann::json out = findings_f1(s.validation_predictions, s.validation_targets);
   out["loss"] = loss / static_cast<double>(n);
   out["modality_accuracy"] = static_cast<double>(modality_right) / static_cast<double>(n);
@@ -252,7 +256,7 @@ nlohmann::json VisionTrainer::validate() {
 
 nlohmann::json VisionTrainer::calibrate_thresholds() {
   State& s = *s_;
-  if (s.validation_predictions.empty()) validate();
+  if (s.validated_at != s.step) validate();
   const FindingThresholds thresholds = calibrated_finding_thresholds(s.validation_predictions, s.validation_targets,
                                                                      s.config.images.calibration_min_positives);
   s.heads->set_finding_thresholds(thresholds);
