@@ -80,7 +80,6 @@ struct LesionTargets {
   at::Tensor supervised;  // (B, kFindingCount) f32: 1 where the image's map of the finding is known
 };
 
-// What the heads see in one image.
 // Every finding's threshold when none is calibrated.
 inline constexpr float kDefaultFindingThreshold = 0.5f;
 using FindingThresholds = std::array<float, kFindingCount>;
@@ -90,6 +89,7 @@ constexpr FindingThresholds default_finding_thresholds() {
   return t;
 }
 
+// What the heads see in one image.
 struct HeadPrediction {
   Modality modality = Modality::Cfp;
   float modality_probability = 0;             // of the predicted modality
