@@ -26,7 +26,8 @@
 namespace ophtha {
 
 // The labels the heads predict for one image of `modality`: findings of that modality whose
-// probability reaches the heads' threshold (HeadPrediction::finding_present), the argmax grade of each of its scales, or ungradable.
+// probability reaches the heads' threshold (HeadPrediction::finding_present), the argmax grade of
+// each of its scales, or ungradable.
 OPHTHA_API EyeLabels heads_reading(const HeadPrediction& prediction, Modality modality);
 
 // The line above for one image. lang "zh" or "en"; Error(InvalidArgument) otherwise. Deterministic.

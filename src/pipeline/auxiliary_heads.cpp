@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include "ophtha/auxiliary_heads.hpp"
+#include "ophtha/clinical_metrics.hpp"
 #include "ophtha/error.hpp"
 #include "ophtha/random.hpp"
 #include "ophtha/safetensors.hpp"
@@ -280,7 +281,7 @@ FindingThresholds calibrated_finding_thresholds(const std::vector<HeadPrediction
   constexpr int kSteps = 19;  // 0.05, 0.10, ..., 0.95
   FindingThresholds out = default_finding_thresholds();
   for (int f = 0; f < kFindingCount; ++f) {
-    std::array<int64_t, kSteps> tp{}, fp{};
+    std::array<BinaryCounts, kSteps> counts{};  // per threshold; false negatives filled in below
     int64_t positives = 0;
     for (size_t i = 0; i < targets.size(); ++i) {
       const int8_t truth = targets[i].findings[static_cast<size_t>(f)];
@@ -288,15 +289,15 @@ FindingThresholds calibrated_finding_thresholds(const std::vector<HeadPrediction
       positives += truth == 1;
       const float p = predictions[i].finding_probability[static_cast<size_t>(f)];
       for (int k = 0; k < kSteps; ++k)
-        if (p >= static_cast<float>(k + 1) / 20.0f) (truth == 1 ? tp : fp)[static_cast<size_t>(k)] += 1;
+        if (p >= static_cast<float>(k + 1) / 20.0f) (truth == 1 ? counts[static_cast<size_t>(k)].true_positives : counts[static_cast<size_t>(k)].false_positives) += 1;
     }
     if (positives < min_positives) continue;
     double best_f1 = -1, best_distance = 1;
     for (int k = 0; k < kSteps; ++k) {
       const float threshold = static_cast<float>(k + 1) / 20.0f;
-      const int64_t t = tp[static_cast<size_t>(k)];
-      const double f1 = 2.0 * static_cast<double>(t) / static_cast<double>(2 * t + fp[static_cast<size_t>(k)] + positives - t);
-      const double distance = std::abs(threshold - kDefaultFindingThreshold);
+      BinaryCounts& c = counts[static_cast<size_t>(k)];
+      c.false_negatives = positives - c.true_positives;
+      const double f1 = c.f1(), distance = std::abs(threshold - kDefaultFindingThreshold);
       if (f1 > best_f1 + 1e-12 || (std::abs(f1 - best_f1) <= 1e-12 && distance < best_distance)) {
         best_f1 = f1, best_distance = distance;
         out[static_cast<size_t>(f)] = threshold;

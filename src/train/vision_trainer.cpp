@@ -7,6 +7,7 @@
 #include <ATen/Parallel.h>
 
 #include "llm/cpu_threads.hpp"
+#include "ophtha/clinical_metrics.hpp"
 #include "ophtha/error.hpp"
 #include "ophtha/trainable_resnet.hpp"
 #include "ophtha/train_stages.hpp"
@@ -61,19 +62,20 @@ std::pair<at::Tensor, std::vector<ImageTargets>> gather(const at::Tensor& pixels
 // Each finding's F1 over the images where it applies and is shown at least once, read at the
 // predictions' thresholds: {"findings_macro_f1": mean, "findings_f1": {code: F1}}.
 nlohmann::json findings_f1(const std::vector<HeadPrediction>& predictions, const std::vector<ImageTargets>& targets) {
-  std::array<int64_t, kFindingCount> tp{}, fp{}, fn{};
+  std::array<BinaryCounts, kFindingCount> counts{};
   for (size_t i = 0; i < targets.size(); ++i)
     for (int f = 0; f < kFindingCount; ++f) {
       if (targets[i].findings[f] < 0) continue;
       const bool yes = predictions[i].finding_present(static_cast<Finding>(f)), truth = targets[i].findings[f] == 1;
-      tp[f] += yes && truth, fp[f] += yes && !truth, fn[f] += !yes && truth;
+      BinaryCounts& c = counts[static_cast<size_t>(f)];
+      c.true_positives += yes && truth, c.false_positives += yes && !truth, c.false_negatives += !yes && truth;
     }
   double f1_sum = 0;
   int f1_n = 0;
   nlohmann::json per_finding = nlohmann::json::object();
   for (int f = 0; f < kFindingCount; ++f)
-    if (tp[f] + fn[f] > 0) {
-      const double f1 = 2.0 * tp[f] / (2.0 * tp[f] + fp[f] + fn[f]);
+    if (counts[static_cast<size_t>(f)].support() > 0) {
+      const double f1 = counts[static_cast<size_t>(f)].f1();
       per_finding[finding_code(static_cast<Finding>(f))] = f1;
       f1_sum += f1, f1_n += 1;
     }

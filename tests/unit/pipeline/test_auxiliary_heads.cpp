@@ -234,12 +234,20 @@ TEST_CASE("finding thresholds travel with the heads: saved, loaded, and carried 
   CHECK(loaded.finding_thresholds() == thresholds);
   CHECK(loaded.named_parameters().size() == heads.named_parameters().size());  // the thresholds are not trained
 
-  const std::vector<HeadPrediction> read = loaded.predict(loaded.forward(at::randn({2, 6})));
-  for (const HeadPrediction& p : read) {
-    CHECK(p.finding_threshold == thresholds);
-    for (int f = 0; f < kFindingCount; ++f)
-      CHECK(p.finding_present(static_cast<Finding>(f)) == (p.finding_probability[f] >= thresholds[f]));
-  }
+  // Logits set by hand: IRMA at p = 0.3 is read (threshold 0.15), ghost glands at 0.7 are not
+  // (0.85), microaneurysms at 0.3 are not (0.5).
+  HeadLogits logits = loaded.forward(at::zeros({1, 6}));
+  logits.findings = at::full({1, kFindingCount}, -5.0f);
+  const float logit_03 = std::log(0.3f / 0.7f);
+  logits.findings[0][static_cast<int64_t>(Finding::Irma)] = logit_03;
+  logits.findings[0][static_cast<int64_t>(Finding::GhostGlands)] = -logit_03;
+  logits.findings[0][static_cast<int64_t>(Finding::Microaneurysms)] = logit_03;
+  const HeadPrediction read = loaded.predict(logits).at(0);
+  CHECK(read.finding_threshold == thresholds);
+  CHECK(read.finding_present(Finding::Irma));
+  CHECK_FALSE(read.finding_present(Finding::GhostGlands));
+  CHECK_FALSE(read.finding_present(Finding::Microaneurysms));
+  CHECK_FALSE(AuxiliaryHeads::random(6, 4).predict(logits).at(0).finding_present(Finding::Irma));  // at 0.5: not read
 
   // A version 2 file has no thresholds: every finding reads at 0.5.
   write_safetensors(path, parameter_tensors(heads), {{"ophtha_heads_version", "2"}, {"channels", "6"}});
