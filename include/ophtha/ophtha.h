@@ -434,6 +434,12 @@ typedef struct ophtha_report_info {
  * struct_size of out_info that is not the end of one of its fields). Thread-safe. */
 OPHTHA_API ophtha_status ophtha_report_get_info(const ophtha_report *report, ophtha_report_info *out_info);
 
+/* Draft `index` (0 ≤ index < n_candidates of ophtha_report_get_info) of the report, in the order
+ * written: *out_text is NUL-terminated UTF-8 owned by the report. Draft chosen_candidate is the
+ * report text; a report written once has one draft, its text. Errors: INVALID_ARGUMENT (NULL
+ * report or out_text, an index outside 0 ... n_candidates − 1, both named). Thread-safe. */
+OPHTHA_API ophtha_status ophtha_report_get_draft(const ophtha_report *report, int32_t index, const char **out_text);
+
 /* The image's projected embeddings, what the language model reads in its <image> slot: n_tokens
  * rows of dim floats (row-major) written to `out`, which holds `capacity` floats. When capacity is
  * too small (ask with capacity 0 and out NULL), returns OPHTHA_STATUS_BUFFER_TOO_SMALL having

@@ -175,6 +175,8 @@ OPHTHA_API std::string study_findings_text(const Study& study);
 struct StudyReport {
   std::string id, lang, text;
   nlohmann::json structured;
+  std::vector<std::string> drafts;  // Report::drafts: every draft when several were written (else empty)
+  size_t chosen = 0;                // Report::chosen
 };
 
 struct StudyReportOptions {

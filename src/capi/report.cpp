@@ -151,6 +151,19 @@ const char* ophtha_report_text(const ophtha_report* report) { return report ? re
 
 const char* ophtha_report_json(const ophtha_report* report) { return report ? report->json.c_str() : ""; }
 
+ophtha_status ophtha_report_get_draft(const ophtha_report* report, int32_t index, const char** out_text) {
+  return guarded("ophtha_report_get_draft", [&] {
+    require(report, "report");
+    require(out_text, "out_text");
+    const std::vector<std::string>& drafts = report->result.drafts;
+    const int32_t n = drafts.empty() ? 1 : static_cast<int32_t>(drafts.size());
+    if (index < 0 || index >= n)
+      fail(ErrorCode::InvalidArgument, "index is {}, expected 0 to {} (the report has {} draft{})", index, n - 1, n,
+           n == 1 ? "" : "s");
+    *out_text = drafts.empty() ? report->text.c_str() : drafts[static_cast<size_t>(index)].c_str();
+  });
+}
+
 ophtha_status ophtha_image_embed(const ophtha_model* model, const ophtha_image* image, float* out, size_t capacity,
                                  size_t* out_n_tokens, size_t* out_dim) {
   return guarded("ophtha_image_embed", [&]() -> ophtha_status {

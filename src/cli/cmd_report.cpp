@@ -1,6 +1,6 @@
 // ophtha report --image PATH[:MODALITY[:EYE]] ... [--findings TEXT] [--lang zh|en] [--json]
 //               [--model DIR] [--seed S] [--temp T] [--candidates N] [--candidate-temp T]
-//               [--evidence-weight W] [--max-tokens N] [--threads N]
+//               [--evidence-weight W] [--max-tokens N] [--threads N] [--drafts]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -41,11 +41,14 @@ static const char* kReportHelp =
     "                        the other drafts together, 0 = the drafts vote alone (default: the bundle's)\n"
     "  --max-tokens N        report length limit in tokens (default: the bundle's)\n"
     "  --threads N           CPU threads (default: all available)\n"
+    "  --drafts              also give every draft and the chosen one's index: with --json (and in\n"
+    "                        --out lines) as \"drafts\" and \"chosen\"; else printed to stderr after the report\n"
     "  --no-image-checks     do not ask the model's auxiliary heads whether each image looks like its\n"
     "                        modality and is gradable (an image that looks like another is left out)\n"
     "Batch mode: the reports of a manifest's studies, as a predictions file for `ophtha eval`:\n"
     "  --manifest FILE       a study manifest (docs/formats.md); with --out instead of --image\n"
     "  --out PRED.jsonl      one line per study and language: {id, lang, report, structured}\n"
+    "                        (+ drafts, chosen with --drafts)\n"
     "  --split S             train, val, test or all (default test)\n"
     "  --langs zh,en         report languages (default: the bundle's)\n"
     "  --limit N             the first N studies of the split only\n"
@@ -64,6 +67,13 @@ void read_decoding_options(const Args& a, ReportOptions& o) {
   o.evidence_weight = static_cast<float>(a.number_or("--evidence-weight", -1.0, 0.0, kMaxEvidenceWeight));
   o.max_tokens = static_cast<int>(a.integer_or("--max-tokens", 0, 1, 1 << 20));
   o.check_images = !a.flag("--no-image-checks");
+}
+
+// --drafts: every draft in order and the index of the one that became the report. One draft (no
+// drafting) is the report itself.
+void add_drafts(nlohmann::json& into, const std::vector<std::string>& drafts, size_t chosen, const std::string& text) {
+  into["drafts"] = drafts.empty() ? std::vector<std::string>{text} : drafts;
+  into["chosen"] = drafts.empty() ? 0 : chosen;
 }
 
 struct ImageSpec {
@@ -159,8 +169,12 @@ int report_manifest(const Args& a) {
   std::fprintf(stderr, "%s\n", model->bundle().disclaimer.c_str());
   const std::vector<StudyReport> reports = report_studies(model, manifest, studies, o);
   std::string text;
-  for (const StudyReport& r : reports)
-    text += nlohmann::json{{"id", r.id}, {"lang", r.lang}, {"report", r.text}, {"structured", r.structured}}.dump() + "\n";
+  const bool with_drafts = a.flag("--drafts");
+  for (const StudyReport& r : reports) {
+    nlohmann::json line{{"id", r.id}, {"lang", r.lang}, {"report", r.text}, {"structured", r.structured}};
+    if (with_drafts) add_drafts(line, r.drafts, r.chosen, r.text);
+    text += line.dump() + "\n";
+  }
   AtomicFileWriter writer(out);
   writer.write(text.data(), text.size());
   writer.commit();
@@ -176,7 +190,7 @@ int run_report(const Args& raw) {
   a.parse({"--image", "--findings", "--lang", "--model", "--seed", "--temp", "--candidates", "--candidate-temp",
            "--evidence-weight", "--max-tokens", "--threads", "--manifest",
            "--out", "--split", "--langs", "--limit", "--jobs"},
-          {"--json", "--no-image-checks", "--text-only"});
+          {"--json", "--no-image-checks", "--text-only", "--drafts"});
   if (a.wants_help()) return std::fputs(kReportHelp, stdout), 0;
   if (a.has("--manifest")) return report_manifest(a);
 
@@ -215,12 +229,21 @@ int run_report(const Args& raw) {
     };
   }
   const Report report = session.generate(images, options);
+  const bool with_drafts = a.flag("--drafts");
   if (json_output) {
-    std::printf("%s\n", report.structured.dump(2).c_str());
+    nlohmann::json out = report.structured;
+    if (with_drafts) add_drafts(out, report.drafts, report.chosen, report.text);
+    std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
   std::printf("\n");
   std::fflush(stdout);
+  if (with_drafts) {
+    const size_t n = report.drafts.empty() ? 1 : report.drafts.size();
+    for (size_t i = 0; i < n; ++i)
+      std::fprintf(stderr, "--- draft %zu of %zu%s ---\n%s\n", i + 1, n, i == report.chosen ? " (the report)" : "",
+                   report.drafts.empty() ? report.text.c_str() : report.drafts[i].c_str());
+  }
   for (size_t i = 0; i < report.image_checks.size(); ++i) {
     const ImageCheck& c = report.image_checks[i];
     if (!c.used)

@@ -1,5 +1,6 @@
 // Reading a predictions file line by line, recording malformed lines instead of stopping
 // (ophtha/evaluation.hpp).
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -63,8 +64,8 @@ PredictionFile read_predictions(const std::string& path, const std::string& defa
       problems.push_back(fmt::format("(line): not valid JSON ({}), expected one JSON object per line", what));
     }
     if (problems.empty()) {
-      ObjectFields fields(j, "", "a prediction {id, lang?, report, structured?}", problems);
-      fields.allow({"id", "lang", "report", "structured"});
+      ObjectFields fields(j, "", "a prediction {id, lang?, report, structured?, drafts?, chosen?}", problems);
+      fields.allow({"id", "lang", "report", "structured", "drafts", "chosen"});
       if (const json* v = fields.required("id")) {
         if (v->is_string() && !v->get<std::string>().empty())
           p.id = v->get<std::string>();
@@ -90,6 +91,17 @@ PredictionFile read_predictions(const std::string& path, const std::string& defa
           p.structured = *v;
         else
           problems.push_back(fmt::format("structured: is {}, expected the structured report object", describe(*v)));
+      }
+      // `ophtha report --drafts` adds every draft and the chosen one's index: not scored, but checked.
+      const json* drafts = fields.optional("drafts");
+      if (drafts && !(drafts->is_array() && std::all_of(drafts->begin(), drafts->end(), [](const json& d) { return d.is_string(); })))
+        problems.push_back(fmt::format("drafts: is {}, expected an array of draft texts", describe(*drafts)));
+      if (const json* v = fields.optional("chosen")) {
+        const size_t n = drafts && drafts->is_array() ? drafts->size() : 0;
+        if (n == 0)
+          problems.push_back("chosen: given without a non-empty drafts array, expected the index of one of its drafts");
+        else if (!v->is_number_unsigned() || v->get<uint64_t>() >= n)
+          problems.push_back(fmt::format("chosen: is {}, expected the index of a draft, 0 to {}", describe(*v), n - 1));
       }
     }
     if (problems.empty()) {

@@ -341,7 +341,7 @@ std::vector<StudyReport> report_studies(std::shared_ptr<const ReportModel> model
             images.push_back(Image::decode_file(manifest.image_path(image), image.modality, image.eye));
         }
         Report r = session.generate(images, o);
-        out[k] = {study.id, lang, std::move(r.text), std::move(r.structured)};
+        out[k] = {study.id, lang, std::move(r.text), std::move(r.structured), std::move(r.drafts), r.chosen};
         const size_t finished = ++done;
         if (options.progress) {
           std::lock_guard<std::mutex> lock(mutex);

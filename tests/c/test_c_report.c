@@ -46,6 +46,7 @@ int main(int argc, char **argv) {
   ophtha_report_info info, older;
   Stream stream;
   char path[2048];
+  char greedy[8192]; /* the first report's text: the greedy draft of the same prompt */
   const char *names[6] = {"OD_cfp.jpg", "OD_oct.png", "OD_osa.png", "OS_cfp.jpg", "OS_oct.png", "OS_osa.png"};
   const ophtha_modality modalities[3] = {OPHTHA_MODALITY_CFP, OPHTHA_MODALITY_OCT, OPHTHA_MODALITY_OSA};
   size_t n_tokens = 0, dim = 0, i;
@@ -100,6 +101,15 @@ int main(int argc, char **argv) {
   CHECK_STATUS(ophtha_report_get_info(report, &older), OPHTHA_STATUS_INVALID_ARGUMENT, "struct_size is 3");
   CHECK_STATUS(ophtha_report_get_info(NULL, &info), OPHTHA_STATUS_INVALID_ARGUMENT, "report is NULL");
   CHECK_STATUS(ophtha_report_get_info(report, NULL), OPHTHA_STATUS_INVALID_ARGUMENT, "out_info is NULL");
+  {
+    /* A report written once has one draft: its text. */
+    const char *draft = NULL;
+    CHECK_STATUS(ophtha_report_get_draft(report, 0, &draft), OPHTHA_STATUS_OK, NULL);
+    CHECK(draft != NULL && strcmp(draft, ophtha_report_text(report)) == 0);
+    snprintf(greedy, sizeof greedy, "%s", ophtha_report_text(report));
+    CHECK_STATUS(ophtha_report_get_draft(report, 1, &draft), OPHTHA_STATUS_INVALID_ARGUMENT,
+                 "index is 1, expected 0 to 0 (the report has 1 draft)");
+  }
   ophtha_report_free(report);
   report = NULL;
   CHECK(strcmp(ophtha_report_text(NULL), "") == 0 && strcmp(ophtha_report_json(NULL), "") == 0);
@@ -116,6 +126,26 @@ int main(int argc, char **argv) {
   info.struct_size = sizeof info;
   CHECK_STATUS(ophtha_report_get_info(report, &info), OPHTHA_STATUS_OK, NULL);
   CHECK(info.n_candidates == 4 && info.chosen_candidate >= 0 && info.chosen_candidate < 4);
+  {
+    /* Every draft can be read, in order (the first is greedy: the report written once above); the
+     * chosen one is the report text. */
+    const char *draft = NULL;
+    for (int32_t i = 0; i < 4; ++i) {
+      draft = NULL;
+      CHECK_STATUS(ophtha_report_get_draft(report, i, &draft), OPHTHA_STATUS_OK, NULL);
+      CHECK(draft != NULL);
+      if (i == 0) {
+        CHECK(strcmp(draft, greedy) == 0);
+      }
+      if (i == info.chosen_candidate) {
+        CHECK(strcmp(draft, ophtha_report_text(report)) == 0);
+      }
+    }
+    CHECK_STATUS(ophtha_report_get_draft(report, 4, &draft), OPHTHA_STATUS_INVALID_ARGUMENT, "index is 4, expected 0 to 3");
+    CHECK_STATUS(ophtha_report_get_draft(report, -1, &draft), OPHTHA_STATUS_INVALID_ARGUMENT, "index is -1");
+    CHECK_STATUS(ophtha_report_get_draft(report, 0, NULL), OPHTHA_STATUS_INVALID_ARGUMENT, "out_text is NULL");
+    CHECK_STATUS(ophtha_report_get_draft(NULL, 0, &draft), OPHTHA_STATUS_INVALID_ARGUMENT, "report is NULL");
+  }
   ophtha_report_free(report);
   report = NULL;
   /* The heads' evidence weighed in (and none: < 0): still one of the four drafts. */

@@ -210,6 +210,28 @@ def test_bad_lines_unknown_ids_and_missing_studies_are_counted_with_line_numbers
     assert "| malformed lines | 3 |" in result.stdout
 
 
+def test_drafts_beside_a_prediction_are_read_and_checked_not_scored(ophtha, dataset):
+    folder, manifest, studies = dataset
+    test_ids = [s["id"] for s in studies if s["split"] == "test"]
+    reference = {s["id"]: s["reports"]["en"] for s in studies}
+    lines = [{"id": sid, "report": reference[sid], "drafts": ["x", reference[sid]], "chosen": 1} for sid in test_ids[:3]]
+    lines += [
+        {"id": test_ids[3], "report": "x", "drafts": "x", "chosen": 0},     # line 4: drafts not an array
+        {"id": test_ids[4], "report": "x", "drafts": ["x", 2]},             # line 5: a draft not a string
+        {"id": test_ids[5], "report": "x", "drafts": ["x"], "chosen": 1},   # line 6: chosen outside the drafts
+        {"id": test_ids[6], "report": "x", "chosen": 0},                    # line 7: chosen without drafts
+    ]
+    predictions = write_predictions(folder / "p-drafts.jsonl", lines)
+    _, metrics = run_eval(ophtha, manifest, predictions, folder / "out-drafts", "--lang", "en")
+    assert metrics["counts"]["malformed_lines"] == 4
+    for line, words in [(4, "drafts: is the string"), (5, "expected an array of draft texts"),
+                        (6, "expected the index of a draft, 0 to 0"),
+                        (7, "chosen: given without a non-empty drafts array")]:
+        assert any(p.startswith(f"{predictions}:{line}: ") and words in p for p in metrics["problems"]), (line, words)
+    en = metrics["languages"]["en"]
+    assert en["predicted"] == 3
+
+
 def test_a_broken_manifest_is_one_error_line_naming_the_line(ophtha, dataset):
     folder, manifest, studies = dataset
     broken = studies[2]

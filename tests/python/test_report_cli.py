@@ -4,6 +4,7 @@ meaningless, the contract is not.
 
     ophtha report --image PATH[:MODALITY[:EYE]] ... [--findings TEXT] [--lang zh|en] [--json]
                   [--model DIR] [--seed S] [--temp T] [--max-tokens N] [--no-image-checks]
+                  [--candidates N] [--candidate-temp T] [--drafts]
 """
 import json
 import subprocess
@@ -45,6 +46,25 @@ def test_json_report_follows_the_schema_and_holds_the_streamed_text(ophtha, bund
     assert streamed.stdout[len(disclaimer) + 2:].rstrip("\n") == structured["text"]
     assert [(c["modality"], c["eye"]) for c in structured["image_checks"]] == [
         (m, e) for e in ("OD", "OS") for m in ("cfp", "oct", "osa")]
+
+
+def test_drafts_are_given_in_order_with_the_chosen_one_when_asked(ophtha, bundle):
+    import jsonschema
+    common = ["report", "--model", bundle, *example_images()[:2], "--max-tokens", "10", "--threads", "1",
+              "--seed", "3", "--temp", "0"]
+    greedy = json.loads(ophtha.ok(*common, "--json").stdout)
+    assert "drafts" not in greedy and "chosen" not in greedy
+    drafted = ["--candidates", "3", "--candidate-temp", "1.5", "--drafts"]
+    structured = json.loads(ophtha.ok(*common, *drafted, "--json").stdout)
+    jsonschema.validate(structured, json.loads(SCHEMA.read_text(encoding="utf-8")))
+    drafts, chosen = structured["drafts"], structured["chosen"]
+    assert len(drafts) == 3 and drafts[chosen] == structured["text"]
+    assert drafts[0] == greedy["text"]  # the first draft is at --temp, as the report written once
+    # One draft: the report itself. Streamed text: the drafts follow on stderr, the chosen one marked.
+    assert json.loads(ophtha.ok(*common, "--json", "--drafts").stdout)["drafts"] == [greedy["text"]]
+    streamed = ophtha.ok(*common, *drafted)
+    assert streamed.stderr.count("--- draft ") == 3
+    assert f"--- draft {chosen + 1} of 3 (the report) ---\n{drafts[chosen]}\n" in streamed.stderr
 
 
 def test_same_seed_same_report_and_no_image_checks_when_asked(ophtha, bundle):

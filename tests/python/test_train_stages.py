@@ -111,10 +111,12 @@ def test_vision_then_multimodal_stage_write_a_bundle_report_and_eval_use(ophtha,
                                   f"{folder / 'data' / image['path']}:{image['modality']}:{image['eye']}").stdout)
     assert report["model"] == "tiny" and report["disclaimer"] == "Test model, synthetic."
     ophtha.ok("report", "--model", bundle, "--manifest", folder / "data/manifest.jsonl", "--split", "val",
-              "--max-tokens", "8", "--out", folder / "pred.jsonl")
+              "--max-tokens", "8", "--out", folder / "pred.jsonl", "--drafts")
     predictions = [json.loads(line) for line in (folder / "pred.jsonl").read_text().splitlines()]
     val_ids = [s["id"] for s in manifest if s["split"] == "val"]
     assert sorted((p["id"], p["lang"]) for p in predictions) == sorted((i, l) for i in val_ids for l in ("en", "zh"))
+    # --drafts: the bundle's 3 drafts beside each report, the chosen one being the report; eval reads them.
+    assert all(len(p["drafts"]) == 3 and p["drafts"][p["chosen"]] == p["report"] for p in predictions), predictions[0]
     ophtha.ok("eval", "--manifest", folder / "data/manifest.jsonl", "--predictions", folder / "pred.jsonl",
               "--split", "val", "--out", folder / "eval")
     assert (folder / "eval/metrics.json").exists()

@@ -88,9 +88,10 @@ class Report:
     decode_seconds: float
     n_candidates: int
     chosen_candidate: int
+    drafts: list[str]
     def __init__(self, text: str, structured: dict[str, Any], n_prompt_tokens: int, n_generated_tokens: int,
                  embed_seconds: float, prefill_seconds: float, decode_seconds: float, n_candidates: int = ...,
-                 chosen_candidate: int = ...) -> None: ...
+                 chosen_candidate: int = ..., drafts: Optional[list[str]] = ...) -> None: ...
     @property
     def image_checks(self) -> list[dict[str, Any]]: ...
     @property

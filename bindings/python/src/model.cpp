@@ -292,6 +292,7 @@ class Session {
     info.struct_size = sizeof info;
     ophtha_status status;
     std::string message, text, json;
+    std::vector<std::string> drafts;
     {
       py::gil_scoped_release release;
       std::lock_guard lock(busy_);
@@ -307,6 +308,12 @@ class Session {
         if (status == OPHTHA_STATUS_OK) {
           text = ophtha_report_text(report);
           json = ophtha_report_json(report);
+          for (int32_t i = 0; status == OPHTHA_STATUS_OK && i < info.n_candidates; ++i) {
+            const char* draft = nullptr;
+            status = ophtha_report_get_draft(report, i, &draft);
+            if (status == OPHTHA_STATUS_OK) drafts.emplace_back(draft);
+          }
+          if (status != OPHTHA_STATUS_OK) message = ophtha_last_error_message();
         } else {
           message = ophtha_last_error_message();
         }
@@ -325,6 +332,9 @@ class Session {
     result["decode_seconds"] = info.decode_seconds;
     result["n_candidates"] = info.n_candidates;
     result["chosen_candidate"] = info.chosen_candidate;
+    py::list draft_texts;
+    for (const std::string& d : drafts) draft_texts.append(py::str(d));
+    result["drafts"] = draft_texts;
     return result;
   }
 
@@ -503,7 +513,7 @@ void bind_model(py::module_& m) {
            py::arg("poll_seconds"),
            "ophtha_report_generate with the GIL released on a list of Image; callbacks as generate. Returns a "
            "dict: text, json (the structured report, serialised), n_prompt_tokens, n_generated_tokens, "
-           "embed_seconds, prefill_seconds, decode_seconds, n_candidates, chosen_candidate.");
+           "embed_seconds, prefill_seconds, decode_seconds, n_candidates, chosen_candidate, drafts.");
 }
 
 }  // namespace ophtha_python

@@ -65,6 +65,12 @@ def test_drafts_stream_the_chosen_report_whole_and_say_which_was_chosen(bundle):
     assert report.n_candidates == 3 and 0 <= report.chosen_candidate < 3
     one = bundle.report([OD_CFP], findings="x", max_tokens=10, seed=4)
     assert one.n_candidates == 1 and one.chosen_candidate == 0
+    assert one.drafts == [one.text]
+    # Every draft in the order written: the first at the report temperature (that of the single
+    # report above), the chosen one the text.
+    assert len(report.drafts) == 3 and report.drafts[report.chosen_candidate] == report.text
+    assert report.drafts[0] == one.text
+    assert all(isinstance(d, str) for d in report.drafts)
     for weight in (0, 2.5):  # the drafts alone, and the heads' and findings text's evidence weighed in
         weighed = bundle.report([OD_CFP], findings="x", max_tokens=10, candidates=3, candidate_temperature=1.5,
                                 seed=4, evidence_weight=weight)
