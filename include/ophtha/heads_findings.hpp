@@ -25,9 +25,11 @@
 
 namespace ophtha {
 
-// The labels the heads predict for one image of `modality`: findings of that modality whose
-// probability reaches the heads' threshold (HeadPrediction::finding_present), the argmax grade of
-// each of its scales, or ungradable.
+// The labels the heads predict for one image of `modality`: findings of that modality the heads
+// read as present (HeadPrediction::finding_present), the argmax grade of each of its scales —
+// raised, on an ordinal scale, to the level those findings define (implied_level of
+// label_sampler.hpp: new vessels or vitreous haemorrhage are PDR whatever the ICDR head says; large
+// drusen at least AREDS 3) except ICDR's severe NPDR, which extent defines — or ungradable.
 OPHTHA_API EyeLabels heads_reading(const HeadPrediction& prediction, Modality modality);
 
 // The line above for one image. lang "zh" or "en"; Error(InvalidArgument) otherwise. Deterministic.

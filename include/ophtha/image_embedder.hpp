@@ -43,6 +43,7 @@ struct ImageEmbedderOptions {
 struct ImageEmbedding {
   at::Tensor embedding;  // (N', d) f32: the projector's output
   at::Tensor pooled;     // (C) f32: the encoder's pooled features
+  at::Tensor tokens;     // (N, C) f32: the encoder's grid (the auxiliary heads' lesion maps read it)
 };
 
 class OPHTHA_API ImageEmbedder {
@@ -60,7 +61,7 @@ class OPHTHA_API ImageEmbedder {
   // Errors: as preprocess(), VisionEncoder::encode() and FeatureProjector::project().
   std::vector<at::Tensor> embed(const std::vector<Image>& images) const;
 
-  // The same, with each image's pooled encoder features (cached beside its embedding).
+  // The same, with each image's pooled encoder features and grid (cached beside its embedding).
   std::vector<ImageEmbedding> embed_images(const std::vector<Image>& images) const;
 
   // What identifies the encoder + projector pair in cache keys.

@@ -72,8 +72,9 @@ std::vector<at::Tensor> ImageEmbedder::embed(const std::vector<Image>& images) c
   return out;
 }
 
-// A cache entry holds both tensors of an image, flattened one after the other:
-// [embedding (N'·d) | pooled (C)], so that one lookup answers for both.
+// A cache entry holds the three tensors of an image, flattened one after the other behind the
+// number of embedding rows: [N' | embedding (N'·d) | pooled (C) | grid (N·C)], so that one lookup
+// answers for all.
 std::vector<ImageEmbedding> ImageEmbedder::embed_images(const std::vector<Image>& images) const {
   at::NoGradGuard no_grad;
   const int64_t channels = encoder_->channels();
@@ -81,12 +82,17 @@ std::vector<ImageEmbedding> ImageEmbedder::embed_images(const std::vector<Image>
   std::vector<ImageEmbedding> out(images.size());
   std::vector<ContentDigest> keys(images.size());
   std::vector<size_t> misses;
+  auto unpack = [&](const at::Tensor& packed) {
+    const auto n = static_cast<int64_t>(packed[0].item<float>());
+    const int64_t cells = (packed.numel() - 1 - n * dim - channels) / channels;
+    return ImageEmbedding{packed.narrow(0, 1, n * dim).view({n, dim}), packed.narrow(0, 1 + n * dim, channels),
+                          packed.narrow(0, 1 + n * dim + channels, cells * channels).view({cells, channels})};
+  };
   for (size_t i = 0; i < images.size(); ++i) {
     if (cache_) {
       keys[i] = image_embedding_key(images[i], options_.preprocess, model_identity_);
       if (std::optional<at::Tensor> hit = cache_->find(keys[i])) {
-        const int64_t n = (hit->numel() - channels) / dim;
-        out[i] = {hit->narrow(0, 0, n * dim).view({n, dim}), hit->narrow(0, n * dim, channels)};
+        out[i] = unpack(*hit);
         continue;
       }
     }
@@ -109,9 +115,10 @@ std::vector<ImageEmbedding> ImageEmbedder::embed_images(const std::vector<Image>
       const size_t i = misses[k];
       const auto row = static_cast<int64_t>(k - from);
       // One storage per image, not the batch's.
-      const at::Tensor packed = at::cat({projected[row].flatten(), features.pooled[row]});
-      const int64_t n = projected.size(1);
-      out[i] = {packed.narrow(0, 0, n * dim).view({n, dim}), packed.narrow(0, n * dim, channels)};
+      const at::Tensor rows = at::full({1}, static_cast<float>(projected.size(1)), at::kFloat);
+      const at::Tensor packed =
+          at::cat({rows, projected[row].flatten(), features.pooled[row], features.tokens[row].flatten()});
+      out[i] = unpack(packed);
       if (cache_) cache_->insert(keys[i], packed);
     }
   }

@@ -25,6 +25,31 @@ struct HeadShape {
 
 constexpr const char* kLesionHead = "heads.lesions";  // the last head: version 1 files lack it
 constexpr const char* kThresholds = "heads.findings.threshold";  // version 3 on
+constexpr const char* kSources = "heads.findings.source";        // version 4 on
+
+// "" when every source is a FindingSource, else what is wrong with the first that is not.
+std::string source_problem(const FindingSources& sources) {
+  for (int f = 0; f < kFindingCount; ++f) {
+    const auto v = static_cast<int>(sources[static_cast<size_t>(f)]);
+    if (v != static_cast<int>(FindingSource::Pooled) && v != static_cast<int>(FindingSource::LesionPeak))
+      return fmt::format("the source of finding '{}' is {}, expected 0 (pooled) or 1 (lesion peak)",
+                         finding_code(static_cast<Finding>(f)), v);
+  }
+  return "";
+}
+
+// The [kFindingCount] F32 tensor `name` of a heads file, checked for dtype and shape.
+std::array<float, kFindingCount> per_finding_tensor(const SafetensorsFile& file, const std::string& path, const char* name) {
+  const SafetensorsTensor* t = file.find(name);
+  if (!t) fail(ErrorCode::InvalidFormat, "{}: tensor '{}' (shape [{}]) is missing", path, name, kFindingCount);
+  if (t->dtype != "F32") fail(ErrorCode::Unsupported, "{}: tensor '{}' has dtype {}, expected F32", path, name, t->dtype);
+  if (t->shape != std::vector<int64_t>{kFindingCount})
+    fail(ErrorCode::InvalidFormat, "{}: tensor '{}' has shape [{}], expected [{}]", path, name, fmt::join(t->shape, ", "),
+         kFindingCount);
+  std::array<float, kFindingCount> out{};
+  std::memcpy(out.data(), t->data, sizeof(float) * kFindingCount);
+  return out;
+}
 
 // "" when every threshold is in (0, 1), else what is wrong with the first that is not.
 std::string threshold_problem(const FindingThresholds& thresholds) {
@@ -95,10 +120,13 @@ AuxiliaryHeads AuxiliaryHeads::random(int64_t channels, uint64_t seed) {
 AuxiliaryHeads AuxiliaryHeads::load(const std::string& path) {
   const SafetensorsFile file = SafetensorsFile::open(path);
   const auto version = file.metadata().find(kVersionKey);
-  if (version == file.metadata().end() || (version->second != "1" && version->second != "2" && version->second != "3"))
-    fail(ErrorCode::InvalidFormat, "{}: not an auxiliary-heads file: __metadata__ '{}' is {}, expected \"1\", \"2\" or \"3\"",
-         path, kVersionKey, version == file.metadata().end() ? "missing" : "'" + version->second + "'");
-  const bool has_lesion_head = version->second != "1", has_thresholds = version->second == "3";
+  if (version == file.metadata().end() ||
+      (version->second != "1" && version->second != "2" && version->second != "3" && version->second != "4"))
+    fail(ErrorCode::InvalidFormat,
+         "{}: not an auxiliary-heads file: __metadata__ '{}' is {}, expected \"1\", \"2\", \"3\" or \"4\"", path,
+         kVersionKey, version == file.metadata().end() ? "missing" : "'" + version->second + "'");
+  const int file_version = version->second[0] - '0';
+  const bool has_lesion_head = file_version >= 2, has_thresholds = file_version >= 3, has_sources = file_version >= 4;
   const SafetensorsTensor* probe = file.find("heads.modality.weight");
   if (!probe || probe->shape.size() != 2)
     fail(ErrorCode::InvalidFormat, "{}: tensor 'heads.modality.weight' [3, C] is missing or not 2-D", path);
@@ -129,15 +157,20 @@ AuxiliaryHeads AuxiliaryHeads::load(const std::string& path) {
     }
   }
   if (has_thresholds) {
-    const SafetensorsTensor* t = file.find(kThresholds);
-    if (!t) fail(ErrorCode::InvalidFormat, "{}: tensor '{}' (shape [{}]) is missing", path, kThresholds, kFindingCount);
-    if (t->dtype != "F32") fail(ErrorCode::Unsupported, "{}: tensor '{}' has dtype {}, expected F32", path, kThresholds, t->dtype);
-    if (t->shape != std::vector<int64_t>{kFindingCount})
-      fail(ErrorCode::InvalidFormat, "{}: tensor '{}' has shape [{}], expected [{}]", path, kThresholds,
-           fmt::join(t->shape, ", "), kFindingCount);
-    std::memcpy(heads.thresholds_.data(), t->data, sizeof(float) * kFindingCount);
+    heads.thresholds_ = per_finding_tensor(file, path, kThresholds);
     if (const std::string problem = threshold_problem(heads.thresholds_); !problem.empty())
       fail(ErrorCode::InvalidFormat, "{}: tensor '{}': {}", path, kThresholds, problem);
+    ++expected_count;
+  }
+  if (has_sources) {
+    const std::array<float, kFindingCount> values = per_finding_tensor(file, path, kSources);
+    for (int f = 0; f < kFindingCount; ++f) {
+      const float v = values[static_cast<size_t>(f)];
+      if (v != 0.0f && v != 1.0f)
+        fail(ErrorCode::InvalidFormat, "{}: tensor '{}': the source of finding '{}' is {}, expected 0 (pooled) or 1 (lesion peak)",
+             path, kSources, finding_code(static_cast<Finding>(f)), v);
+      heads.sources_[static_cast<size_t>(f)] = v == 0.0f ? FindingSource::Pooled : FindingSource::LesionPeak;
+    }
     ++expected_count;
   }
   if (file.tensors().size() != expected_count)
@@ -153,13 +186,28 @@ void AuxiliaryHeads::save(const std::string& path) const {
   std::vector<uint8_t> thresholds(sizeof(float) * kFindingCount);
   std::memcpy(thresholds.data(), thresholds_.data(), thresholds.size());
   tensors.push_back({kThresholds, "F32", {kFindingCount}, std::move(thresholds)});
-  write_safetensors(path, tensors, {{kVersionKey, "3"}, {"channels", std::to_string(channels_)}});
+  std::array<float, kFindingCount> source_values{};
+  for (int f = 0; f < kFindingCount; ++f) source_values[static_cast<size_t>(f)] = static_cast<float>(sources_[static_cast<size_t>(f)]);
+  std::vector<uint8_t> sources(sizeof(float) * kFindingCount);
+  std::memcpy(sources.data(), source_values.data(), sources.size());
+  tensors.push_back({kSources, "F32", {kFindingCount}, std::move(sources)});
+  write_safetensors(path, tensors, {{kVersionKey, "4"}, {"channels", std::to_string(channels_)}});
 }
 
 void AuxiliaryHeads::set_finding_thresholds(const FindingThresholds& thresholds) {
   if (const std::string problem = threshold_problem(thresholds); !problem.empty())
     fail(ErrorCode::InvalidArgument, "AuxiliaryHeads::set_finding_thresholds: {}", problem);
   thresholds_ = thresholds;
+}
+
+void AuxiliaryHeads::set_finding_sources(const FindingSources& sources) {
+  if (const std::string problem = source_problem(sources); !problem.empty())
+    fail(ErrorCode::InvalidArgument, "AuxiliaryHeads::set_finding_sources: {}", problem);
+  sources_ = sources;
+}
+
+bool AuxiliaryHeads::reads_lesion_peaks() const {
+  return std::any_of(sources_.begin(), sources_.end(), [](FindingSource s) { return s == FindingSource::LesionPeak; });
 }
 
 const at::Tensor& AuxiliaryHeads::tensor(const std::string& name) const {
@@ -181,6 +229,15 @@ HeadLogits AuxiliaryHeads::forward(const at::Tensor& pooled) const {
   out.findings = linear("heads.findings");
   for (int s = 0; s < kGradeScaleCount; ++s)
     out.grades.push_back(linear(std::string("heads.grade.") + grade_scale_info(static_cast<GradeScale>(s)).code));
+  return out;
+}
+
+HeadLogits AuxiliaryHeads::forward(const at::Tensor& pooled, const at::Tensor& tokens) const {
+  HeadLogits out = forward(pooled);
+  if (tokens.dim() != 3 || tokens.size(0) != pooled.size(0) || tokens.size(1) < 1)
+    fail(ErrorCode::InvalidArgument, "AuxiliaryHeads::forward: tokens [{}] do not fit pooled features [{}], expected (B, N >= 1, C)",
+         fmt::join(tokens.sizes(), ", "), fmt::join(pooled.sizes(), ", "));
+  out.lesion_peaks = lesion_peaks(tokens);
   return out;
 }
 
@@ -231,6 +288,12 @@ at::Tensor AuxiliaryHeads::lesion_logits(const at::Tensor& tokens) const {
   return at::linear(tokens, tensor(std::string(kLesionHead) + ".weight"), tensor(std::string(kLesionHead) + ".bias"));
 }
 
+at::Tensor AuxiliaryHeads::lesion_peaks(const at::Tensor& tokens) const {
+  if (tokens.dim() == 3 && tokens.size(1) < 1)
+    fail(ErrorCode::InvalidArgument, "AuxiliaryHeads::lesion_peaks: tokens [{}] have no cell", fmt::join(tokens.sizes(), ", "));
+  return std::get<0>(lesion_logits(tokens).max(1));  // (B, F)
+}
+
 at::Tensor AuxiliaryHeads::lesion_loss(const at::Tensor& logits, const LesionTargets& targets) const {
   if (logits.dim() != 3 || logits.size(2) != kFindingCount || !targets.cells.defined() ||
       targets.cells.sizes() != logits.sizes() || !targets.supervised.defined() || targets.supervised.dim() != 2 ||
@@ -256,6 +319,19 @@ std::vector<HeadPrediction> AuxiliaryHeads::predict(const HeadLogits& logits) co
   const at::Tensor findings_p = at::sigmoid(logits.findings).contiguous();
   std::vector<at::Tensor> levels;
   for (const at::Tensor& g : logits.grades) levels.push_back(g.argmax(1).contiguous());
+  const bool has_peaks = logits.lesion_peaks.defined();
+  if (!has_peaks)
+    for (int f = 0; f < kFindingCount; ++f)
+      if (sources_[static_cast<size_t>(f)] == FindingSource::LesionPeak)
+        fail(ErrorCode::InvalidArgument,
+             "AuxiliaryHeads::predict: the heads read finding '{}' from its lesion map's peak, but the logits have no "
+             "lesion_peaks (give the encoder's grid: forward(pooled, tokens))",
+             finding_code(static_cast<Finding>(f)));
+  if (has_peaks && (logits.lesion_peaks.dim() != 2 || logits.lesion_peaks.size(0) != batch ||
+                    logits.lesion_peaks.size(1) != kFindingCount))
+    fail(ErrorCode::InvalidArgument, "AuxiliaryHeads::predict: lesion_peaks [{}], expected ({}, {})",
+         fmt::join(logits.lesion_peaks.sizes(), ", "), batch, kFindingCount);
+  const at::Tensor peaks_p = has_peaks ? at::sigmoid(logits.lesion_peaks).to(at::kFloat).contiguous() : at::Tensor();
   std::vector<HeadPrediction> out(batch);
   for (int64_t b = 0; b < batch; ++b) {
     HeadPrediction& p = out[b];
@@ -265,46 +341,74 @@ std::vector<HeadPrediction> AuxiliaryHeads::predict(const HeadLogits& logits) co
     p.modality_probability = row[best].item<float>();
     p.gradable_probability = gradable_p[b].item<float>();
     for (int f = 0; f < kFindingCount; ++f) p.finding_probability[f] = findings_p[b][f].item<float>();
+    if (has_peaks) {
+      const float* peak = peaks_p.data_ptr<float>() + b * kFindingCount;
+      std::copy(peak, peak + kFindingCount, p.lesion_peak_probability.begin());
+      p.has_lesion_peaks = true;
+    }
     p.finding_threshold = thresholds_;
+    p.finding_source = sources_;
     for (int s = 0; s < kGradeScaleCount; ++s) p.grade[s] = static_cast<int8_t>(levels[s][b].item<int64_t>());
+  }
+  return out;
+}
+
+FindingReading calibrated_finding_reading(const std::vector<HeadPrediction>& predictions,
+                                          const std::vector<ImageTargets>& targets, int min_positives) {
+  if (predictions.size() != targets.size())
+    fail(ErrorCode::InvalidArgument, "calibrated_finding_reading: {} predictions for {} targets, expected one each",
+         predictions.size(), targets.size());
+  if (min_positives < 1)
+    fail(ErrorCode::InvalidArgument, "calibrated_finding_reading: min_positives is {}, expected >= 1", min_positives);
+  const bool peaks = !predictions.empty() &&
+                     std::all_of(predictions.begin(), predictions.end(), [](const HeadPrediction& p) { return p.has_lesion_peaks; });
+  constexpr int kSteps = 19;  // 0.05, 0.10, ..., 0.95
+  FindingReading out;
+  for (int f = 0; f < kFindingCount; ++f) {
+    const auto fi = static_cast<size_t>(f);
+    double best_f1 = -1, best_distance = 1;
+    for (const FindingSource source : {FindingSource::Pooled, FindingSource::LesionPeak}) {
+      if (source == FindingSource::LesionPeak && !peaks) break;
+      std::array<BinaryCounts, kSteps> counts{};  // per threshold; false negatives filled in below
+      int64_t positives = 0;
+      for (size_t i = 0; i < targets.size(); ++i) {
+        const int8_t truth = targets[i].findings[fi];
+        if (truth < 0) continue;
+        positives += truth == 1;
+        const float p = source == FindingSource::Pooled ? predictions[i].finding_probability[fi]
+                                                        : predictions[i].lesion_peak_probability[fi];
+        for (int k = 0; k < kSteps; ++k)
+          if (p >= static_cast<float>(k + 1) / 20.0f)
+            (truth == 1 ? counts[static_cast<size_t>(k)].true_positives : counts[static_cast<size_t>(k)].false_positives) += 1;
+      }
+      if (positives < min_positives) break;
+      double& source_best = source == FindingSource::Pooled ? out.pooled_f1[fi] : out.lesion_peak_f1[fi];
+      for (int k = 0; k < kSteps; ++k) {
+        const float threshold = static_cast<float>(k + 1) / 20.0f;
+        BinaryCounts& c = counts[static_cast<size_t>(k)];
+        c.false_negatives = positives - c.true_positives;
+        const double f1 = c.f1(), distance = std::abs(threshold - kDefaultFindingThreshold);
+        source_best = std::max(source_best, f1);
+        // A higher F1 wins; of equal F1 the threshold nearest 0.5 of the source chosen so far —
+        // the lesion peak (tried second) must do strictly better than the pooled head.
+        const bool better = f1 > best_f1 + 1e-12 || (std::abs(f1 - best_f1) <= 1e-12 && source == out.sources[fi] &&
+                                                     distance < best_distance);
+        if (better) {
+          best_f1 = f1, best_distance = distance;
+          out.thresholds[fi] = threshold;
+          out.sources[fi] = source;
+        }
+      }
+    }
   }
   return out;
 }
 
 FindingThresholds calibrated_finding_thresholds(const std::vector<HeadPrediction>& predictions,
                                                 const std::vector<ImageTargets>& targets, int min_positives) {
-  if (predictions.size() != targets.size())
-    fail(ErrorCode::InvalidArgument, "calibrated_finding_thresholds: {} predictions for {} targets, expected one each",
-         predictions.size(), targets.size());
-  if (min_positives < 1)
-    fail(ErrorCode::InvalidArgument, "calibrated_finding_thresholds: min_positives is {}, expected >= 1", min_positives);
-  constexpr int kSteps = 19;  // 0.05, 0.10, ..., 0.95
-  FindingThresholds out = default_finding_thresholds();
-  for (int f = 0; f < kFindingCount; ++f) {
-    std::array<BinaryCounts, kSteps> counts{};  // per threshold; false negatives filled in below
-    int64_t positives = 0;
-    for (size_t i = 0; i < targets.size(); ++i) {
-      const int8_t truth = targets[i].findings[static_cast<size_t>(f)];
-      if (truth < 0) continue;
-      positives += truth == 1;
-      const float p = predictions[i].finding_probability[static_cast<size_t>(f)];
-      for (int k = 0; k < kSteps; ++k)
-        if (p >= static_cast<float>(k + 1) / 20.0f) (truth == 1 ? counts[static_cast<size_t>(k)].true_positives : counts[static_cast<size_t>(k)].false_positives) += 1;
-    }
-    if (positives < min_positives) continue;
-    double best_f1 = -1, best_distance = 1;
-    for (int k = 0; k < kSteps; ++k) {
-      const float threshold = static_cast<float>(k + 1) / 20.0f;
-      BinaryCounts& c = counts[static_cast<size_t>(k)];
-      c.false_negatives = positives - c.true_positives;
-      const double f1 = c.f1(), distance = std::abs(threshold - kDefaultFindingThreshold);
-      if (f1 > best_f1 + 1e-12 || (std::abs(f1 - best_f1) <= 1e-12 && distance < best_distance)) {
-        best_f1 = f1, best_distance = distance;
-        out[static_cast<size_t>(f)] = threshold;
-      }
-    }
-  }
-  return out;
+  std::vector<HeadPrediction> pooled = predictions;
+  for (HeadPrediction& p : pooled) p.has_lesion_peaks = false;  // the pooled head only
+  return calibrated_finding_reading(pooled, targets, min_positives).thresholds;
 }
 
 }  // namespace ophtha

@@ -1,13 +1,33 @@
 // The auxiliary heads' reading of an image as a line of findings text — heads_findings.hpp.
 #include "ophtha/heads_findings.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "ophtha/error.hpp"
+#include "ophtha/label_sampler.hpp"
 #include "ophtha/random.hpp"
 #include "ophtha/report_writer.hpp"
 
 namespace ophtha {
+
+namespace {
+
+// The least level of an ordinal scale that `findings` define by themselves (implied_level), -1
+// for a scale without such a rule. ICDR's severe NPDR is defined by extent (the 4-2-1 rule: many
+// haemorrhages in four quadrants, beading in two, prominent IRMA in one), which a list of findings
+// does not state, so IRMA and venous beading define no level here; new vessels or vitreous
+// haemorrhage define PDR, any haemorrhage, exudate or cotton-wool spot moderate NPDR.
+int defined_level(GradeScale scale, const std::vector<Finding>& findings) {
+  if (scale != GradeScale::Icdr) return implied_level(scale, findings);
+  std::vector<Finding> defining;
+  for (Finding f : findings)
+    if (f != Finding::Irma && f != Finding::VenousBeading) defining.push_back(f);
+  return implied_level(scale, defining);
+}
+
+}  // namespace
 
 EyeLabels heads_reading(const HeadPrediction& prediction, Modality modality) {
   EyeLabels labels;
@@ -19,9 +39,14 @@ EyeLabels heads_reading(const HeadPrediction& prediction, Modality modality) {
   for (int f = 0; f < kFindingCount; ++f)
     if (finding_modality(static_cast<Finding>(f)) == modality && prediction.finding_present(static_cast<Finding>(f)))
       labels.findings.push_back(static_cast<Finding>(f));
-  for (int s = 0; s < kGradeScaleCount; ++s)
-    if (grade_scale_info(static_cast<GradeScale>(s)).modality == modality)
-      labels.grades[static_cast<GradeScale>(s)] = prediction.grade[static_cast<size_t>(s)];
+  for (int s = 0; s < kGradeScaleCount; ++s) {
+    const auto scale = static_cast<GradeScale>(s);
+    const GradeScaleInfo& info = grade_scale_info(scale);
+    if (info.modality != modality) continue;
+    int level = prediction.grade[static_cast<size_t>(s)];
+    if (info.ordinal) level = std::max(level, defined_level(scale, labels.findings));
+    labels.grades[scale] = level;
+  }
   return labels;
 }
 

@@ -183,9 +183,14 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   std::vector<HeadPrediction> predictions;
   if (heads && !images.empty()) {
     at::NoGradGuard no_grad;
-    std::vector<at::Tensor> pooled;
-    for (const ImageEmbedding& e : encoded) pooled.push_back(e.pooled);
-    predictions = heads->predict(heads->forward(at::stack(pooled)));
+    std::vector<at::Tensor> pooled, peaks;
+    for (const ImageEmbedding& e : encoded) {
+      pooled.push_back(e.pooled);
+      peaks.push_back(heads->lesion_peaks(e.tokens.unsqueeze(0)));  // grids may differ in size between modalities
+    }
+    HeadLogits logits = heads->forward(at::stack(pooled));
+    logits.lesion_peaks = at::cat(peaks);
+    predictions = heads->predict(logits);
   }
   std::vector<Image> used_images;
   std::vector<at::Tensor> used_embeddings;

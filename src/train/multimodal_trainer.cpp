@@ -46,21 +46,25 @@ struct ImageSequence {
 struct EncodedImages {
   at::Tensor tokens;
   at::Tensor pooled;                  // [N, C] the encoder's global average pool (the heads' input)
+  at::Tensor lesion_peaks;            // [N, kFindingCount] the heads' lesion-map peaks, when the heads read them
   std::vector<HeadPrediction> heads;  // per image, with data.heads_findings
   std::vector<Modality> modalities;
   std::vector<Eye> eyes;
   int64_t grid = 0;  // p (0: the encoder's own tokens)
 };
 
+// `peaks_of`: heads that read findings by their lesion-map peaks (taken from the full grid, before
+// pooling), or nullptr.
 EncodedImages encode_images(const VisionEncoder& encoder, const std::vector<train::TrainImage>& images,
-                            const PreprocessOptions& pre, int64_t pool_side, int threads) {
+                            const PreprocessOptions& pre, int64_t pool_side, int threads,
+                            const AuxiliaryHeads* peaks_of) {
   EncodedImages out;
   out.grid = pool_side;
   if (images.empty()) return out;
   // Preprocessed a chunk at a time: all of a large set's pixels in f32 would not fit in memory.
   constexpr size_t kChunk = 256;
   constexpr int64_t kBatch = 32;
-  std::vector<at::Tensor> parts, pooled;
+  std::vector<at::Tensor> parts, pooled, peaks;
   at::NoGradGuard no_grad;
   for (size_t first = 0; first < images.size(); first += kChunk) {
     const auto from = images.begin() + static_cast<std::ptrdiff_t>(first);
@@ -69,6 +73,7 @@ EncodedImages encode_images(const VisionEncoder& encoder, const std::vector<trai
     for (int64_t begin = 0; begin < pixels.size(0); begin += kBatch) {
       const VisionFeatures f = encoder.encode(pixels.slice(0, begin, std::min(pixels.size(0), begin + kBatch)));
       pooled.push_back(f.pooled.contiguous());
+      if (peaks_of) peaks.push_back(peaks_of->lesion_peaks(f.tokens).contiguous());
       at::Tensor t = f.tokens;  // [B, N, C]
       if (pool_side > 0 && f.grid_height > 0) {
         const at::Tensor grid = t.transpose(1, 2).reshape({t.size(0), t.size(2), f.grid_height, f.grid_width});
@@ -81,16 +86,21 @@ EncodedImages encode_images(const VisionEncoder& encoder, const std::vector<trai
   }
   out.tokens = at::cat(parts, 0);
   out.pooled = at::cat(pooled, 0);
+  if (peaks_of) out.lesion_peaks = at::cat(peaks, 0);
   for (const train::TrainImage& image : images) out.modalities.push_back(image.modality), out.eyes.push_back(image.eye);
   return out;
 }
 
-// The heads' predictions for pooled features [N, C], a batch at a time.
-std::vector<HeadPrediction> predict_heads(const AuxiliaryHeads& heads, const at::Tensor& pooled) {
+// The heads' predictions for encoded images, a batch at a time.
+std::vector<HeadPrediction> predict_heads(const AuxiliaryHeads& heads, const EncodedImages& images) {
   at::NoGradGuard no_grad;
   std::vector<HeadPrediction> out;
+  const at::Tensor& pooled = images.pooled;
   for (int64_t begin = 0; begin < pooled.size(0); begin += 256) {
-    std::vector<HeadPrediction> part = heads.predict(heads.forward(pooled.slice(0, begin, std::min(pooled.size(0), begin + 256))));
+    const int64_t end = std::min(pooled.size(0), begin + 256);
+    HeadLogits logits = heads.forward(pooled.slice(0, begin, end));
+    if (images.lesion_peaks.defined()) logits.lesion_peaks = images.lesion_peaks.slice(0, begin, end);
+    std::vector<HeadPrediction> part = heads.predict(logits);
     out.insert(out.end(), part.begin(), part.end());
   }
   return out;
@@ -323,16 +333,17 @@ MultimodalTrainer::MultimodalTrainer(TrainConfig config) : s_(std::make_unique<S
   at::set_num_threads(threads);  // the encoder's convolutions
   const Manifest manifest = read_manifest(im.manifest);
   const std::vector<const Study*> studies = train::studies_in(manifest, im.splits);
-  s.train_images = encode_images(*s.encoder, train::images_of(manifest, studies), pre, im.pool_side, threads);
+  const AuxiliaryHeads* peaks_of = im.heads_findings && heads->reads_lesion_peaks() ? &*heads : nullptr;
+  s.train_images = encode_images(*s.encoder, train::images_of(manifest, studies), pre, im.pool_side, threads, peaks_of);
   if (!im.validation_manifest.empty()) {
     s.validation_manifest = read_manifest(im.validation_manifest);
     s.validation_studies = train::studies_in(s.validation_manifest, im.validation_splits);
     s.validation_images = encode_images(*s.encoder, train::images_of(s.validation_manifest, s.validation_studies), pre,
-                                        im.pool_side, threads);
+                                        im.pool_side, threads, peaks_of);
   }
   if (im.heads_findings) {
-    if (s.train_images.pooled.defined()) s.train_images.heads = predict_heads(*heads, s.train_images.pooled);
-    if (s.validation_images.pooled.defined()) s.validation_images.heads = predict_heads(*heads, s.validation_images.pooled);
+    if (s.train_images.pooled.defined()) s.train_images.heads = predict_heads(*heads, s.train_images);
+    if (s.validation_images.pooled.defined()) s.validation_images.heads = predict_heads(*heads, s.validation_images);
   }
   train::claim_threads(c.threads, c.precision);  // from here on the language model (train_runtime.hpp)
 

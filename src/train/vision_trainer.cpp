@@ -198,13 +198,14 @@ nlohmann::json VisionTrainer::validate() {
     for (int64_t i = begin; i < std::min(n, begin + s.config.batch_size); ++i) batch.push_back(i);
     auto [pixels, targets] = gather(s.validation_pixels, s.validation, batch);
     const VisionFeatures features = s.encoder->forward(pixels);
-    const HeadLogits logits = s.heads->forward(features.pooled);
+    HeadLogits logits = s.heads->forward(features.pooled);
     loss += s.heads->loss(logits, targets, s.config.images.head_weights).item<double>() * static_cast<double>(batch.size());
     if (s.config.images.head_weights.lesions > 0) {
       const LesionTargets lesions = train::lesion_targets(s.validation, s.validation_lesions, batch, features.grid_height,
                                                           features.grid_width);
       const at::Tensor map = s.heads->lesion_logits(features.tokens);
       lesion_loss += s.heads->lesion_loss(map, lesions).item<double>() * static_cast<double>(batch.size());
+      logits.lesion_peaks = std::get<0>(map.max(1));  // the lesion maps' peaks: calibration may read findings by them
       const at::Tensor yes = (map > 0).to(at::kFloat) * lesions.supervised.unsqueeze(1);  // (B, N, F)
       const at::Tensor truth = lesions.cells * lesions.supervised.unsqueeze(1);
       const std::vector<int64_t> over_cells = {0, 1};
@@ -259,15 +260,24 @@ nlohmann::json VisionTrainer::validate() {
 nlohmann::json VisionTrainer::calibrate_thresholds() {
   State& s = *s_;
   if (s.validated_at != s.step) validate();
-  const FindingThresholds thresholds = calibrated_finding_thresholds(s.validation_predictions, s.validation_targets,
-                                                                     s.config.images.calibration_min_positives);
-  s.heads->set_finding_thresholds(thresholds);
+  const FindingReading reading = calibrated_finding_reading(s.validation_predictions, s.validation_targets,
+                                                            s.config.images.calibration_min_positives);
+  s.heads->set_finding_thresholds(reading.thresholds);
+  s.heads->set_finding_sources(reading.sources);
   std::vector<HeadPrediction> read = s.validation_predictions;
-  for (HeadPrediction& p : read) p.finding_threshold = thresholds;
+  for (HeadPrediction& p : read) p.finding_threshold = reading.thresholds, p.finding_source = reading.sources;
   nlohmann::json out = findings_f1(read, s.validation_targets);
-  nlohmann::json by_code = nlohmann::json::object();
-  for (int f = 0; f < kFindingCount; ++f) by_code[finding_code(static_cast<Finding>(f))] = thresholds[static_cast<size_t>(f)];
-  out["finding_thresholds"] = by_code;
+  nlohmann::json thresholds = nlohmann::json::object(), sources = nlohmann::json::object();
+  nlohmann::json peak_f1 = nlohmann::json::object();  // the best F1 of each finding's lesion peak, where tried
+  for (int f = 0; f < kFindingCount; ++f) {
+    const char* code = finding_code(static_cast<Finding>(f));
+    thresholds[code] = reading.thresholds[static_cast<size_t>(f)];
+    sources[code] = reading.sources[static_cast<size_t>(f)] == FindingSource::LesionPeak ? "lesion_peak" : "pooled";
+    if (reading.lesion_peak_f1[static_cast<size_t>(f)] >= 0) peak_f1[code] = reading.lesion_peak_f1[static_cast<size_t>(f)];
+  }
+  out["finding_thresholds"] = thresholds;
+  out["finding_sources"] = sources;
+  out["lesion_peak_f1"] = peak_f1;
   return out;
 }
 
@@ -338,7 +348,9 @@ void VisionTrainer::run(const std::function<bool(const ImageStepReport&)>& on_st
       s.metrics->append({{"step", s.step},
                          {"val_calibrated_findings_macro_f1", v["findings_macro_f1"]},
                          {"val_calibrated_findings_f1", v["findings_f1"]},
-                         {"finding_thresholds", v["finding_thresholds"]}});
+                         {"finding_thresholds", v["finding_thresholds"]},
+                         {"finding_sources", v["finding_sources"]},
+                         {"val_lesion_peak_findings_f1", v["lesion_peak_f1"]}});
   }
   write_outputs();
 }

@@ -229,11 +229,12 @@ def test_lesion_maps_add_their_loss_and_log_their_validation(ophtha, work_dir):
 def test_calibrated_thresholds_are_logged_written_and_a_finished_run_calibrates_on_resume(ophtha, work_dir):
     folder = make_data(ophtha, work_dir / "train-calibration")
     run = json.loads(vision_config(folder).read_text())
+    run["heads"] = {"weights": {"lesions": 4}}  # the lesion maps trained: their peaks compete in calibration
     run["checkpoint"] = {"dir": "plain-ckpt", "every": 3}
     run["output"] = {"heads": "plain-heads.safetensors", "metrics": "plain-metrics.jsonl"}
     (folder / "plain.json").write_text(json.dumps(run))
     ophtha.ok("train", "--config", folder / "plain.json")
-    run["heads"] = {"calibrate_thresholds": True, "calibration_min_positives": 1}
+    run["heads"].update({"calibrate_thresholds": True, "calibration_min_positives": 1})
     run["checkpoint"] = {"dir": "calibrated-ckpt", "every": 3}
     run["output"] = {"heads": "calibrated-heads.safetensors", "metrics": "calibrated-metrics.jsonl"}
     (folder / "calibrated.json").write_text(json.dumps(run))
@@ -245,13 +246,25 @@ def test_calibrated_thresholds_are_logged_written_and_a_finished_run_calibrates_
     thresholds = calibrated["finding_thresholds"]
     assert len(thresholds) == 26 and all(0 < t < 1 for t in thresholds.values()), thresholds
     assert any(t != 0.5 for t in thresholds.values()), thresholds  # the tiny model's probabilities are not at 0.5
-    # 0.5 is among the thresholds searched: calibrating on a split never lowers a finding's F1 there.
+    sources = calibrated["finding_sources"]
+    assert set(sources) == set(thresholds) and set(sources.values()) <= {"pooled", "lesion_peak"}, sources
+    # The lesion maps' peaks competed for every finding calibrated; a finding read by its peak reads
+    # at the peak's best F1, one read by the pooled head at least as well as its peak could.
+    peak_f1 = calibrated["val_lesion_peak_findings_f1"]
+    assert peak_f1 and set(peak_f1) <= set(at_half), peak_f1
+    for code, f1 in peak_f1.items():
+        if sources[code] == "lesion_peak":
+            assert abs(calibrated["val_calibrated_findings_f1"][code] - f1) < 1e-12, code
+        else:
+            assert calibrated["val_calibrated_findings_f1"][code] >= f1 - 1e-12, code
+    # The pooled head at 0.5 is among the readings searched: calibrating on a split never lowers a
+    # finding's F1 there.
     assert set(calibrated["val_calibrated_findings_f1"]) == set(at_half)
     for code, f1 in at_half.items():
         assert calibrated["val_calibrated_findings_f1"][code] >= f1 - 1e-12, (code, f1)
 
     header = lambda path: json.loads((path).read_bytes()[8:8 + int.from_bytes(path.read_bytes()[:8], "little")])
-    assert header(folder / "calibrated-heads.safetensors")["__metadata__"]["ophtha_heads_version"] == "3"
+    assert header(folder / "calibrated-heads.safetensors")["__metadata__"]["ophtha_heads_version"] == "4"
     # The uncalibrated run's last checkpoint, resumed with calibration on, writes the calibrated heads.
     run["checkpoint"] = {"dir": "plain-ckpt", "every": 3}
     run["output"] = {"heads": "resumed-heads.safetensors"}

@@ -102,7 +102,7 @@ TEST_CASE("asking again about the same images hits the cache; a new image or ano
   CHECK(cache->stats().misses == 5);
 }
 
-TEST_CASE("embed_images gives each image's pooled encoder features too, from the cache as well") {
+TEST_CASE("embed_images gives each image's pooled encoder features and grid too, from the cache as well") {
   auto cache = std::make_shared<EmbeddingCache>(1 << 20);
   const auto proj = projector();
   const ImageEmbedder embedder(encoder(), proj, options(), cache);
@@ -116,8 +116,11 @@ TEST_CASE("embed_images gives each image's pooled encoder features too, from the
     test::check_close(first[i].pooled, f.pooled[0], "pooled " + std::to_string(i), 1e-5);
     test::check_close(first[i].embedding, proj->project(f, {images[i].modality()}, {images[i].eye()})[0],
                       "embedding " + std::to_string(i), 1e-5);
+    REQUIRE(first[i].tokens.sizes() == f.tokens[0].sizes());  // (N, C): what the heads' lesion maps read
+    test::check_close(first[i].tokens, f.tokens[0], "tokens " + std::to_string(i), 1e-5);
     CHECK(at::equal(again[i].pooled, first[i].pooled));
     CHECK(at::equal(again[i].embedding, first[i].embedding));
+    CHECK(at::equal(again[i].tokens, first[i].tokens));
   }
 }
 

@@ -229,7 +229,7 @@ TEST_CASE("finding thresholds travel with the heads: saved, loaded, and carried 
   heads.set_finding_thresholds(thresholds);
   const std::string path = test::work_dir() + "/heads-thresholds.safetensors";
   heads.save(path);
-  CHECK(SafetensorsFile::open(path).metadata().at("ophtha_heads_version") == "3");
+  CHECK(SafetensorsFile::open(path).metadata().at("ophtha_heads_version") == "4");
   const AuxiliaryHeads loaded = AuxiliaryHeads::load(path);
   CHECK(loaded.finding_thresholds() == thresholds);
   CHECK(loaded.named_parameters().size() == heads.named_parameters().size());  // the thresholds are not trained
@@ -270,6 +270,129 @@ TEST_CASE("finding thresholds travel with the heads: saved, loaded, and carried 
   test::check_message(test::error_from([&] { heads.set_finding_thresholds(thresholds); }), ErrorCode::InvalidArgument,
                       "the threshold of finding 'oct_drusen' is nan");
   CHECK(heads.finding_thresholds()[static_cast<size_t>(Finding::Irma)] == 0.15f);  // unchanged
+}
+
+TEST_CASE("a finding read from its lesion map's peak: the largest cell logit, saved with the heads, refused without the grid") {
+  AuxiliaryHeads heads = AuxiliaryHeads::random(6, 9);
+  CHECK_FALSE(heads.reads_lesion_peaks());
+  const at::Tensor tokens = at::randn({2, 5, 6});
+  // lesion_peaks is the per-finding maximum of lesion_logits over the cells, computed here cell by cell.
+  const at::Tensor map = heads.lesion_logits(tokens);
+  const at::Tensor peaks = heads.lesion_peaks(tokens);
+  REQUIRE(peaks.sizes() == at::IntArrayRef({2, kFindingCount}));
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t f = 0; f < kFindingCount; ++f) {
+      float most = map[b][0][f].item<float>();
+      for (int64_t n = 1; n < 5; ++n) most = std::max(most, map[b][n][f].item<float>());
+      CHECK(peaks[b][f].item<float>() == most);
+    }
+
+  FindingSources sources = default_finding_sources();
+  sources[static_cast<size_t>(Finding::Neovascularisation)] = FindingSource::LesionPeak;
+  heads.set_finding_sources(sources);
+  CHECK(heads.reads_lesion_peaks());
+  const std::string path = test::work_dir() + "/heads-sources.safetensors";
+  heads.save(path);
+  const AuxiliaryHeads loaded = AuxiliaryHeads::load(path);
+  CHECK(loaded.finding_sources() == sources);
+
+  // New vessels: pooled p = 0.1, lesion peak p = 0.9 → read (from the peak); IRMA: pooled 0.9,
+  // peak 0.1 → read (pooled).
+  HeadLogits logits = loaded.forward(at::zeros({1, 6}), at::zeros({1, 3, 6}));
+  REQUIRE(logits.lesion_peaks.defined());
+  logits.findings = at::full({1, kFindingCount}, -5.0f);
+  logits.lesion_peaks = at::full({1, kFindingCount}, -5.0f);
+  const float logit_09 = std::log(0.9f / 0.1f);
+  logits.findings[0][static_cast<int64_t>(Finding::Neovascularisation)] = -logit_09;
+  logits.lesion_peaks[0][static_cast<int64_t>(Finding::Neovascularisation)] = logit_09;
+  logits.findings[0][static_cast<int64_t>(Finding::Irma)] = logit_09;
+  logits.lesion_peaks[0][static_cast<int64_t>(Finding::Irma)] = -logit_09;
+  const HeadPrediction read = loaded.predict(logits).at(0);
+  CHECK(read.has_lesion_peaks);
+  CHECK(read.finding_source == sources);
+  CHECK(read.lesion_peak_probability[static_cast<size_t>(Finding::Neovascularisation)] == doctest::Approx(0.9f));
+  CHECK(read.finding_score(Finding::Neovascularisation) == doctest::Approx(0.9f));
+  CHECK(read.finding_present(Finding::Neovascularisation));
+  CHECK(read.finding_score(Finding::Irma) == doctest::Approx(0.9f));
+  CHECK(read.finding_present(Finding::Irma));
+  CHECK_FALSE(AuxiliaryHeads::random(6, 9).predict(logits).at(0).finding_present(Finding::Neovascularisation));  // pooled
+
+  logits.lesion_peaks = at::Tensor();
+  test::check_message(test::error_from([&] { loaded.predict(logits); }), ErrorCode::InvalidArgument,
+                      "read finding 'neovascularisation' from its lesion map's peak");
+  CHECK_FALSE(AuxiliaryHeads::random(6, 9).predict(logits).at(0).has_lesion_peaks);  // no grid needed: all pooled
+  test::check_message(test::error_from([&] { loaded.forward(at::zeros({2, 6}), at::zeros({1, 3, 6})); }),
+                      ErrorCode::InvalidArgument, "tokens [1, 3, 6] do not fit pooled features [2, 6]");
+
+  // A version 3 file reads every finding from the pooled head; a version 4 file without sources,
+  // or with a source other than 0 or 1, is refused by name; so is an invalid source set in code.
+  std::vector<SafetensorsTensorData> tensors = parameter_tensors(heads);
+  std::vector<uint8_t> bytes(kFindingCount * sizeof(float));
+  const FindingThresholds half = default_finding_thresholds();
+  std::memcpy(bytes.data(), half.data(), bytes.size());
+  tensors.push_back({"heads.findings.threshold", "F32", {kFindingCount}, bytes});
+  write_safetensors(path, tensors, {{"ophtha_heads_version", "3"}, {"channels", "6"}});
+  CHECK(AuxiliaryHeads::load(path).finding_sources() == default_finding_sources());
+  write_safetensors(path, tensors, {{"ophtha_heads_version", "4"}, {"channels", "6"}});
+  test::check_message(test::error_from([&] { AuxiliaryHeads::load(path); }), ErrorCode::InvalidFormat,
+                      "tensor 'heads.findings.source' (shape [26]) is missing");
+  std::vector<float> bad(kFindingCount, 0.0f);
+  bad[static_cast<size_t>(Finding::GhostGlands)] = 0.5f;
+  std::memcpy(bytes.data(), bad.data(), bytes.size());
+  tensors.push_back({"heads.findings.source", "F32", {kFindingCount}, bytes});
+  write_safetensors(path, tensors, {{"ophtha_heads_version", "4"}, {"channels", "6"}});
+  test::check_message(test::error_from([&] { AuxiliaryHeads::load(path); }), ErrorCode::InvalidFormat,
+                      "the source of finding 'ghost_glands' is 0.5, expected 0 (pooled) or 1 (lesion peak)");
+  sources[static_cast<size_t>(Finding::Irma)] = static_cast<FindingSource>(7);
+  test::check_message(test::error_from([&] { heads.set_finding_sources(sources); }), ErrorCode::InvalidArgument,
+                      "the source of finding 'irma' is 7");
+}
+
+TEST_CASE("calibration reads a finding from its lesion peak only where the peak's F1 is higher") {
+  // New vessels: pooled probabilities overlap (positives 0.4, negatives 0.4 or 0.1), the peaks
+  // separate them (positives 0.7, negatives 0.2) → the peak, at the separating threshold nearest
+  // 0.5 (0.5 itself). Microaneurysms: both separate perfectly → the pooled head keeps it.
+  std::vector<HeadPrediction> predictions;
+  std::vector<ImageTargets> targets;
+  auto add = [&](Finding f, float pooled, float peak, int truth) {
+    HeadPrediction p;
+    p.finding_probability.fill(0.0f);
+    p.lesion_peak_probability.fill(0.0f);
+    p.has_lesion_peaks = true;
+    p.finding_probability[static_cast<size_t>(f)] = pooled;
+    p.lesion_peak_probability[static_cast<size_t>(f)] = peak;
+    ImageTargets t;
+    t.findings.fill(-1);
+    t.findings[static_cast<size_t>(f)] = static_cast<int8_t>(truth);
+    predictions.push_back(p);
+    targets.push_back(t);
+  };
+  for (int i = 0; i < 12; ++i) {
+    add(Finding::Neovascularisation, 0.4f, 0.7f, 1);
+    add(Finding::Neovascularisation, i % 2 ? 0.4f : 0.1f, 0.2f, 0);
+    add(Finding::Microaneurysms, 0.8f, 0.9f, 1);
+    add(Finding::Microaneurysms, 0.2f, 0.1f, 0);
+  }
+  const FindingReading reading = calibrated_finding_reading(predictions, targets, 10);
+  CHECK(reading.sources[static_cast<size_t>(Finding::Neovascularisation)] == FindingSource::LesionPeak);
+  CHECK(reading.thresholds[static_cast<size_t>(Finding::Neovascularisation)] == 0.5f);
+  CHECK(reading.sources[static_cast<size_t>(Finding::Microaneurysms)] == FindingSource::Pooled);
+  CHECK(reading.thresholds[static_cast<size_t>(Finding::Microaneurysms)] == 0.5f);
+  CHECK(reading.sources[static_cast<size_t>(Finding::Irma)] == FindingSource::Pooled);  // no positives
+  // The best F1 of each source: new vessels 0.8 pooled (24 / 30), 1 by the peak; IRMA not tried.
+  CHECK(reading.pooled_f1[static_cast<size_t>(Finding::Neovascularisation)] == doctest::Approx(0.8));
+  CHECK(reading.lesion_peak_f1[static_cast<size_t>(Finding::Neovascularisation)] == 1.0);
+  CHECK(reading.lesion_peak_f1[static_cast<size_t>(Finding::Microaneurysms)] == 1.0);
+  CHECK(reading.pooled_f1[static_cast<size_t>(Finding::Irma)] == -1.0);
+  CHECK(reading.lesion_peak_f1[static_cast<size_t>(Finding::Irma)] == -1.0);
+  // Without peaks on every prediction, and in calibrated_finding_thresholds, only the pooled head
+  // competes: new vessels then at the pooled head's best (0.40: all positives, half the negatives).
+  predictions.back().has_lesion_peaks = false;
+  const FindingReading pooled = calibrated_finding_reading(predictions, targets, 10);
+  CHECK(pooled.sources == default_finding_sources());
+  CHECK(pooled.thresholds[static_cast<size_t>(Finding::Neovascularisation)] == 0.40f);
+  predictions.back().has_lesion_peaks = true;
+  CHECK(calibrated_finding_thresholds(predictions, targets, 10) == pooled.thresholds);
 }
 
 TEST_CASE("calibration picks each finding's F1-best threshold, nearest 0.5 among equals, 0.5 without enough positives") {

@@ -59,6 +59,41 @@ TEST_CASE("the heads' reading keeps the findings of the image's modality at thei
          std::vector<Finding>{Finding::Microaneurysms, Finding::HardExudates}));
 }
 
+TEST_CASE("the reading's grade on an ordinal scale is at least the level its own findings define, save severe NPDR") {
+  HeadPrediction p = prediction(0.9f);  // ICDR head: 2 (moderate); AREDS 1; microaneurysms, dot-blot haemorrhages read
+  p.grade[static_cast<size_t>(GradeScale::Areds)] = 0;
+  auto icdr = [&] { return heads_reading(p, Modality::Cfp).grades.at(GradeScale::Icdr); };
+  CHECK(icdr() == 2);
+  // New vessels read: PDR, whatever the ICDR head says.
+  p.finding_probability[static_cast<size_t>(Finding::Neovascularisation)] = 0.7f;
+  CHECK(icdr() == 4);
+  p.finding_probability[static_cast<size_t>(Finding::Neovascularisation)] = 0.1f;
+  p.finding_probability[static_cast<size_t>(Finding::VitreousHaemorrhage)] = 0.7f;
+  CHECK(icdr() == 4);
+  p.finding_probability[static_cast<size_t>(Finding::VitreousHaemorrhage)] = 0.1f;
+  // IRMA and venous beading define no level (severe NPDR is a matter of extent): the head's 2 stays.
+  p.finding_probability[static_cast<size_t>(Finding::Irma)] = 0.7f;
+  p.finding_probability[static_cast<size_t>(Finding::VenousBeading)] = 0.7f;
+  CHECK(icdr() == 2);
+  // A head's grade above what the findings define is kept (the floor only raises): ICDR 3 stays 3.
+  p.grade[static_cast<size_t>(GradeScale::Icdr)] = 3;
+  CHECK(icdr() == 3);
+  // The dot-blot haemorrhages define moderate NPDR: an ICDR head saying "no DR" is raised to 2.
+  p.grade[static_cast<size_t>(GradeScale::Icdr)] = 0;
+  CHECK(icdr() == 2);
+  // AREDS: large drusen define AREDS 3 (level 2) over the head's 0; geographic atrophy AREDS 4.
+  p.finding_probability[static_cast<size_t>(Finding::LargeDrusen)] = 0.7f;
+  CHECK(heads_reading(p, Modality::Cfp).grades.at(GradeScale::Areds) == 2);
+  p.finding_probability[static_cast<size_t>(Finding::GeographicAtrophy)] = 0.7f;
+  CHECK(heads_reading(p, Modality::Cfp).grades.at(GradeScale::Areds) == 3);
+  // OCT class is nominal: choroidal neovascularisation read does not move the head's class, but
+  // it defines neovascular AMD on the ordinal OCT AMD scale.
+  p.finding_probability[static_cast<size_t>(Finding::ChoroidalNeovascularisation)] = 0.7f;
+  const EyeLabels oct = heads_reading(p, Modality::Oct);
+  CHECK(oct.grades.at(GradeScale::OctClass) == 1);
+  CHECK(oct.grades.at(GradeScale::OctAmd) == 3);
+}
+
 TEST_CASE("the line is the instrument line of those labels, prefixed, with the grades after it") {
   for (const char* lang : {"zh", "en"}) {
     Random fixed(0);
