@@ -98,9 +98,13 @@ int run_train(const Args& raw) {
   const double seconds = bar ? bar->seconds() : 0.0;
   const long long items = bar ? static_cast<long long>(bar->tokens()) : 0;
   const char* unit = result.stage == "vision" ? "images" : "tokens";
-  std::printf("%s stage: steps %lld/%lld, %lld %s in %.2f s: %.1f %s/s\n", result.stage.c_str(),
-              static_cast<long long>(result.step), static_cast<long long>(result.total_steps), items, unit, seconds,
-              static_cast<double>(items) / std::max(seconds, 1e-9), unit);
+  if (bar)
+    std::printf("%s stage: steps %lld/%lld, %lld %s in %.2f s: %.1f %s/s\n", result.stage.c_str(),
+                static_cast<long long>(result.step), static_cast<long long>(result.total_steps), items, unit, seconds,
+                static_cast<double>(items) / std::max(seconds, 1e-9), unit);
+  else  // resumed after its last step: nothing trained, the outputs written again
+    std::printf("%s stage: steps %lld/%lld, no step left to train\n", result.stage.c_str(),
+                static_cast<long long>(result.step), static_cast<long long>(result.total_steps));
   for (const std::string& out : result.outputs) std::printf("wrote %s\n", out.c_str());
   return 0;
 }

@@ -25,7 +25,11 @@ struct VisionTrainer::State {
   std::optional<AuxiliaryHeads> heads;
   std::vector<train::TrainImage> train, validation;
   std::vector<int64_t> entries;  // an epoch's entries: image indices, each repeated data.oversample times
-  at::Tensor train_pixels, validation_pixels;  // [N, 3, S, S] f16
+  // [N, 3, S, S] f16. The training images are preprocessed at the first step that needs them: a
+  // finished run resumed to calibrate or write its outputs never does.
+  at::Tensor train_pixels, validation_pixels;
+  PreprocessOptions preprocess;
+  int threads = 1;
   std::vector<train::LesionPoints> train_lesions, validation_lesions;  // per image
   std::optional<BatchOrder> order;
   std::unique_ptr<AdamW> optimizer;
@@ -103,7 +107,8 @@ VisionTrainer::VisionTrainer(TrainConfig config) : s_(std::make_unique<State>())
     fail(ErrorCode::InvalidArgument, "{}: data.manifest '{}' has no image in the splits data.splits names", c.source,
          im.manifest);
   const PreprocessOptions pre = train::training_preprocess(im.image_size);
-  s.train_pixels = train::preprocess_images(s.train, pre, threads, at::kHalf, &s.train_lesions);
+  s.preprocess = pre;
+  s.threads = threads;
   if (!im.validation_manifest.empty()) {
     const Manifest v = read_manifest(im.validation_manifest);
     s.validation = train::images_of(v, train::studies_in(v, im.validation_splits));
@@ -137,6 +142,8 @@ int64_t VisionTrainer::train_images() const { return static_cast<int64_t>(s_->tr
 ImageStepReport VisionTrainer::train_step() {
   State& s = *s_;
   const TrainConfig& c = s.config;
+  if (!s.train_pixels.defined())  // the first step (not counted in its time)
+    s.train_pixels = train::preprocess_images(s.train, s.preprocess, s.threads, at::kHalf, &s.train_lesions);
   const auto start = std::chrono::steady_clock::now();
   std::vector<at::Tensor> tensors;
   for (const auto& [name, t] : s.parameters()) {

@@ -269,7 +269,8 @@ def test_calibrated_thresholds_are_logged_written_and_a_finished_run_calibrates_
     run["checkpoint"] = {"dir": "plain-ckpt", "every": 3}
     run["output"] = {"heads": "resumed-heads.safetensors"}
     (folder / "resumed.json").write_text(json.dumps(run))
-    ophtha.ok("train", "--config", folder / "resumed.json", "--resume")
+    resumed = ophtha.ok("train", "--config", folder / "resumed.json", "--resume")
+    assert "steps 3/3, no step left to train" in resumed.stdout, resumed.stdout
     assert (folder / "resumed-heads.safetensors").read_bytes() == (folder / "calibrated-heads.safetensors").read_bytes()
 
     del run["data"]["validation_manifest"]
