@@ -339,6 +339,10 @@ ModelBundle read_bundle_manifest(const std::string& path) {
           c.number_at(*gen, "generation", "candidate_temperature", b.generation.candidate_temperature, 0, 100));
       b.generation.evidence_weight = static_cast<float>(
           c.number_at(*gen, "generation", "evidence_weight", b.generation.evidence_weight, 0, kMaxEvidenceWeight));
+      if (b.generation.candidates > 1 && !(b.generation.candidate_temperature > 0))
+        c.problem("generation.candidate_temperature",
+                  fmt::format("is {}, expected > 0: the {} drafts (generation.candidates) after the first are sampled at it",
+                              b.generation.candidate_temperature, b.generation.candidates));
     }
   }
   c.finish();

@@ -151,6 +151,12 @@ TEST_CASE("generation.candidates and evidence_weight: 1 and 0 unless given, in r
   CHECK_MESSAGE(message.find("generation.candidates: is 65, expected a number in [1, 64]") != std::string::npos, message);
   CHECK_MESSAGE(message.find("generation.candidate_temperature: is -1") != std::string::npos, message);
   CHECK_MESSAGE(message.find("generation.evidence_weight: is 101, expected a number in [0, 100]") != std::string::npos, message);
+  // Drafts sampled at temperature 0 would all be the greedy one: refused when there are several.
+  write_text(dir + "/" + kBundleManifestName, std::string(text).insert(at, "\"candidates\": 4, \"candidate_temperature\": 0, "));
+  const std::string zero = error_from([&] { read_bundle_manifest(dir); }).what();
+  CHECK_MESSAGE(zero.find("generation.candidate_temperature: is 0, expected > 0: the 4 drafts") != std::string::npos, zero);
+  write_text(dir + "/" + kBundleManifestName, std::string(text).insert(at, "\"candidates\": 1, \"candidate_temperature\": 0, "));
+  CHECK(read_bundle_manifest(dir).generation.candidates == 1);  // one draft: no sampling, any temperature
 }
 
 TEST_CASE("a bundle manifest with the wrong version, bad JSON or no file says so") {
