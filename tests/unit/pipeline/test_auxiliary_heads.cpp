@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include <ATen/ATen.h>
@@ -272,6 +273,32 @@ TEST_CASE("finding thresholds travel with the heads: saved, loaded, and carried 
   CHECK(heads.finding_thresholds()[static_cast<size_t>(Finding::Irma)] == 0.15f);  // unchanged
 }
 
+namespace {
+
+// Images for calibration, each showing one finding (applicable to it alone) with the heads'
+// pooled probability and, when given, its lesion peak's.
+struct CalibrationImages {
+  std::vector<HeadPrediction> predictions;
+  std::vector<ImageTargets> targets;
+  void add(Finding f, float pooled, int truth, std::optional<float> peak = std::nullopt) {
+    HeadPrediction p;
+    p.finding_probability.fill(0.0f);
+    p.finding_probability[static_cast<size_t>(f)] = pooled;
+    if (peak) {
+      p.has_lesion_peaks = true;
+      p.lesion_peak_probability.fill(0.0f);
+      p.lesion_peak_probability[static_cast<size_t>(f)] = *peak;
+    }
+    ImageTargets t;
+    t.findings.fill(-1);
+    t.findings[static_cast<size_t>(f)] = static_cast<int8_t>(truth);
+    predictions.push_back(p);
+    targets.push_back(t);
+  }
+};
+
+}  // namespace
+
 TEST_CASE("a finding read from its lesion map's peak: the largest cell logit, saved with the heads, refused without the grid") {
   AuxiliaryHeads heads = AuxiliaryHeads::random(6, 9);
   CHECK_FALSE(heads.reads_lesion_peaks());
@@ -352,26 +379,14 @@ TEST_CASE("calibration reads a finding from its lesion peak only where the peak'
   // New vessels: pooled probabilities overlap (positives 0.4, negatives 0.4 or 0.1), the peaks
   // separate them (positives 0.7, negatives 0.2) → the peak, at the separating threshold nearest
   // 0.5 (0.5 itself). Microaneurysms: both separate perfectly → the pooled head keeps it.
-  std::vector<HeadPrediction> predictions;
-  std::vector<ImageTargets> targets;
-  auto add = [&](Finding f, float pooled, float peak, int truth) {
-    HeadPrediction p;
-    p.finding_probability.fill(0.0f);
-    p.lesion_peak_probability.fill(0.0f);
-    p.has_lesion_peaks = true;
-    p.finding_probability[static_cast<size_t>(f)] = pooled;
-    p.lesion_peak_probability[static_cast<size_t>(f)] = peak;
-    ImageTargets t;
-    t.findings.fill(-1);
-    t.findings[static_cast<size_t>(f)] = static_cast<int8_t>(truth);
-    predictions.push_back(p);
-    targets.push_back(t);
-  };
+  CalibrationImages set;
+  std::vector<HeadPrediction>& predictions = set.predictions;
+  const std::vector<ImageTargets>& targets = set.targets;
   for (int i = 0; i < 12; ++i) {
-    add(Finding::Neovascularisation, 0.4f, 0.7f, 1);
-    add(Finding::Neovascularisation, i % 2 ? 0.4f : 0.1f, 0.2f, 0);
-    add(Finding::Microaneurysms, 0.8f, 0.9f, 1);
-    add(Finding::Microaneurysms, 0.2f, 0.1f, 0);
+    set.add(Finding::Neovascularisation, 0.4f, 1, 0.7f);
+    set.add(Finding::Neovascularisation, i % 2 ? 0.4f : 0.1f, 0, 0.2f);
+    set.add(Finding::Microaneurysms, 0.8f, 1, 0.9f);
+    set.add(Finding::Microaneurysms, 0.2f, 0, 0.1f);
   }
   const FindingReading reading = calibrated_finding_reading(predictions, targets, 10);
   CHECK(reading.sources[static_cast<size_t>(Finding::Neovascularisation)] == FindingSource::LesionPeak);
@@ -400,18 +415,10 @@ TEST_CASE("calibration picks each finding's F1-best threshold, nearest 0.5 among
   // 0.15 … 0.30 the one nearest 0.5 is 0.30. Microaneurysms: positives 0.8, negatives 0.6 → 0.65 …
   // 0.80 all perfect, 0.50 is not: 0.65 wins. Ghost glands: 2 positives only → 0.5. OCT drusen
   // are not applicable to these images and keep 0.5.
-  std::vector<HeadPrediction> predictions;
-  std::vector<ImageTargets> targets;
-  auto add = [&](Finding f, float p, int truth) {
-    HeadPrediction prediction;
-    prediction.finding_probability.fill(0.0f);
-    prediction.finding_probability[static_cast<size_t>(f)] = p;
-    ImageTargets t;
-    t.findings.fill(-1);
-    t.findings[static_cast<size_t>(f)] = static_cast<int8_t>(truth);
-    predictions.push_back(prediction);
-    targets.push_back(t);
-  };
+  CalibrationImages set;
+  const std::vector<HeadPrediction>& predictions = set.predictions;
+  const std::vector<ImageTargets>& targets = set.targets;
+  auto add = [&](Finding f, float p, int truth) { set.add(f, p, truth); };
   for (int i = 0; i < 12; ++i) add(Finding::Irma, 0.3f, 1), add(Finding::Irma, 0.1f, 0);
   for (int i = 0; i < 12; ++i) add(Finding::Microaneurysms, 0.8f, 1), add(Finding::Microaneurysms, 0.6f, 0);
   add(Finding::GhostGlands, 0.2f, 1), add(Finding::GhostGlands, 0.2f, 1), add(Finding::GhostGlands, 0.1f, 0);
