@@ -190,7 +190,7 @@ nlohmann::json VisionTrainer::validate() {
   const int64_t n = static_cast<int64_t>(s.validation.size());
   double loss = 0, lesion_loss = 0;
   int64_t modality_right = 0, gradable_right = 0, gradable_n = 0;
-  std::array<int64_t, kFindingCount> cell_tp{}, cell_fp{}, cell_fn{};  // lesion maps, supervised cells
+  std::array<BinaryCounts, kFindingCount> cells{};  // lesion maps, over the supervised cells
   std::array<int64_t, kGradeScaleCount> grade_right{}, grade_n{};
   std::array<std::vector<std::vector<int64_t>>, kGradeScaleCount> confusion;  // [truth][predicted]
   for (int g = 0; g < kGradeScaleCount; ++g) {
@@ -222,9 +222,9 @@ nlohmann::json VisionTrainer::validate() {
                                     .contiguous();  // (3, F): true positives, false positives, false negatives
       const int64_t* count = counts.data_ptr<int64_t>();
       for (int f = 0; f < kFindingCount; ++f) {
-        cell_tp[f] += count[f];
-        cell_fp[f] += count[kFindingCount + f];
-        cell_fn[f] += count[2 * kFindingCount + f];
+        cells[f].true_positives += count[f];
+        cells[f].false_positives += count[kFindingCount + f];
+        cells[f].false_negatives += count[2 * kFindingCount + f];
       }
     }
     const std::vector<HeadPrediction> predicted = s.heads->predict(logits);
@@ -251,8 +251,7 @@ nlohmann::json VisionTrainer::validate() {
     out["lesion_loss"] = lesion_loss / static_cast<double>(n);
     nlohmann::json cell_f1 = nlohmann::json::object();  // per finding, over the supervised cells
     for (int f = 0; f < kFindingCount; ++f)
-      if (cell_tp[f] + cell_fn[f] > 0)
-        cell_f1[finding_code(static_cast<Finding>(f))] = 2.0 * cell_tp[f] / (2.0 * cell_tp[f] + cell_fp[f] + cell_fn[f]);
+      if (cells[f].support() > 0) cell_f1[finding_code(static_cast<Finding>(f))] = cells[f].f1();
     out["lesion_cell_f1"] = cell_f1;
   }
   for (int g = 0; g < kGradeScaleCount; ++g)
