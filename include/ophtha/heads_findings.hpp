@@ -27,9 +27,11 @@ namespace ophtha {
 
 // The labels the heads predict for one image of `modality`: findings of that modality the heads
 // read as present (HeadPrediction::finding_present), the argmax grade of each of its scales —
-// raised, on an ordinal scale, to the level those findings define (implied_level of
-// label_sampler.hpp: new vessels or vitreous haemorrhage are PDR whatever the ICDR head says; large
-// drusen at least AREDS 3) except ICDR's severe NPDR, which extent defines — or ungradable.
+// raised, on an ordinal scale, to the level defined (implied_level of label_sampler.hpp) by the
+// findings read that are also more likely present than not (score ≥ 0.5; a calibrated threshold
+// below 0.5 lists a finding, it does not overrule a grade head): new vessels or vitreous
+// haemorrhage are PDR whatever the ICDR head says, large drusen at least AREDS 3; ICDR's severe
+// NPDR, which extent defines, is never implied — or ungradable.
 OPHTHA_API EyeLabels heads_reading(const HeadPrediction& prediction, Modality modality);
 
 // The line above for one image. lang "zh" or "en"; Error(InvalidArgument) otherwise. Deterministic.

@@ -36,15 +36,21 @@ EyeLabels heads_reading(const HeadPrediction& prediction, Modality modality) {
     labels.ungradable = {modality};
     return labels;
   }
-  for (int f = 0; f < kFindingCount; ++f)
-    if (finding_modality(static_cast<Finding>(f)) == modality && prediction.finding_present(static_cast<Finding>(f)))
-      labels.findings.push_back(static_cast<Finding>(f));
+  // The findings read (at the heads' thresholds, which favour F1), and those more likely present
+  // than not: only these overrule a grade head.
+  std::vector<Finding> likely;
+  for (int f = 0; f < kFindingCount; ++f) {
+    const auto finding = static_cast<Finding>(f);
+    if (finding_modality(finding) != modality || !prediction.finding_present(finding)) continue;
+    labels.findings.push_back(finding);
+    if (prediction.finding_score(finding) >= 0.5f) likely.push_back(finding);
+  }
   for (int s = 0; s < kGradeScaleCount; ++s) {
     const auto scale = static_cast<GradeScale>(s);
     const GradeScaleInfo& info = grade_scale_info(scale);
     if (info.modality != modality) continue;
     int level = prediction.grade[static_cast<size_t>(s)];
-    if (info.ordinal) level = std::max(level, defined_level(scale, labels.findings));
+    if (info.ordinal) level = std::max(level, defined_level(scale, likely));
     labels.grades[scale] = level;
   }
   return labels;

@@ -3,6 +3,7 @@
 // instrument line of report_writer.hpp for them plus the grades, and an ungradable image reads so.
 #include "support/doctest_with_aten.hpp"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -59,7 +60,7 @@ TEST_CASE("the heads' reading keeps the findings of the image's modality at thei
          std::vector<Finding>{Finding::Microaneurysms, Finding::HardExudates}));
 }
 
-TEST_CASE("the reading's grade on an ordinal scale is at least the level its own findings define, save severe NPDR") {
+TEST_CASE("the reading's grade on an ordinal scale is at least the level its likely findings define, save severe NPDR") {
   HeadPrediction p = prediction(0.9f);  // ICDR head: 2 (moderate); AREDS 1; microaneurysms, dot-blot haemorrhages read
   p.grade[static_cast<size_t>(GradeScale::Areds)] = 0;
   auto icdr = [&] { return heads_reading(p, Modality::Cfp).grades.at(GradeScale::Icdr); };
@@ -67,6 +68,12 @@ TEST_CASE("the reading's grade on an ordinal scale is at least the level its own
   // New vessels read: PDR, whatever the ICDR head says.
   p.finding_probability[static_cast<size_t>(Finding::Neovascularisation)] = 0.7f;
   CHECK(icdr() == 4);
+  // Read at a calibrated threshold below 0.5 but less likely present than not: listed, no PDR.
+  p.finding_probability[static_cast<size_t>(Finding::Neovascularisation)] = 0.3f;
+  p.finding_threshold[static_cast<size_t>(Finding::Neovascularisation)] = 0.2f;
+  const EyeLabels listed = heads_reading(p, Modality::Cfp);
+  CHECK(std::find(listed.findings.begin(), listed.findings.end(), Finding::Neovascularisation) != listed.findings.end());
+  CHECK(listed.grades.at(GradeScale::Icdr) == 2);
   p.finding_probability[static_cast<size_t>(Finding::Neovascularisation)] = 0.1f;
   p.finding_probability[static_cast<size_t>(Finding::VitreousHaemorrhage)] = 0.7f;
   CHECK(icdr() == 4);
