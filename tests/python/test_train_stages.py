@@ -11,6 +11,7 @@ when a finished run is resumed); in bf16 mixed precision both stages compute oth
 in f32 and a resumed run still writes the uninterrupted bundle; a bad stage is refused naming the key.
 """
 import json
+import struct
 import shutil
 import subprocess
 import sys
@@ -139,6 +140,21 @@ def test_multimodal_run_stopped_and_resumed_writes_the_uninterrupted_bundle(opht
         assert (folder / "parts-bundle" / name).read_bytes() == (folder / "whole-bundle" / name).read_bytes(), name
 
 
+NEOVASCULARISATION = 7  # its index among the 26 findings (study.hpp)
+
+
+def with_finding_source(heads_path, finding, source):
+    """The bytes of a version-4 heads file with one finding's source (0 pooled, 1 lesion peak) set."""
+    data = bytearray(heads_path.read_bytes())
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + size])
+    assert header["__metadata__"]["ophtha_heads_version"] == "4"
+    begin, _ = header["heads.findings.source"]["data_offsets"]
+    at = 8 + size + begin + 4 * finding
+    data[at:at + 4] = struct.pack("<f", source)
+    return bytes(data)
+
+
 def test_heads_findings_put_the_heads_reading_into_training_prompts_and_the_bundle(ophtha, work_dir):
     folder = work_dir / "train-stages"
     if not (folder / "encoder.safetensors").exists():
@@ -160,6 +176,19 @@ def test_heads_findings_put_the_heads_reading_into_training_prompts_and_the_bund
     assert "heads_findings" not in json.loads((folder / "plain-bundle" / "ophtha-bundle.json").read_text())["prompt"]
     image = json.loads((folder / "data/manifest.jsonl").read_text().splitlines()[0])["images"][0]
     ophtha.ok("report", "--model", folder / "guided-bundle", "--max-tokens", "4", "--image",
+              f"{folder / 'data' / image['path']}:{image['modality']}:{image['eye']}")
+
+    # Heads that read new vessels by their lesion map's peak: the run takes each image's peaks from the
+    # encoder's full grid (before pooling) for the prompts; the bundle keeps those heads and reports.
+    peaked = folder / "peaked-heads.safetensors"
+    peaked.write_bytes(with_finding_source(folder / "heads.safetensors", NEOVASCULARISATION, 1.0))
+    run = json.loads(guided.read_text())
+    run["heads"] = {"from": str(peaked)}
+    run["output"]["bundle"] = "peaked-bundle"
+    (folder / "peaked.json").write_text(json.dumps(run))
+    ophtha.ok("train", "--config", folder / "peaked.json", timeout=300)
+    assert (folder / "peaked-bundle" / "heads.safetensors").read_bytes() == peaked.read_bytes()
+    ophtha.ok("report", "--model", folder / "peaked-bundle", "--max-tokens", "4", "--image",
               f"{folder / 'data' / image['path']}:{image['modality']}:{image['eye']}")
 
     headless = json.loads(guided.read_text())
