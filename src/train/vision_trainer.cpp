@@ -9,6 +9,7 @@
 #include "llm/cpu_threads.hpp"
 #include "ophtha/clinical_metrics.hpp"
 #include "ophtha/error.hpp"
+#include "ophtha/heads_findings.hpp"
 #include "ophtha/trainable_resnet.hpp"
 #include "ophtha/train_stages.hpp"
 #include "train/mixed_precision.hpp"
@@ -284,6 +285,22 @@ nlohmann::json VisionTrainer::calibrate_thresholds() {
   out["finding_thresholds"] = thresholds;
   out["finding_sources"] = sources;
   out["lesion_peak_f1"] = peak_f1;
+  // The grades as the calibrated heads read an image (heads_reading: an ordinal grade raised to
+  // what its likely findings define), against the truth.
+  std::array<int64_t, kGradeScaleCount> right{}, graded{};
+  for (size_t i = 0; i < read.size(); ++i) {
+    const EyeLabels labels = heads_reading(read[i], s.validation[i].modality);
+    for (int g = 0; g < kGradeScaleCount; ++g) {
+      const int8_t truth = s.validation_targets[i].grades[static_cast<size_t>(g)];
+      if (truth < 0) continue;  // an image read ungradable states no grade: wrong
+      const auto level = labels.grades.find(static_cast<GradeScale>(g));
+      graded[g] += 1, right[g] += level != labels.grades.end() && level->second == truth;
+    }
+  }
+  nlohmann::json read_accuracy = nlohmann::json::object();
+  for (int g = 0; g < kGradeScaleCount; ++g)
+    if (graded[g]) read_accuracy[grade_scale_info(static_cast<GradeScale>(g)).code] = static_cast<double>(right[g]) / graded[g];
+  out["read_grades_accuracy"] = read_accuracy;
   return out;
 }
 
@@ -356,7 +373,8 @@ void VisionTrainer::run(const std::function<bool(const ImageStepReport&)>& on_st
                          {"val_calibrated_findings_f1", v["findings_f1"]},
                          {"finding_thresholds", v["finding_thresholds"]},
                          {"finding_sources", v["finding_sources"]},
-                         {"val_lesion_peak_findings_f1", v["lesion_peak_f1"]}});
+                         {"val_lesion_peak_findings_f1", v["lesion_peak_f1"]},
+                         {"val_read_grades_accuracy", v["read_grades_accuracy"]}});
   }
   write_outputs();
 }

@@ -279,6 +279,9 @@ def test_calibrated_thresholds_are_logged_written_and_a_finished_run_calibrates_
     assert set(sources) == set(thresholds) and set(sources.values()) <= {"pooled", "lesion_peak"}, sources
     # The lesion maps' peaks competed for every finding calibrated; a finding read by its peak reads
     # at the peak's best F1, one read by the pooled head at least as well as its peak could.
+    # The grades as the calibrated heads read the images: each scale the validation split grades.
+    read = calibrated["val_read_grades_accuracy"]
+    assert {"icdr", "areds", "cup_disc"} <= set(read) and all(0 <= a <= 1 for a in read.values()), read
     peak_f1 = calibrated["val_lesion_peak_findings_f1"]
     assert peak_f1 and set(peak_f1) <= set(at_half), peak_f1
     for code, f1 in peak_f1.items():
