@@ -214,11 +214,13 @@ OPHTHA_API FindingThresholds calibrated_finding_thresholds(const std::vector<Hea
                                                            const std::vector<ImageTargets>& targets,
                                                            int min_positives = 10);
 
-// As calibrated_finding_thresholds, choosing per finding the source as well: the lesion peak
-// (HeadPrediction::lesion_peak_probability) competes with the pooled probability when every
-// prediction has_lesion_peaks, and is chosen only when its best F1 is higher (ties keep the
-// pooled head). A finding with too few positives keeps the pooled head at 0.5.
+// As calibrated_finding_thresholds, choosing per finding the source as well: with
+// try_lesion_peaks and when every prediction has_lesion_peaks, the lesion peak
+// (HeadPrediction::lesion_peak_probability) competes with the pooled probability, and is chosen
+// only when its best F1 is higher (ties keep the pooled head). A finding with too few positives
+// keeps the pooled head at 0.5.
 OPHTHA_API FindingReading calibrated_finding_reading(const std::vector<HeadPrediction>& predictions,
-                                                     const std::vector<ImageTargets>& targets, int min_positives = 10);
+                                                     const std::vector<ImageTargets>& targets, int min_positives = 10,
+                                                     bool try_lesion_peaks = true);
 
 }  // namespace ophtha

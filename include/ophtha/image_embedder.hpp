@@ -37,13 +37,17 @@ struct ImageEmbedderOptions {
   // Names the encoder's weights in cache keys (e.g. file_fingerprint(encoder path)); required
   // when a cache is given, since two encoders must never share entries.
   std::string encoder_identity;
+  // Keep each image's encoder grid in ImageEmbedding::tokens (and in its cache entry) — for
+  // auxiliary heads that read findings by their lesion maps' peaks. Off, tokens stay undefined
+  // and an entry weighs about a twelfth (the demo's encoder: 4.6 KB against 56 KB).
+  bool keep_grid = false;
 };
 
 // One image through the vision path: what the LLM reads, and what the auxiliary heads read.
 struct ImageEmbedding {
   at::Tensor embedding;  // (N', d) f32: the projector's output
   at::Tensor pooled;     // (C) f32: the encoder's pooled features
-  at::Tensor tokens;     // (N, C) f32: the encoder's grid (the auxiliary heads' lesion maps read it)
+  at::Tensor tokens;     // (N, C) f32: the encoder's grid, with options.keep_grid (the heads' lesion maps read it)
 };
 
 class OPHTHA_API ImageEmbedder {
@@ -61,7 +65,8 @@ class OPHTHA_API ImageEmbedder {
   // Errors: as preprocess(), VisionEncoder::encode() and FeatureProjector::project().
   std::vector<at::Tensor> embed(const std::vector<Image>& images) const;
 
-  // The same, with each image's pooled encoder features and grid (cached beside its embedding).
+  // The same, with each image's pooled encoder features and, with options.keep_grid, its grid
+  // (cached beside its embedding).
   std::vector<ImageEmbedding> embed_images(const std::vector<Image>& images) const;
 
   // What identifies the encoder + projector pair in cache keys.

@@ -62,8 +62,9 @@ ImageEmbedder::ImageEmbedder(std::shared_ptr<const VisionEncoder> encoder,
          "the encoder's weights)");
   // preprocess() validates the options; fail here, before any image, rather than in embed().
   preprocess(Image::from_pixels("\0\0\0", 1, 1, 3, 3, 8, Modality::Oct, Eye::OD), options_.preprocess);
+  // Entries with and without the grid differ in layout: they never answer for each other.
   model_identity_ = options_.encoder_identity + "/" + std::string(encoder_arch_name(encoder_->arch())) + "/" +
-                    projector_->fingerprint();
+                    projector_->fingerprint() + (options_.keep_grid ? "/grid" : "");
 }
 
 std::vector<at::Tensor> ImageEmbedder::embed(const std::vector<Image>& images) const {
@@ -72,9 +73,9 @@ std::vector<at::Tensor> ImageEmbedder::embed(const std::vector<Image>& images) c
   return out;
 }
 
-// A cache entry holds the three tensors of an image, flattened one after the other behind the
-// number of embedding rows: [N' | embedding (N'·d) | pooled (C) | grid (N·C)], so that one lookup
-// answers for all.
+// A cache entry holds the tensors of an image, flattened one after the other behind the number
+// of embedding rows: [N' | embedding (N'·d) | pooled (C) | grid (N·C), with keep_grid], so that
+// one lookup answers for all.
 std::vector<ImageEmbedding> ImageEmbedder::embed_images(const std::vector<Image>& images) const {
   at::NoGradGuard no_grad;
   const int64_t channels = encoder_->channels();
@@ -85,8 +86,9 @@ std::vector<ImageEmbedding> ImageEmbedder::embed_images(const std::vector<Image>
   auto unpack = [&](const at::Tensor& packed) {
     const auto n = static_cast<int64_t>(packed[0].item<float>());
     const int64_t cells = (packed.numel() - 1 - n * dim - channels) / channels;
-    return ImageEmbedding{packed.narrow(0, 1, n * dim).view({n, dim}), packed.narrow(0, 1 + n * dim, channels),
-                          packed.narrow(0, 1 + n * dim + channels, cells * channels).view({cells, channels})};
+    ImageEmbedding e{packed.narrow(0, 1, n * dim).view({n, dim}), packed.narrow(0, 1 + n * dim, channels), {}};
+    if (options_.keep_grid) e.tokens = packed.narrow(0, 1 + n * dim + channels, cells * channels).view({cells, channels});
+    return e;
   };
   for (size_t i = 0; i < images.size(); ++i) {
     if (cache_) {
@@ -116,8 +118,9 @@ std::vector<ImageEmbedding> ImageEmbedder::embed_images(const std::vector<Image>
       const auto row = static_cast<int64_t>(k - from);
       // One storage per image, not the batch's.
       const at::Tensor rows = at::full({1}, static_cast<float>(projected.size(1)), at::kFloat);
-      const at::Tensor packed =
-          at::cat({rows, projected[row].flatten(), features.pooled[row], features.tokens[row].flatten()});
+      std::vector<at::Tensor> parts{rows, projected[row].flatten(), features.pooled[row]};
+      if (options_.keep_grid) parts.push_back(features.tokens[row].flatten());
+      const at::Tensor packed = at::cat(parts);
       out[i] = unpack(packed);
       if (cache_) cache_->insert(keys[i], packed);
     }

@@ -354,13 +354,14 @@ std::vector<HeadPrediction> AuxiliaryHeads::predict(const HeadLogits& logits) co
 }
 
 FindingReading calibrated_finding_reading(const std::vector<HeadPrediction>& predictions,
-                                          const std::vector<ImageTargets>& targets, int min_positives) {
+                                          const std::vector<ImageTargets>& targets, int min_positives,
+                                          bool try_lesion_peaks) {
   if (predictions.size() != targets.size())
     fail(ErrorCode::InvalidArgument, "calibrated_finding_reading: {} predictions for {} targets, expected one each",
          predictions.size(), targets.size());
   if (min_positives < 1)
     fail(ErrorCode::InvalidArgument, "calibrated_finding_reading: min_positives is {}, expected >= 1", min_positives);
-  const bool peaks = !predictions.empty() &&
+  const bool peaks = try_lesion_peaks && !predictions.empty() &&
                      std::all_of(predictions.begin(), predictions.end(), [](const HeadPrediction& p) { return p.has_lesion_peaks; });
   constexpr int kSteps = 19;  // 0.05, 0.10, ..., 0.95
   FindingReading out;
@@ -406,9 +407,7 @@ FindingReading calibrated_finding_reading(const std::vector<HeadPrediction>& pre
 
 FindingThresholds calibrated_finding_thresholds(const std::vector<HeadPrediction>& predictions,
                                                 const std::vector<ImageTargets>& targets, int min_positives) {
-  std::vector<HeadPrediction> pooled = predictions;
-  for (HeadPrediction& p : pooled) p.has_lesion_peaks = false;  // the pooled head only
-  return calibrated_finding_reading(pooled, targets, min_positives).thresholds;
+  return calibrated_finding_reading(predictions, targets, min_positives, /*try_lesion_peaks=*/false).thresholds;
 }
 
 }  // namespace ophtha

@@ -69,6 +69,7 @@ std::shared_ptr<const ReportModel> ReportModel::load(const std::string& bundle_p
     ImageEmbedderOptions o;
     o.preprocess = b.preprocessing.at(m);
     o.encoder_identity = identity;
+    o.keep_grid = model->heads_ && model->heads_->reads_lesion_peaks();  // only such heads read the grid
     model->embedders_.push_back(std::make_unique<ImageEmbedder>(model->encoder_, model->projector_, o, model->cache_));
   }
   return model;
@@ -184,12 +185,13 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   if (heads && !images.empty()) {
     at::NoGradGuard no_grad;
     std::vector<at::Tensor> pooled, peaks;
+    const bool read_peaks = heads->reads_lesion_peaks();  // the embedders then kept the grids
     for (const ImageEmbedding& e : encoded) {
       pooled.push_back(e.pooled);
-      peaks.push_back(heads->lesion_peaks(e.tokens.unsqueeze(0)));  // grids may differ in size between modalities
+      if (read_peaks) peaks.push_back(heads->lesion_peaks(e.tokens.unsqueeze(0)));  // grids may differ in size between modalities
     }
     HeadLogits logits = heads->forward(at::stack(pooled));
-    logits.lesion_peaks = at::cat(peaks);
+    if (read_peaks) logits.lesion_peaks = at::cat(peaks);
     predictions = heads->predict(logits);
   }
   std::vector<Image> used_images;

@@ -275,15 +275,18 @@ nlohmann::json VisionTrainer::calibrate_thresholds() {
   for (HeadPrediction& p : read) p.finding_threshold = reading.thresholds, p.finding_source = reading.sources;
   nlohmann::json out = findings_f1(read, s.validation_targets);
   nlohmann::json thresholds = nlohmann::json::object(), sources = nlohmann::json::object();
-  nlohmann::json peak_f1 = nlohmann::json::object();  // the best F1 of each finding's lesion peak, where tried
+  // The best F1 of each finding's pooled head and lesion peak, where tried.
+  nlohmann::json pooled_f1 = nlohmann::json::object(), peak_f1 = nlohmann::json::object();
   for (int f = 0; f < kFindingCount; ++f) {
     const char* code = finding_code(static_cast<Finding>(f));
     thresholds[code] = reading.thresholds[static_cast<size_t>(f)];
     sources[code] = reading.sources[static_cast<size_t>(f)] == FindingSource::LesionPeak ? "lesion_peak" : "pooled";
+    if (reading.pooled_f1[static_cast<size_t>(f)] >= 0) pooled_f1[code] = reading.pooled_f1[static_cast<size_t>(f)];
     if (reading.lesion_peak_f1[static_cast<size_t>(f)] >= 0) peak_f1[code] = reading.lesion_peak_f1[static_cast<size_t>(f)];
   }
   out["finding_thresholds"] = thresholds;
   out["finding_sources"] = sources;
+  out["pooled_f1"] = pooled_f1;
   out["lesion_peak_f1"] = peak_f1;
   // The grades as the calibrated heads read an image (heads_reading: an ordinal grade raised to
   // what its likely findings define), against the truth.
@@ -373,6 +376,7 @@ void VisionTrainer::run(const std::function<bool(const ImageStepReport&)>& on_st
                          {"val_calibrated_findings_f1", v["findings_f1"]},
                          {"finding_thresholds", v["finding_thresholds"]},
                          {"finding_sources", v["finding_sources"]},
+                         {"val_pooled_findings_f1", v["pooled_f1"]},
                          {"val_lesion_peak_findings_f1", v["lesion_peak_f1"]},
                          {"val_read_grades_accuracy", v["read_grades_accuracy"]}});
   }

@@ -283,12 +283,14 @@ def test_calibrated_thresholds_are_logged_written_and_a_finished_run_calibrates_
     read = calibrated["val_read_grades_accuracy"]
     assert {"icdr", "areds", "cup_disc"} <= set(read) and all(0 <= a <= 1 for a in read.values()), read
     peak_f1 = calibrated["val_lesion_peak_findings_f1"]
-    assert peak_f1 and set(peak_f1) <= set(at_half), peak_f1
+    pooled_f1 = calibrated["val_pooled_findings_f1"]
+    assert peak_f1 and set(peak_f1) == set(pooled_f1) <= set(at_half), (peak_f1, pooled_f1)
     for code, f1 in peak_f1.items():
+        read_f1 = calibrated["val_calibrated_findings_f1"][code]
         if sources[code] == "lesion_peak":
-            assert abs(calibrated["val_calibrated_findings_f1"][code] - f1) < 1e-12, code
+            assert abs(read_f1 - f1) < 1e-12 and f1 > pooled_f1[code], code
         else:
-            assert calibrated["val_calibrated_findings_f1"][code] >= f1 - 1e-12, code
+            assert abs(read_f1 - pooled_f1[code]) < 1e-12 and read_f1 >= f1 - 1e-12, code
     # The pooled head at 0.5 is among the readings searched: calibrating on a split never lowers a
     # finding's F1 there.
     assert set(calibrated["val_calibrated_findings_f1"]) == set(at_half)

@@ -102,10 +102,12 @@ TEST_CASE("asking again about the same images hits the cache; a new image or ano
   CHECK(cache->stats().misses == 5);
 }
 
-TEST_CASE("embed_images gives each image's pooled encoder features and grid too, from the cache as well") {
+TEST_CASE("embed_images gives each image's pooled encoder features and, with keep_grid, its grid, from the cache as well") {
   auto cache = std::make_shared<EmbeddingCache>(1 << 20);
   const auto proj = projector();
-  const ImageEmbedder embedder(encoder(), proj, options(), cache);
+  ImageEmbedderOptions with_grid = options();
+  with_grid.keep_grid = true;
+  const ImageEmbedder embedder(encoder(), proj, with_grid, cache);
   const std::vector<Image> images = study();
   const std::vector<ImageEmbedding> first = embedder.embed_images(images);
   const std::vector<ImageEmbedding> again = embedder.embed_images(images);
@@ -122,6 +124,23 @@ TEST_CASE("embed_images gives each image's pooled encoder features and grid too,
     CHECK(at::equal(again[i].embedding, first[i].embedding));
     CHECK(at::equal(again[i].tokens, first[i].tokens));
   }
+  // Without keep_grid (the default) no grid is given or cached, and the entries — another layout —
+  // are not those of the embedder that keeps it.
+  const size_t grid_bytes = cache->stats().bytes;
+  const ImageEmbedder lean(encoder(), proj, options(), cache);
+  const std::vector<ImageEmbedding> lean_out = lean.embed_images(images);
+  CHECK(cache->stats().misses == 6);
+  size_t grids = 0;
+  for (const ImageEmbedding& e : first) grids += static_cast<size_t>(e.tokens.numel()) * sizeof(float);
+  CHECK(cache->stats().bytes - grid_bytes == grid_bytes - grids);  // the same entries less their grids
+  for (size_t i = 0; i < images.size(); ++i) {
+    CHECK_FALSE(lean_out[i].tokens.defined());
+    CHECK(at::equal(lean_out[i].pooled, first[i].pooled));
+    CHECK(at::equal(lean_out[i].embedding, first[i].embedding));
+  }
+  CHECK(cache->stats().hits == 3);
+  lean.embed_images(images);
+  CHECK(cache->stats().hits == 6);
 }
 
 TEST_CASE("a projector for other channels, a bad batch size or a cache without identity are refused") {

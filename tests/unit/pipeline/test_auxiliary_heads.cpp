@@ -408,6 +408,10 @@ TEST_CASE("calibration reads a finding from its lesion peak only where the peak'
   CHECK(pooled.thresholds[static_cast<size_t>(Finding::Neovascularisation)] == 0.40f);
   predictions.back().has_lesion_peaks = true;
   CHECK(calibrated_finding_thresholds(predictions, targets, 10) == pooled.thresholds);
+  const FindingReading not_tried = calibrated_finding_reading(predictions, targets, 10, /*try_lesion_peaks=*/false);
+  CHECK(not_tried.sources == default_finding_sources());
+  CHECK(not_tried.thresholds == pooled.thresholds);
+  CHECK(not_tried.lesion_peak_f1 == unmeasured_f1());
 }
 
 TEST_CASE("calibration picks each finding's F1-best threshold, nearest 0.5 among equals, 0.5 without enough positives") {
