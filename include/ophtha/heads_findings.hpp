@@ -30,8 +30,9 @@ namespace ophtha {
 // raised, on an ordinal scale, to the level defined (implied_level of label_sampler.hpp) by the
 // findings read that are also more likely present than not (score ≥ 0.5; a calibrated threshold
 // below 0.5 lists a finding, it does not overrule a grade head): new vessels or vitreous
-// haemorrhage are PDR whatever the ICDR head says, large drusen at least AREDS 3; ICDR's severe
-// NPDR, which extent defines, is never implied — or ungradable.
+// haemorrhage are PDR whatever the ICDR head says, IRMA or venous beading (the 4-2-1 features,
+// which the labels state only at their extent) at least severe NPDR, large drusen at least
+// AREDS 3 — or ungradable.
 OPHTHA_API EyeLabels heads_reading(const HeadPrediction& prediction, Modality modality);
 
 // The line above for one image. lang "zh" or "en"; Error(InvalidArgument) otherwise. Deterministic.

@@ -12,23 +12,6 @@
 
 namespace ophtha {
 
-namespace {
-
-// The least level of an ordinal scale that `findings` define by themselves (implied_level), -1
-// for a scale without such a rule. ICDR's severe NPDR is defined by extent (the 4-2-1 rule: many
-// haemorrhages in four quadrants, beading in two, prominent IRMA in one), which a list of findings
-// does not state, so IRMA and venous beading define no level here; new vessels or vitreous
-// haemorrhage define PDR, any haemorrhage, exudate or cotton-wool spot moderate NPDR.
-int defined_level(GradeScale scale, const std::vector<Finding>& findings) {
-  if (scale != GradeScale::Icdr) return implied_level(scale, findings);
-  std::vector<Finding> defining;
-  for (Finding f : findings)
-    if (f != Finding::Irma && f != Finding::VenousBeading) defining.push_back(f);
-  return implied_level(scale, defining);
-}
-
-}  // namespace
-
 EyeLabels heads_reading(const HeadPrediction& prediction, Modality modality) {
   EyeLabels labels;
   labels.imaged = {modality};
@@ -50,7 +33,7 @@ EyeLabels heads_reading(const HeadPrediction& prediction, Modality modality) {
     const GradeScaleInfo& info = grade_scale_info(scale);
     if (info.modality != modality) continue;
     int level = prediction.grade[static_cast<size_t>(s)];
-    if (info.ordinal) level = std::max(level, defined_level(scale, likely));
+    if (info.ordinal) level = std::max(level, implied_level(scale, likely));
     labels.grades[scale] = level;
   }
   return labels;

@@ -60,7 +60,7 @@ TEST_CASE("the heads' reading keeps the findings of the image's modality at thei
          std::vector<Finding>{Finding::Microaneurysms, Finding::HardExudates}));
 }
 
-TEST_CASE("the reading's grade on an ordinal scale is at least the level its likely findings define, save severe NPDR") {
+TEST_CASE("the reading's grade on an ordinal scale is at least the level its likely findings define") {
   HeadPrediction p = prediction(0.9f);  // ICDR head: 2 (moderate); AREDS 1; microaneurysms, dot-blot haemorrhages read
   p.grade[static_cast<size_t>(GradeScale::Areds)] = 0;
   auto icdr = [&] { return heads_reading(p, Modality::Cfp).grades.at(GradeScale::Icdr); };
@@ -78,13 +78,20 @@ TEST_CASE("the reading's grade on an ordinal scale is at least the level its lik
   p.finding_probability[static_cast<size_t>(Finding::VitreousHaemorrhage)] = 0.7f;
   CHECK(icdr() == 4);
   p.finding_probability[static_cast<size_t>(Finding::VitreousHaemorrhage)] = 0.1f;
-  // IRMA and venous beading define no level (severe NPDR is a matter of extent): the head's 2 stays.
+  // IRMA or venous beading (the 4-2-1 features) define severe NPDR, each alone.
   p.finding_probability[static_cast<size_t>(Finding::Irma)] = 0.7f;
-  p.finding_probability[static_cast<size_t>(Finding::VenousBeading)] = 0.7f;
-  CHECK(icdr() == 2);
-  // A head's grade above what the findings define is kept (the floor only raises): ICDR 3 stays 3.
-  p.grade[static_cast<size_t>(GradeScale::Icdr)] = 3;
   CHECK(icdr() == 3);
+  p.finding_probability[static_cast<size_t>(Finding::Irma)] = 0.1f;
+  p.finding_probability[static_cast<size_t>(Finding::VenousBeading)] = 0.7f;
+  CHECK(icdr() == 3);
+  // ... but not when read below the heads' threshold, however likely: beading calibrated at 0.8.
+  p.finding_threshold[static_cast<size_t>(Finding::VenousBeading)] = 0.8f;
+  CHECK(icdr() == 2);
+  p.finding_threshold[static_cast<size_t>(Finding::VenousBeading)] = 0.5f;
+  // A head's grade above what the findings define is kept (the floor only raises): PDR stays PDR.
+  p.grade[static_cast<size_t>(GradeScale::Icdr)] = 4;
+  CHECK(icdr() == 4);
+  p.finding_probability[static_cast<size_t>(Finding::VenousBeading)] = 0.1f;
   // The dot-blot haemorrhages define moderate NPDR: an ICDR head saying "no DR" is raised to 2.
   p.grade[static_cast<size_t>(GradeScale::Icdr)] = 0;
   CHECK(icdr() == 2);
