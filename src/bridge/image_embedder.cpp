@@ -85,9 +85,12 @@ std::vector<ImageEmbedding> ImageEmbedder::embed_images(const std::vector<Image>
   std::vector<size_t> misses;
   auto unpack = [&](const at::Tensor& packed) {
     const auto n = static_cast<int64_t>(packed[0].item<float>());
-    const int64_t cells = (packed.numel() - 1 - n * dim - channels) / channels;
+    const int64_t grid_start = 1 + n * dim + channels;
     ImageEmbedding e{packed.narrow(0, 1, n * dim).view({n, dim}), packed.narrow(0, 1 + n * dim, channels), {}};
-    if (options_.keep_grid) e.tokens = packed.narrow(0, 1 + n * dim + channels, cells * channels).view({cells, channels});
+    if (options_.keep_grid) {
+      const int64_t cells = (packed.numel() - grid_start) / channels;
+      e.tokens = packed.narrow(0, grid_start, cells * channels).view({cells, channels});
+    }
     return e;
   };
   for (size_t i = 0; i < images.size(); ++i) {
