@@ -63,4 +63,20 @@ OPHTHA_API at::Tensor prefill_embeddings(LlamaSession& session, const at::Tensor
 OPHTHA_API GenerateResult generate_after_prompt(LlamaSession& session, const at::Tensor& prompt_logits,
                                                 const GenerateOptions& options);
 
+// Several continuations of the prompt the session holds, decoded side by side as branches
+// (LlamaSession::start_branches): each step runs the next token of every unfinished draft in one
+// pass, reading the weights once for all of them — n drafts cost far less than n calls of
+// generate_after_prompt. Each draft has its own options: sampler and seed, stop strings, token
+// limit, on_token (called on this thread, drafts interleaved step by step); should_abort is polled
+// for every draft at every step (any true → Error(Aborted)). results[i] holds the tokens and text
+// generate_after_prompt(session, prompt_logits, drafts[i]) gives after rewinding to the prompt's
+// end — the same up to the rounding of the batched products, which can change a token only where
+// two candidates' logits tie within ~1e-5. Every result's decode_seconds is the whole batch's time.
+// The session keeps the prompt (position() unchanged) and the branches until its next
+// forward_tokens, forward_embeddings or rewind. Errors as generate_after_prompt; Error(InvalidArgument)
+// for no drafts or more than LlamaSession::kMaxBranches.
+OPHTHA_API std::vector<GenerateResult> generate_drafts_after_prompt(LlamaSession& session,
+                                                                   const at::Tensor& prompt_logits,
+                                                                   const std::vector<GenerateOptions>& drafts);
+
 }  // namespace ophtha

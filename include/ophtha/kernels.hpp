@@ -117,6 +117,20 @@ OPHTHA_API float dot_f32(const float* a, const float* b, int64_t n);
 // y[i] += a * x[i]
 OPHTHA_API void axpy(float a, const float* x, float* y, int64_t n);
 
+// ---- attention helpers: one query head against the rows of a KV cache ------------------
+
+// out[j] = dot(q, rows + j * stride) * scale for j in [0, n): a head's query against n cached keys
+// of `len` floats each, `stride` floats apart. Each dot is the same sequence of roundings
+// whichever j it is and however a key range is split between calls (with AVX2 and len a multiple
+// of 8: 8 FMA lanes over len, then ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7))), eight keys at a time.
+OPHTHA_API void dot_rows(const float* q, const float* rows, int64_t stride, int64_t n, int64_t len, float scale,
+                         float* out);
+// out[d] += sum over j in [0, n) of w[j] * rows[j * stride + d], d in [0, len): the attention's
+// weighted sum of cached values, one rounding (a fused multiply-add with AVX2) per term in order of
+// j, so splitting a key range between calls gives the same result. out must not overlap rows.
+OPHTHA_API void weighted_rows_sum(const float* w, const float* rows, int64_t stride, int64_t n, int64_t len,
+                                  float* out);
+
 // ---- build information ------------------------------------------------------------------
 
 // "avx2+fma+f16c" when the fast paths were compiled, else "portable".

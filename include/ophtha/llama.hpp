@@ -157,8 +157,36 @@ class OPHTHA_API LlamaSession {
   int64_t position() const { return position_; }
   int64_t context_length() const { return context_length_; }
   // Forgets every token from `position` on (0 = empty cache). Error(InvalidArgument) when
-  // position > position().
+  // position > position(). Ends the branches, as forward_tokens and forward_embeddings do.
   void rewind(int64_t position);
+
+  // ---- Branches: continuations of the session's tokens decoded side by side ----
+  //
+  // Drafts of one prompt (ReportSession's candidates) differ only after the prompt. Run one after
+  // another, each decode step reads every weight for one token; run as branches, one step reads
+  // them once for a token of every branch (the products become (n, dim) GEMMs).
+  //
+  //   main cache   [0, base)                       the prompt, shared, read in place, never copied
+  //   branch b     [base, base + branch_tokens(b)) its own keys and values, in the branch cache
+  //
+  // Starts `n_branches` branches at base = position(), each with room for `capacity` tokens of
+  // its own. The branch cache, 2 × layers × n_branches × capacity × kv_dim × 4 B, is kept and
+  // reused by later calls while large enough. Error(InvalidArgument) when n_branches is outside
+  // [1, kMaxBranches], capacity < 0, position() + capacity > context_length(), or the cache
+  // would not fit in physical memory (refused before allocating).
+  static constexpr int kMaxBranches = 256;
+  void start_branches(int n_branches, int64_t capacity);
+  // Runs ids[i] as the next token of branch branches[i], every listed branch in one pass, and
+  // returns logits (n, vocab) f32, row i for branch branches[i]. A branch's logits equal those of
+  // the same tokens run by forward_tokens after the prompt, up to the rounding of the batched
+  // products (the attention is computed identically). Error(InvalidArgument) when no branches are
+  // started, a branch index is out of range or repeated, ids and branches differ in length or an
+  // id is outside the vocabulary; Error(ContextOverflow) when a listed branch is full;
+  // Error(Aborted) when the abort check fires. Nothing is appended on error.
+  at::Tensor forward_branches(const std::vector<int32_t>& branches, const std::vector<int32_t>& ids);
+  int n_branches() const { return static_cast<int>(branch_tokens_.size()); }
+  // Where branch b's next token goes: base + its own tokens. Error(InvalidArgument) for a bad b.
+  int64_t branch_position(int branch) const;
   // Polled once per layer; returning true aborts the current forward pass.
   void set_abort_check(std::function<bool()> check) { abort_check_ = std::move(check); }
   int n_threads() const;
@@ -167,7 +195,10 @@ class OPHTHA_API LlamaSession {
 
  private:
   struct Scratch;
+  struct PassHooks;
   at::Tensor forward(const float* x, int64_t n_tokens, bool all_logits);
+  at::Tensor run_layers(int64_t n_tokens, int64_t n_out, const PassHooks& hooks);
+  void end_branches() { branch_tokens_.clear(); }
 
   std::shared_ptr<const LlamaModel> model_;
   std::unique_ptr<ThreadPool> pool_;
@@ -175,6 +206,12 @@ class OPHTHA_API LlamaSession {
   int64_t position_ = 0;
   at::Tensor k_cache_;  // (n_layers, context, kv_dim) f32
   at::Tensor v_cache_;  // (n_layers, context, kv_dim) f32
+  // Branches (start_branches): their own keys and values after the shared prefix [0, branch_base_).
+  int64_t branch_base_ = 0;
+  int64_t branch_capacity_ = 0;
+  std::vector<int64_t> branch_tokens_;  // (n_branches) tokens each holds
+  std::vector<float> branch_k_;         // (n_layers, n_branches, capacity, kv_dim)
+  std::vector<float> branch_v_;         // (n_layers, n_branches, capacity, kv_dim)
   std::function<bool()> abort_check_;
   std::unique_ptr<Scratch> scratch_;
 };

@@ -127,7 +127,7 @@ struct Report {
   std::vector<std::string> drafts;  // every draft's text in order when candidates > 1 (else empty)
   double embed_seconds = 0;
   double prefill_seconds = 0;
-  double decode_seconds = 0;        // every draft's decoding
+  double decode_seconds = 0;        // decoding every draft (side by side, one batched step per token)
 };
 
 class OPHTHA_API ReportSession {

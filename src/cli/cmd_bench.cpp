@@ -1,6 +1,8 @@
-// ophtha bench --model PATH [--threads N] [--prompt-tokens 128] [--gen-tokens 64] [--repetitions 3] [--json]
+// ophtha bench --model PATH [--threads N] [--prompt-tokens 128] [--gen-tokens 64] [--drafts N]
+//              [--repetitions 3] [--json]
 // Measures what llama-bench measures (pp = batched prompt pass, tg = one token at a time),
-// plus load time and peak resident memory.
+// plus load time and peak resident memory; with --drafts N also N continuations of the prompt
+// decoded side by side as branches (as ReportSession decodes its drafts), in tokens/s over all.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "ophtha/error.hpp"
 #include "ophtha/llama.hpp"
 #include "ophtha/tensor_type.hpp"
 #include "common/sample_stats.hpp"
@@ -25,6 +28,7 @@ const char* kBenchHelp =
     "  --threads N         CPU threads (default: all available)\n"
     "  --prompt-tokens N   tokens in the batched prompt pass (default 128)\n"
     "  --gen-tokens N      tokens decoded one at a time (default 64)\n"
+    "  --drafts N          also decode N branches of --gen-tokens each after the prompt, side by side\n"
     "  --repetitions N     timed runs after one warm-up (default 3)\n"
     "  --json              one JSON object on stdout instead of a table\n";
 
@@ -43,7 +47,7 @@ double peak_rss_mib() {
 
 int run_bench(const Args& raw) {
   Args args = raw;
-  args.parse({"--model", "--threads", "--prompt-tokens", "--gen-tokens", "--repetitions"}, {"--json"});
+  args.parse({"--model", "--threads", "--prompt-tokens", "--gen-tokens", "--drafts", "--repetitions"}, {"--json"});
   if (args.wants_help()) {
     std::fputs(kBenchHelp, stdout);
     return 0;
@@ -52,6 +56,7 @@ int run_bench(const Args& raw) {
   const auto n_prompt = args.integer_or("--prompt-tokens", 128, 1, 1 << 20);
   const auto n_gen = args.integer_or("--gen-tokens", 64, 1, 1 << 20);
   const auto reps = args.integer_or("--repetitions", 3, 1, 1000);
+  const auto n_drafts = args.integer_or("--drafts", 1, 1, LlamaSession::kMaxBranches);
 
   const auto t0 = Clock::now();
   auto model = LlamaModel::load(path);
@@ -60,6 +65,12 @@ int run_bench(const Args& raw) {
   LlamaSessionOptions options;
   options.n_threads = static_cast<int>(args.integer_or("--threads", 0, 0, 1024));
   options.context_length = std::min<int64_t>(c.context_length, std::max<int64_t>(n_prompt, n_gen));
+  if (n_drafts > 1) {
+    if (n_prompt + n_gen > c.context_length)
+      fail(ErrorCode::InvalidArgument, "--drafts: --prompt-tokens {} + --gen-tokens {} exceed {}'s context length {}",
+           n_prompt, n_gen, path, c.context_length);
+    options.context_length = n_prompt + n_gen;
+  }
   LlamaSession session(model, options);
 
   // Random ids, as llama-bench uses; skip the first ids (control and byte tokens).
@@ -69,7 +80,7 @@ int run_bench(const Args& raw) {
   std::vector<int32_t> prompt(static_cast<size_t>(n_prompt));
   for (auto& id : prompt) id = pick(rng);
 
-  std::vector<double> pp, tg;
+  std::vector<double> pp, tg, drafts;
   for (int64_t r = 0; r <= reps; ++r) {  // run 0 is the warm-up
     session.rewind(0);
     auto a = Clock::now();
@@ -84,8 +95,22 @@ int run_bench(const Args& raw) {
       pp.push_back(static_cast<double>(n_prompt) / pp_s);
       tg.push_back(static_cast<double>(n_gen) / tg_s);
     }
+    if (n_drafts > 1) {  // after the prompt, n_gen greedy tokens on every branch, one step for all
+      session.rewind(0);
+      session.forward_tokens(prompt);
+      session.start_branches(static_cast<int>(n_drafts), n_gen);
+      std::vector<int32_t> branches(static_cast<size_t>(n_drafts)), ids(static_cast<size_t>(n_drafts));
+      for (int32_t b = 0; b < n_drafts; ++b) branches[b] = b, ids[b] = prompt[static_cast<size_t>(b) % prompt.size()];
+      a = Clock::now();
+      for (int64_t i = 0; i < n_gen; ++i) {
+        const at::Tensor next = session.forward_branches(branches, ids).argmax(1);
+        for (int32_t b = 0; b < n_drafts; ++b) ids[b] = static_cast<int32_t>(next[b].item<int64_t>());
+      }
+      if (r > 0) drafts.push_back(static_cast<double>(n_drafts * n_gen) / seconds(a, Clock::now()));
+    }
   }
   const SampleStats pps = sample_stats(pp), tgs = sample_stats(tg);
+  const SampleStats dts = n_drafts > 1 ? sample_stats(drafts) : SampleStats{};
   const double size_mib = static_cast<double>(model->weight_bytes()) / (1 << 20);
   const double kv_mib = 2.0 * c.n_layers * options.context_length * c.kv_dim() * 4 / (1 << 20);
   const std::string type(tensor_type_info(model->layers()[0].wq.type).name);
@@ -97,14 +122,17 @@ int run_bench(const Args& raw) {
                         {"pp_tok_s", pps.mean},    {"pp_tok_s_sd", pps.sd},
                         {"tg_tok_s", tgs.mean},    {"tg_tok_s_sd", tgs.sd},
                         {"kv_cache_mib", kv_mib},  {"peak_rss_mib", peak_rss_mib()}};
+    if (n_drafts > 1) j["drafts"] = n_drafts, j["drafts_tok_s"] = dts.mean, j["drafts_tok_s_sd"] = dts.sd;
     std::printf("%s\n", j.dump().c_str());
   } else {
-    std::printf("| model | type | weights | threads | load | pp%lld tok/s | tg%lld tok/s | peak RSS |\n",
-                static_cast<long long>(n_prompt), static_cast<long long>(n_gen));
-    std::printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
-    std::printf("| %s | %s | %.1f MiB | %d | %.2f s | %.2f ± %.2f | %.2f ± %.2f | %.0f MiB |\n", path.c_str(),
+    const std::string drafts_head = n_drafts > 1 ? fmt::format(" tg{}×{} tok/s |", n_gen, n_drafts) : "";
+    const std::string drafts_cell = n_drafts > 1 ? fmt::format(" {:.2f} ± {:.2f} |", dts.mean, dts.sd) : "";
+    std::printf("| model | type | weights | threads | load | pp%lld tok/s | tg%lld tok/s |%s peak RSS |\n",
+                static_cast<long long>(n_prompt), static_cast<long long>(n_gen), drafts_head.c_str());
+    std::printf("| --- | --- | --- | --- | --- | --- | --- |%s --- |\n", n_drafts > 1 ? " --- |" : "");
+    std::printf("| %s | %s | %.1f MiB | %d | %.2f s | %.2f ± %.2f | %.2f ± %.2f |%s %.0f MiB |\n", path.c_str(),
                 type.c_str(), size_mib, session.n_threads(), load_s, pps.mean, pps.sd, tgs.mean, tgs.sd,
-                peak_rss_mib());
+                drafts_cell.c_str(), peak_rss_mib());
   }
   return 0;
 }

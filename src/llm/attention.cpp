@@ -9,13 +9,19 @@
 namespace ophtha::llm {
 
 void RopeTable::compute(int64_t pos0, int64_t n_tokens, int64_t head_dim, float theta) {
+  std::vector<int64_t> positions(static_cast<size_t>(n_tokens));
+  for (int64_t t = 0; t < n_tokens; ++t) positions[static_cast<size_t>(t)] = pos0 + t;
+  compute_at(positions.data(), n_tokens, head_dim, theta);
+}
+
+void RopeTable::compute_at(const int64_t* positions, int64_t n_tokens, int64_t head_dim, float theta) {
   const int64_t half = head_dim / 2;
   cos.resize(static_cast<size_t>(n_tokens * half));
   sin.resize(static_cast<size_t>(n_tokens * half));
   for (int64_t t = 0; t < n_tokens; ++t) {
     for (int64_t i = 0; i < half; ++i) {
       const double freq = std::pow(static_cast<double>(theta), -2.0 * static_cast<double>(i) / head_dim);
-      const double angle = static_cast<double>(pos0 + t) * freq;
+      const double angle = static_cast<double>(positions[t]) * freq;
       cos[t * half + i] = static_cast<float>(std::cos(angle));
       sin[t * half + i] = static_cast<float>(std::sin(angle));
     }
@@ -44,12 +50,40 @@ void apply_rope(float* x, int64_t n_tokens, int64_t row_stride, int64_t n_heads,
   }
 }
 
+namespace {
+
+// One query head over the keys of `spans` in order: oh (head_dim) = softmax(qh·kᵀ·scale) · v.
+// att: scratch of at least the spans' total length. The kernels round every key's terms the same
+// way however the keys are split into spans, so branches and one cache give identical results.
+void attend(const float* qh, const KeySpan* spans, int n_spans, int64_t kv_offset, int64_t hd, int64_t kv_dim,
+            float scale, float* att, float* oh) {
+  int64_t n_keys = 0;
+  for (int s = 0; s < n_spans; ++s) {
+    kernels::dot_rows(qh, spans[s].k + kv_offset, kv_dim, spans[s].n, hd, scale, att + n_keys);
+    n_keys += spans[s].n;
+  }
+  float max_score = -INFINITY;
+  for (int64_t j = 0; j < n_keys; ++j) max_score = std::max(max_score, att[j]);
+  float sum = 0.f;
+  for (int64_t j = 0; j < n_keys; ++j) {
+    att[j] = std::exp(att[j] - max_score);
+    sum += att[j];
+  }
+  const float inv = 1.0f / sum;
+  for (int64_t j = 0; j < n_keys; ++j) att[j] *= inv;
+  std::fill(oh, oh + hd, 0.f);
+  int64_t first = 0;
+  for (int s = 0; s < n_spans; first += spans[s].n, ++s)
+    kernels::weighted_rows_sum(att + first, spans[s].v + kv_offset, kv_dim, spans[s].n, hd, oh);
+}
+
+}  // namespace
+
 void causal_attention(const float* q, const float* k_cache, const float* v_cache, int64_t pos0,
                       int64_t n_tokens, const LlamaConfig& config, float* out, ThreadPool& pool,
                       std::vector<float>& scores) {
   const int64_t hd = config.head_dim;
   const int64_t q_dim = config.n_heads * hd;
-  const int64_t kv_dim = config.kv_dim();
   const int64_t group = config.n_heads / config.n_kv_heads;
   const int64_t span = pos0 + n_tokens;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
@@ -59,23 +93,30 @@ void causal_attention(const float* q, const float* k_cache, const float* v_cache
     float* att = scores.data() + static_cast<int64_t>(thread) * span;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t t = item / config.n_heads, h = item % config.n_heads;
-      const int64_t kv_offset = (h / group) * hd;
-      const float* qh = q + t * q_dim + h * hd;
-      const int64_t n_keys = pos0 + t + 1;  // causal: positions [0, pos0 + t]
-      float max_score = -INFINITY;
-      for (int64_t j = 0; j < n_keys; ++j) {
-        att[j] = kernels::dot_f32(qh, k_cache + j * kv_dim + kv_offset, hd) * scale;
-        max_score = std::max(max_score, att[j]);
-      }
-      float sum = 0.f;
-      for (int64_t j = 0; j < n_keys; ++j) {
-        att[j] = std::exp(att[j] - max_score);
-        sum += att[j];
-      }
-      float* oh = out + t * q_dim + h * hd;
-      std::fill(oh, oh + hd, 0.f);
-      const float inv = 1.0f / sum;
-      for (int64_t j = 0; j < n_keys; ++j) kernels::axpy(att[j] * inv, v_cache + j * kv_dim + kv_offset, oh, hd);
+      const KeySpan keys{k_cache, v_cache, pos0 + t + 1};  // causal: positions [0, pos0 + t]
+      attend(q + t * q_dim + h * hd, &keys, 1, (h / group) * hd, hd, config.kv_dim(), scale, att,
+             out + t * q_dim + h * hd);
+    }
+  });
+}
+
+void branch_attention(const float* q, int64_t n_rows, const KeySpan& prefix, const KeySpan* own,
+                      const LlamaConfig& config, float* out, ThreadPool& pool, std::vector<float>& scores) {
+  const int64_t hd = config.head_dim;
+  const int64_t q_dim = config.n_heads * hd;
+  const int64_t group = config.n_heads / config.n_kv_heads;
+  int64_t span = 0;
+  for (int64_t r = 0; r < n_rows; ++r) span = std::max(span, prefix.n + own[r].n);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  scores.resize(static_cast<size_t>(pool.size() * span));
+
+  pool.parallel_for(n_rows * config.n_heads, 1, [&](int64_t begin, int64_t end, int thread) {
+    float* att = scores.data() + static_cast<int64_t>(thread) * span;
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t r = item / config.n_heads, h = item % config.n_heads;
+      const KeySpan keys[2] = {prefix, own[r]};
+      attend(q + r * q_dim + h * hd, keys, 2, (h / group) * hd, hd, config.kv_dim(), scale, att,
+             out + r * q_dim + h * hd);
     }
   });
 }

@@ -254,34 +254,32 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
 
   // The report was learned as its own SentencePiece text, so its first piece carries the dummy-prefix
   // space that SentencePiece's decoder drops at the start of a text; so do we, streamed and stored.
-  // One prompt pass; then each draft decodes from the prompt's end. One draft streams as it is
-  // generated; of several, the consensus draft is the report, given to on_text whole.
+  // One prompt pass; then the drafts decode side by side from the prompt's end (branches of the
+  // session). One draft streams as it is generated; of several, the consensus draft is the
+  // report, given to on_text whole.
   const auto prefill_start = Clock::now();
   const at::Tensor prompt_logits = prefill_embeddings(*session_, prompt.embeddings, options.should_abort);
   report.prefill_seconds = seconds_since(prefill_start);
   report.prompt_tokens = prompt.embeddings.size(0);
-  const int64_t prompt_end = session_->position();
   bool first_piece = true;
   if (options.on_text && candidates == 1)
     g.on_token = [&](std::string_view piece, int32_t) {
       if (first_piece && !piece.empty()) piece = without_dummy_prefix(piece), first_piece = false;
       return piece.empty() || options.on_text(piece);
     };
+  std::vector<GenerateOptions> drafts(static_cast<size_t>(candidates), g);
+  for (int i = 1; i < candidates; ++i) {
+    drafts[static_cast<size_t>(i)].sampling.temperature = candidate_temperature;
+    drafts[static_cast<size_t>(i)].sampling.seed = options.seed + static_cast<uint64_t>(i);
+  }
   std::vector<std::string> texts;
   std::vector<int64_t> lengths;
   std::vector<StudyLabels> labels;
-  for (int i = 0; i < candidates; ++i) {
-    GenerateOptions draft = g;
-    if (i > 0) {
-      draft.sampling.temperature = candidate_temperature;
-      draft.sampling.seed = options.seed + static_cast<uint64_t>(i);
-    }
-    session_->rewind(prompt_end);
-    const GenerateResult result = generate_after_prompt(*session_, prompt_logits, draft);
+  for (const GenerateResult& result : generate_drafts_after_prompt(*session_, prompt_logits, drafts)) {
     texts.emplace_back(without_dummy_prefix(result.text));
     lengths.push_back(static_cast<int64_t>(result.tokens.size()));
     labels.push_back(extract_labels_from_text(texts.back(), options.lang));
-    report.decode_seconds += result.decode_seconds;
+    report.decode_seconds = result.decode_seconds;  // the batch's time, the same in every result
   }
   report.chosen = consensus_choice(labels, evidence, weigh_evidence ? evidence_weight : 0.0);
   report.candidates = candidates;

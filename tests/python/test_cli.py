@@ -4,7 +4,7 @@ llama.cpp's greedy output (tests/golden/llamacpp/*.json) and SentencePiece's Enc
     ophtha generate --model PATH --prompt TEXT [-n N] [--temp T] [--top-k K] [--top-p P] [--seed S]
                     [--threads N] [--ignore-eos] [--print-token-ids]
     ophtha tokenize --tokenizer PATH (--text TEXT | --jsonl FILE) [--bos]
-    ophtha bench --model PATH [--threads N] [--prompt-tokens N] [--gen-tokens N] [--json]
+    ophtha bench --model PATH [--threads N] [--prompt-tokens N] [--gen-tokens N] [--drafts N] [--json]
 
 Success: exit status 0. Failure: non-zero, exactly one line on stderr naming the problem.
 """
@@ -228,6 +228,17 @@ def test_bench_json_reports_positive_load_time_speeds_and_peak_rss(ophtha, model
     assert report["repetitions"] >= 1 and report["model"] == str(model) and report["type"] == "F32", report
 
 
+def test_bench_drafts_measures_branches_decoded_side_by_side(ophtha, models):
+    model = golden_model(models, load_golden("tied-f32"), "gguf")
+    result = ophtha.ok("bench", "--model", model, "--threads", "1", "--prompt-tokens", "16", "--gen-tokens", "8",
+                       "--drafts", "5", "--repetitions", "1", "--json")
+    report = json.loads(result.stdout)
+    assert report["drafts"] == 5 and report["drafts_tok_s"] > 0 and report["drafts_tok_s_sd"] >= 0, report
+    table = ophtha.ok("bench", "--model", model, "--threads", "1", "--prompt-tokens", "8", "--gen-tokens", "4",
+                      "--drafts", "3", "--repetitions", "1").stdout.splitlines()
+    assert "tg4×3 tok/s" in table[0] and table[0].count("|") == table[2].count("|") == 10, table
+
+
 def test_bench_without_json_prints_a_markdown_table(ophtha, models):
     model = golden_model(models, load_golden("tied-f32"), "gguf")
     result = ophtha.ok("bench", "--model", model, "--threads", "1", "--prompt-tokens", "8", "--gen-tokens", "4")
@@ -297,6 +308,8 @@ ERROR_CASES = [
     ("bench-missing-model", ["bench", "--json"], ["--model"]),
     ("bench-unknown-flag", ["bench", "--model", "{model}", "--frobnicate"], ["--frobnicate"]),
     ("bench-zero-gen-tokens", ["bench", "--model", "{model}", "--gen-tokens", "0"], ["--gen-tokens", "0"]),
+    ("bench-drafts-past-the-context", ["bench", "--model", "{model}", "--drafts", "2", "--prompt-tokens", "100000"],
+     ["--drafts", "100000", "context length"]),
 ]
 
 

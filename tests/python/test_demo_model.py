@@ -96,8 +96,9 @@ def test_fresh_studies_are_graded_close_to_the_documented_figures(ophtha, fresh,
     # Floors below what docs/training.md records on the 200-study test split (seed 2), wide enough
     # for 40 studies; a demo bundle that regresses below them should not land.
     # These 40 studies, as the current synthesizer renders them, scored (2026-11-30, the bundled
-    # demo: 32 drafts weighed against the heads' reading) ROUGE-L 0.557 / 0.528, F1 0.729 / 0.756,
-    # ICDR 0.867 / 0.956, AREDS 1.000 / 1.000, C/D 0.933 / 0.956, OCT class 0.968 / 0.968 (zh / en).
+    # demo with 14 vision epochs: 32 drafts weighed against the heads' reading) ROUGE-L 0.566 / 0.525,
+    # F1 0.699 / 0.749, ICDR 0.911 / 0.911, AREDS 1.000 / 1.000, C/D 0.978 / 0.978, OCT class
+    # 1.000 / 1.000 (zh / en).
     floors = {"rouge_l": 0.48, "macro_f1": 0.55, "icdr": 0.75, "areds": 0.90, "cup_disc": 0.88, "oct_class": 0.90}
     for lang in ("zh", "en"):
         text, clinical = metrics["languages"][lang]["text"], metrics["languages"][lang]["clinical"]
@@ -111,8 +112,8 @@ def test_the_findings_text_as_evidence_picks_drafts_that_state_its_grades(ophtha
     # The text-only route: the instruments' findings text is in the prompt and, with the bundle's
     # evidence_weight, also weighs in choosing among the 32 drafts. On docs/training.md's test
     # split that took ICDR from 0.86-0.87 to 0.94-0.97; without the evidence the drafts vote alone.
-    # These 40 studies (2026-11-30): ICDR 0.978 against 0.844, the six grades' accuracies summing
-    # to 5.746 against 5.358.
+    # These 40 studies (2026-11-30, the demo with 14 vision epochs): ICDR 1.000 against 0.889, the
+    # six grades' accuracies summing to 5.818 against 5.335.
     grades = {}
     for name, extra in (("evidence", ()), ("alone", ("--evidence-weight", "0"))):
         (tmp_path / name).mkdir()
