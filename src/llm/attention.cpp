@@ -77,47 +77,47 @@ void attend(const float* qh, const KeySpan* spans, int n_spans, int64_t kv_offse
     kernels::weighted_rows_sum(att + first, spans[s].v + kv_offset, kv_dim, spans[s].n, hd, oh);
 }
 
+// Every (row, head) of q (n_rows, n_heads·head_dim) over the key spans spans_of(row, KeySpan[2])
+// names (it returns their count), split over the pool; `span` bounds any row's keys.
+template <typename SpansOf>
+void attend_rows(const float* q, int64_t n_rows, int64_t span, const LlamaConfig& config, float* out,
+                 ThreadPool& pool, std::vector<float>& scores, const SpansOf& spans_of) {
+  const int64_t hd = config.head_dim;
+  const int64_t q_dim = config.n_heads * hd;
+  const int64_t group = config.n_heads / config.n_kv_heads;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  scores.resize(static_cast<size_t>(pool.size() * span));
+  pool.parallel_for(n_rows * config.n_heads, 1, [&](int64_t begin, int64_t end, int thread) {
+    float* att = scores.data() + static_cast<int64_t>(thread) * span;
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t r = item / config.n_heads, h = item % config.n_heads;
+      KeySpan keys[2];
+      const int n_spans = spans_of(r, keys);
+      attend(q + r * q_dim + h * hd, keys, n_spans, (h / group) * hd, hd, config.kv_dim(), scale, att,
+             out + r * q_dim + h * hd);
+    }
+  });
+}
+
 }  // namespace
 
 void causal_attention(const float* q, const float* k_cache, const float* v_cache, int64_t pos0,
                       int64_t n_tokens, const LlamaConfig& config, float* out, ThreadPool& pool,
                       std::vector<float>& scores) {
-  const int64_t hd = config.head_dim;
-  const int64_t q_dim = config.n_heads * hd;
-  const int64_t group = config.n_heads / config.n_kv_heads;
-  const int64_t span = pos0 + n_tokens;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  scores.resize(static_cast<size_t>(pool.size() * span));
-
-  pool.parallel_for(n_tokens * config.n_heads, 1, [&](int64_t begin, int64_t end, int thread) {
-    float* att = scores.data() + static_cast<int64_t>(thread) * span;
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t t = item / config.n_heads, h = item % config.n_heads;
-      const KeySpan keys{k_cache, v_cache, pos0 + t + 1};  // causal: positions [0, pos0 + t]
-      attend(q + t * q_dim + h * hd, &keys, 1, (h / group) * hd, hd, config.kv_dim(), scale, att,
-             out + t * q_dim + h * hd);
-    }
+  attend_rows(q, n_tokens, pos0 + n_tokens, config, out, pool, scores, [&](int64_t t, KeySpan* keys) {
+    keys[0] = {k_cache, v_cache, pos0 + t + 1};  // causal: positions [0, pos0 + t]
+    return 1;
   });
 }
 
 void branch_attention(const float* q, int64_t n_rows, const KeySpan& prefix, const KeySpan* own,
                       const LlamaConfig& config, float* out, ThreadPool& pool, std::vector<float>& scores) {
-  const int64_t hd = config.head_dim;
-  const int64_t q_dim = config.n_heads * hd;
-  const int64_t group = config.n_heads / config.n_kv_heads;
   int64_t span = 0;
   for (int64_t r = 0; r < n_rows; ++r) span = std::max(span, prefix.n + own[r].n);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  scores.resize(static_cast<size_t>(pool.size() * span));
-
-  pool.parallel_for(n_rows * config.n_heads, 1, [&](int64_t begin, int64_t end, int thread) {
-    float* att = scores.data() + static_cast<int64_t>(thread) * span;
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t r = item / config.n_heads, h = item % config.n_heads;
-      const KeySpan keys[2] = {prefix, own[r]};
-      attend(q + r * q_dim + h * hd, keys, 2, (h / group) * hd, hd, config.kv_dim(), scale, att,
-             out + r * q_dim + h * hd);
-    }
+  attend_rows(q, n_rows, span, config, out, pool, scores, [&](int64_t r, KeySpan* keys) {
+    keys[0] = prefix;
+    keys[1] = own[r];
+    return 2;
   });
 }
 
