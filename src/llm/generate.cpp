@@ -206,8 +206,7 @@ std::vector<GenerateResult> generate_drafts_after_prompt(LlamaSession& session, 
       DraftDecoder& d = decoders[static_cast<size_t>(b)];
       if (d.ended()) continue;
       const at::Tensor row = logits.defined() ? logits[static_cast<int64_t>(i)] : first;
-      if (d.step(row, session.branch_position(b) < session.context_length() &&
-                          session.branch_position(b) - session.position() < capacity))
+      if (d.step(row, session.branch_position(b) < session.context_length()))
         next_branches.push_back(b), next_ids.push_back(d.last_token());
     }
     running = next_branches;

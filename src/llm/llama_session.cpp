@@ -194,7 +194,7 @@ at::Tensor LlamaSession::forward_branches(const std::vector<int32_t>& branches, 
     if (branch_tokens_[static_cast<size_t>(b)] >= branch_capacity_)
       fail(ErrorCode::ContextOverflow, "branch {} is full: it holds {} tokens after the {} it shares (capacity {})", b,
            branch_tokens_[static_cast<size_t>(b)], branch_base_, branch_capacity_);
-    positions[static_cast<size_t>(i)] = branch_position(b);
+    positions[static_cast<size_t>(i)] = branch_base_ + branch_tokens_[static_cast<size_t>(b)];
   }
   Scratch& s = *scratch_;
   const int64_t kv_dim = c.kv_dim();

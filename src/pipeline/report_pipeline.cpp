@@ -275,11 +275,12 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   std::vector<std::string> texts;
   std::vector<int64_t> lengths;
   std::vector<StudyLabels> labels;
-  for (const GenerateResult& result : generate_drafts_after_prompt(*session_, prompt_logits, drafts)) {
+  const std::vector<GenerateResult> results = generate_drafts_after_prompt(*session_, prompt_logits, drafts);
+  report.decode_seconds = results.front().decode_seconds;  // the batch's time, the same in every result
+  for (const GenerateResult& result : results) {
     texts.emplace_back(without_dummy_prefix(result.text));
     lengths.push_back(static_cast<int64_t>(result.tokens.size()));
     labels.push_back(extract_labels_from_text(texts.back(), options.lang));
-    report.decode_seconds = result.decode_seconds;  // the batch's time, the same in every result
   }
   report.chosen = consensus_choice(labels, evidence, weigh_evidence ? evidence_weight : 0.0);
   report.candidates = candidates;
