@@ -96,8 +96,8 @@ def test_fresh_studies_are_graded_close_to_the_documented_figures(ophtha, fresh,
     # Floors below what docs/training.md records on the 200-study test split (seed 2), wide enough
     # for 40 studies; a demo bundle that regresses below them should not land.
     # These 40 studies, as the current synthesizer renders them, scored (2026-11-30, the bundled
-    # demo with 14 vision epochs: 32 drafts weighed against the heads' reading) ROUGE-L 0.566 / 0.525,
-    # F1 0.699 / 0.749, ICDR 0.911 / 0.911, AREDS 1.000 / 1.000, C/D 0.978 / 0.978, OCT class
+    # demo with 14 vision epochs: 64 drafts weighed against the heads' reading) ROUGE-L 0.566 / 0.521,
+    # F1 0.720 / 0.760, ICDR 0.911 / 0.933, AREDS 1.000 / 1.000, C/D 0.978 / 0.978, OCT class
     # 1.000 / 1.000 (zh / en).
     floors = {"rouge_l": 0.48, "macro_f1": 0.55, "icdr": 0.75, "areds": 0.90, "cup_disc": 0.88, "oct_class": 0.90}
     for lang in ("zh", "en"):
@@ -110,10 +110,10 @@ def test_fresh_studies_are_graded_close_to_the_documented_figures(ophtha, fresh,
 
 def test_the_findings_text_as_evidence_picks_drafts_that_state_its_grades(ophtha, fresh, tmp_path):
     # The text-only route: the instruments' findings text is in the prompt and, with the bundle's
-    # evidence_weight, also weighs in choosing among the 32 drafts. On docs/training.md's test
+    # evidence_weight, also weighs in choosing among the 64 drafts. On docs/training.md's test
     # split that took ICDR from 0.86-0.87 to 0.94-0.97; without the evidence the drafts vote alone.
-    # These 40 studies (2026-11-30, the demo with 14 vision epochs): ICDR 1.000 against 0.889, the
-    # six grades' accuracies summing to 5.818 against 5.335.
+    # These 40 studies (2026-11-30, the demo with 14 vision epochs, 64 drafts): ICDR 1.000 against
+    # 0.889, the six grades' accuracies summing to 5.868 against 5.285.
     grades = {}
     for name, extra in (("evidence", ()), ("alone", ("--evidence-weight", "0"))):
         (tmp_path / name).mkdir()
