@@ -246,14 +246,14 @@ TEST_CASE("dequantize_rows_reference decodes ggml blocks as documented") {
 }
 
 TEST_CASE("gemm equals the reference product for every token, type and awkward shape") {
-  // {rows, cols}: partial strips of 6 (float path) and 32 (integer path), several column chunks.
+  // {rows, cols}: partial panels of 32 rows (both paths), several 256-column blocks and a short last one.
   std::mt19937 rng(7);
   ThreadPool pool(3);
   const Shape shapes[] = {{1, 32}, {5, 64}, {6, 512}, {13, 544}, {37, 1056}, {131, 96}, {64, 2080}};
   for (TensorType type : kAllTypes) {
     for (const Shape& s : shapes) {
       const std::vector<uint8_t> W = random_matrix(type, s.rows, s.cols, rng);
-      for (int64_t tokens : {1, 3, 4, 9}) {
+      for (int64_t tokens : {1, 3, 4, 9, 12, 29}) {  // 12: a full register tile; 29: two and a part
         const std::vector<float> X = random_floats(tokens * s.cols, rng);
         std::vector<float> Y(static_cast<size_t>(tokens * s.rows), NAN);
         if (!gemm_supported(type, s.cols)) {
