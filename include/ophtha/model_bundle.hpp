@@ -31,7 +31,7 @@ namespace ophtha {
 
 inline constexpr const char* kBundleManifestName = "ophtha-bundle.json";
 inline constexpr int kBundleFormatVersion = 1;
-inline constexpr int kMaxReportCandidates = 64;  // generation.candidates and ReportOptions::candidates at most
+inline constexpr int kMaxReportCandidates = 128;  // generation.candidates and ReportOptions::candidates at most
 inline constexpr float kMaxEvidenceWeight = 100.0f;  // generation.evidence_weight and ReportOptions::evidence_weight at most
 
 // How the prompt is built for a study (docs/formats.md, "Prompt"):

@@ -376,7 +376,7 @@ typedef struct ophtha_report_params {
   ophtha_abort_callback abort_callback; /* default NULL */
   void *abort_user_data;
   int32_t candidates;          /* drafts per report; 0 (default): the bundle's; 1: one draft,
-                                  streamed as generated; N > 1 (at most 64): N drafts after one
+                                  streamed as generated; N > 1 (at most 128): N drafts after one
                                   prefill, the first at `temperature`, the others sampled at
                                   candidate_temperature with seeds seed+1 ... seed+N-1; the report is
                                   the draft whose findings and grades agree most with the others'

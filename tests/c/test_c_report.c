@@ -168,9 +168,9 @@ int main(int argc, char **argv) {
   CHECK_STATUS(ophtha_report_generate(session, (const ophtha_image *const *)images, 6, &params, &untouched),
                OPHTHA_STATUS_INVALID_ARGUMENT, "evidence_weight is nan");
   params.evidence_weight = 0.0f;
-  params.candidates = 65;
+  params.candidates = 129;
   CHECK_STATUS(ophtha_report_generate(session, (const ophtha_image *const *)images, 6, &params, &untouched),
-               OPHTHA_STATUS_INVALID_ARGUMENT, "candidates is 65");
+               OPHTHA_STATUS_INVALID_ARGUMENT, "candidates is 129");
   params.candidates = 0;
   params.candidate_temperature = 0.0f;
 

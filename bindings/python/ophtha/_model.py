@@ -310,7 +310,7 @@ class Session:
             temperature: >= 0 (0: greedy); None: the bundle's.
             max_tokens: tokens generated at most, > 0; None: the bundle's.
             top_p: nucleus threshold in (0, 1]; None: the bundle's.
-            candidates: drafts per report, 1 to 64; None: the bundle's. With N > 1 the report is
+            candidates: drafts per report, 1 to 128; None: the bundle's. With N > 1 the report is
                 drafted N times after one shared prompt pass — the first draft at ``temperature``,
                 the others sampled at ``candidate_temperature`` — and the draft whose findings and
                 grades agree most with the others' is returned (minimum Bayes risk); it streams
@@ -365,8 +365,8 @@ def _report_arguments(images, findings, lang, max_tokens, temperature, top_p, ca
         raise InvalidArgumentError(f"temperature is {temperature}, expected >= 0 (0: greedy) or None (the bundle's)")
     if top_p is not None and not 0 < float(top_p) <= 1:
         raise InvalidArgumentError(f"top_p is {top_p}, expected a value in (0, 1] or None (the bundle's)")
-    if candidates is not None and not 1 <= int(candidates) <= 64:
-        raise InvalidArgumentError(f"candidates is {candidates}, expected an integer in [1, 64] or None (the bundle's)")
+    if candidates is not None and not 1 <= int(candidates) <= 128:
+        raise InvalidArgumentError(f"candidates is {candidates}, expected an integer in [1, 128] or None (the bundle's)")
     if candidate_temperature is not None and not float(candidate_temperature) > 0:
         raise InvalidArgumentError(
             f"candidate_temperature is {candidate_temperature}, expected > 0 or None (the bundle's)")

@@ -147,7 +147,7 @@ def test_report_and_embed_on_a_plain_language_model_raise_unsupported(model):
     ([OD_CFP], {"max_tokens": 0}, ophtha.InvalidArgumentError, "max_tokens is 0"),
     ([OD_CFP], {"temperature": -1}, ophtha.InvalidArgumentError, "temperature is -1"),
     ([OD_CFP], {"candidates": 0}, ophtha.InvalidArgumentError, "candidates is 0"),
-    ([OD_CFP], {"candidates": 65}, ophtha.InvalidArgumentError, "candidates is 65"),
+    ([OD_CFP], {"candidates": 129}, ophtha.InvalidArgumentError, "candidates is 129"),
     ([OD_CFP], {"candidate_temperature": 0}, ophtha.InvalidArgumentError, "candidate_temperature is 0"),
     ([OD_CFP], {"evidence_weight": -1}, ophtha.InvalidArgumentError, "evidence_weight is -1"),
     ([OD_CFP], {"evidence_weight": float("nan")}, ophtha.InvalidArgumentError, "evidence_weight is nan"),

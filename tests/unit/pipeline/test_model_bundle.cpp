@@ -146,9 +146,9 @@ TEST_CASE("generation.candidates and evidence_weight: 1 and 0 unless given, in r
   CHECK(text.find("evidence_weight") == std::string::npos);
   const size_t at = text.find("\"max_tokens\"");
   REQUIRE(at != std::string::npos);
-  write_text(dir + "/" + kBundleManifestName, std::string(text).insert(at, "\"candidates\": 65, \"candidate_temperature\": -1, \"evidence_weight\": 101, "));
+  write_text(dir + "/" + kBundleManifestName, std::string(text).insert(at, "\"candidates\": 129, \"candidate_temperature\": -1, \"evidence_weight\": 101, "));
   const std::string message = error_from([&] { read_bundle_manifest(dir); }).what();
-  CHECK_MESSAGE(message.find("generation.candidates: is 65, expected a number in [1, 64]") != std::string::npos, message);
+  CHECK_MESSAGE(message.find("generation.candidates: is 129, expected a number in [1, 128]") != std::string::npos, message);
   CHECK_MESSAGE(message.find("generation.candidate_temperature: is -1") != std::string::npos, message);
   CHECK_MESSAGE(message.find("generation.evidence_weight: is 101, expected a number in [0, 100]") != std::string::npos, message);
   // Drafts sampled at temperature 0 would all be the greedy one: refused when there are several.

@@ -161,7 +161,7 @@ TEST_CASE("with N candidates every draft is what the engine writes after the pro
                       "candidates is -1, expected 0 (the bundle's) or more");
   options.candidates = kMaxReportCandidates + 1;
   test::check_message(test::error_from([&] { session.generate(images, options); }), ErrorCode::InvalidArgument,
-                      "candidates is 65, expected at most 64");
+                      "candidates is 129, expected at most 128");
   options.candidates = 2;
   options.candidate_temperature = 0.0f;
   test::check_message(test::error_from([&] { session.generate(images, options); }), ErrorCode::InvalidArgument,
