@@ -2,8 +2,9 @@
 # The C ABI under the sanitizers: builds the C-API tests with OPHTHA_SANITIZE=address in
 # build-asan and OPHTHA_SANITIZE=thread in build-tsan, then runs
 #   address: test_c_api (strict C99 on libophtha.so), test_capi_wrapper, test_capi_threads,
-#            test_branches (drafts decoded side by side: the branch cache's rows and spans) —
-#            AddressSanitizer and LeakSanitizer must report nothing;
+#            test_branches (drafts decoded side by side: the branch cache's rows and spans),
+#            test_matvec (the matvec and gemm kernels: masked tile loads and stores at the
+#            edges of partial panels) — AddressSanitizer and LeakSanitizer must report nothing;
 #   thread:  test_capi_threads (8 sessions on 8 threads over one model, the log setter under
 #            concurrent logging, thread-local error messages) — ThreadSanitizer must report nothing.
 # test_capi_threads runs twice: as the CPU allows, and with OPHTHA_NO_AVX512=1 (BLAS prefill).
@@ -28,7 +29,7 @@ build() {  # kind dir
   cmake -S "$source_dir" -B "$2" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOPHTHA_SANITIZE="$1" \
     -DOPHTHA_BUILD_BENCH=OFF -DOPHTHA_BUILD_EXAMPLES=OFF -DPYTHON_EXECUTABLE=/usr/bin/python3 > /dev/null
   local targets=(test_c_api test_capi_threads test_capi_wrapper)
-  [ "$1" = address ] && targets+=(test_branches)
+  [ "$1" = address ] && targets+=(test_branches test_matvec)
   cmake --build "$2" --target "${targets[@]}" -j "$jobs"
   echo "== $1 build: $((SECONDS - started)) s"
 }
@@ -41,7 +42,7 @@ case "$which" in
   address|all)
     build address "$build_root/build-asan"
     ASAN_OPTIONS="detect_leaks=1:exitcode=66" \
-      run_tests "$build_root/build-asan" '^(c_api_model|test_c_api|test_capi_wrapper|test_capi_threads(_without_avx512)?|test_branches(_without_avx512)?)$'
+      run_tests "$build_root/build-asan" '^(c_api_model|test_c_api|test_capi_wrapper|test_capi_threads(_without_avx512)?|test_branches(_without_avx512)?|test_matvec(_without_avx512)?)$'
     ;;&
   thread|all)
     build thread "$build_root/build-tsan"
