@@ -67,9 +67,10 @@ OPHTHA_API bool gemm_supported(TensorType type, int64_t cols);
 // Y [n_tokens, rows] = X [n_tokens, cols] · Wᵀ for W [rows, cols] in its stored type, rows
 // split over the pool. Each block of 32 rows × 256 columns of W is widened to f32 and transposed
 // into a 32 KiB panel once for all tokens, and an outer-product register tile runs 12 tokens ×
-// 32 rows over it (no horizontal sums), so no f32 copy of the matrix is ever made. For Q8_0/Q4_0, X is quantised to Q8_0 per token first, as matvec does,
-// and with AVX-512 VNNI the block dot products are exact int32 sums scaled once per block, as
-// in ggml. Returns false, leaving Y untouched, when !gemm_supported(type, cols).
+// 32 rows over it (no horizontal sums), so no f32 copy of the matrix is ever made. For
+// Q8_0/Q4_0, X is quantised to Q8_0 per token first, as matvec does, and with AVX-512 VNNI
+// the block dot products are exact int32 sums scaled once per block, as in ggml. Returns
+// false, leaving Y untouched, when !gemm_supported(type, cols).
 OPHTHA_API bool gemm(TensorType type, const void* W, int64_t rows, int64_t cols, const float* X, int64_t n_tokens,
                      float* Y, ThreadPool* pool);
 

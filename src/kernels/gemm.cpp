@@ -154,8 +154,8 @@ OPHTHA_AVX512 void pack_panel(TensorType type, const void* W, int64_t row0, int 
 
 OPHTHA_AVX512 void gemm_rows(TensorType type, const void* W, int64_t row_begin, int64_t row_end, int64_t cols,
                              const float* X, int64_t n_tokens, float* Y, int64_t ldy) {
-  thread_local std::vector<float> strip, panel;
-  strip.resize(static_cast<size_t>(kNr * kKc));
+  thread_local std::vector<float> strip, panel;  // strip: quantised rows widened (pack_panel)
+  if (type == TensorType::Q8_0 || type == TensorType::Q4_0) strip.resize(static_cast<size_t>(kNr * kKc));
   panel.resize(static_cast<size_t>(kNr * kKc));
   for (int64_t k0 = 0; k0 < cols; k0 += kKc) {
     const int64_t kc = std::min(kKc, cols - k0);
