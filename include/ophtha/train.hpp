@@ -92,6 +92,7 @@ struct OPHTHA_API ImageTrainConfig {
   int report_candidates = 1;                  // output.candidates: the bundle's drafts per report (multimodal)
   double candidate_temperature = 0.7;         // output.candidate_temperature: their temperature
   double evidence_weight = 0.0;               // output.evidence_weight: the heads' and findings text's weight among drafts
+  int line_drafts = 0;                        // output.line_drafts: the bundle's line refinement (line_refinement.hpp)
 };
 
 struct OPHTHA_API TrainConfig {

@@ -23,7 +23,8 @@ const StructLayout kReportParams = {
      OPHTHA_REPORT_FIELD(check_images), OPHTHA_REPORT_FIELD(modality_threshold),
      OPHTHA_REPORT_FIELD(token_callback), OPHTHA_REPORT_FIELD(token_user_data),
      OPHTHA_REPORT_FIELD(abort_callback), OPHTHA_REPORT_FIELD(abort_user_data), OPHTHA_REPORT_FIELD(candidates),
-     OPHTHA_REPORT_FIELD(candidate_temperature), OPHTHA_REPORT_FIELD(evidence_weight)}};
+     OPHTHA_REPORT_FIELD(candidate_temperature), OPHTHA_REPORT_FIELD(evidence_weight),
+     OPHTHA_REPORT_FIELD(line_drafts)}};
 #undef OPHTHA_REPORT_FIELD
 
 #define OPHTHA_REPORT_INFO_FIELD(field) OPHTHA_FIELD_END(ophtha_report_info, field)
@@ -33,7 +34,7 @@ const StructLayout kReportInfo = {
     {OPHTHA_REPORT_INFO_FIELD(n_prompt_tokens), OPHTHA_REPORT_INFO_FIELD(n_generated_tokens),
      OPHTHA_REPORT_INFO_FIELD(embed_seconds), OPHTHA_REPORT_INFO_FIELD(prefill_seconds),
      OPHTHA_REPORT_INFO_FIELD(decode_seconds), OPHTHA_REPORT_INFO_FIELD(n_candidates),
-     OPHTHA_REPORT_INFO_FIELD(chosen_candidate)}};
+     OPHTHA_REPORT_INFO_FIELD(chosen_candidate), OPHTHA_REPORT_INFO_FIELD(n_refined_lines)}};
 #undef OPHTHA_REPORT_INFO_FIELD
 
 // The C defaults are ReportOptions' defaults: one source of truth.
@@ -52,6 +53,7 @@ ophtha_report_params report_defaults() {
   p.candidates = options.candidates;
   p.candidate_temperature = 0.0f;  // the bundle's (ReportOptions says so with -1)
   p.evidence_weight = 0.0f;        // the bundle's (ReportOptions: -1; its 0, "none", is < 0 here)
+  p.line_drafts = 0;               // the bundle's (ReportOptions: -1; its 0, "none", is < 0 here)
   return p;
 }
 
@@ -113,6 +115,7 @@ ophtha_status ophtha_report_generate(ophtha_session* session, const ophtha_image
     if (std::isnan(p.evidence_weight))
       fail(ErrorCode::InvalidArgument, "evidence_weight is nan, expected 0 (the bundle's), < 0 (none) or a weight > 0");
     options.evidence_weight = p.evidence_weight == 0.0f ? -1.0f : p.evidence_weight < 0.0f ? 0.0f : p.evidence_weight;
+    options.line_drafts = p.line_drafts == 0 ? -1 : p.line_drafts < 0 ? 0 : p.line_drafts;
     std::string piece;
     if (p.token_callback)
       options.on_text = [&](std::string_view text) {
@@ -143,6 +146,7 @@ ophtha_status ophtha_report_get_info(const ophtha_report* report, ophtha_report_
     info.decode_seconds = report->result.decode_seconds;
     info.n_candidates = report->result.candidates;
     info.chosen_candidate = static_cast<int32_t>(report->result.chosen);
+    info.n_refined_lines = report->result.refined_lines;
     write_output(kReportInfo, out_info, info);
   });
 }

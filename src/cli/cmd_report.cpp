@@ -39,6 +39,9 @@ static const char* kReportHelp =
     "  --evidence-weight W   how much the model's auxiliary heads (their reading of each image) and\n"
     "                        the --findings text weigh in choosing among drafts: 1 = as much as all\n"
     "                        the other drafts together, 0 = the drafts vote alone (default: the bundle's)\n"
+    "  --line-drafts N       line refinement (default: the bundle's; 0 = none): each line of the chosen\n"
+    "                        draft is drafted N more times from the report so far (at --candidate-temp)\n"
+    "                        and the line that agrees most with the others and the evidence is kept\n"
     "  --max-tokens N        report length limit in tokens (default: the bundle's)\n"
     "  --threads N           CPU threads (default: all available)\n"
     "  --drafts              also give every draft and the chosen one's index: with --json (and in\n"
@@ -65,6 +68,7 @@ void read_decoding_options(const Args& a, ReportOptions& o) {
   o.candidates = static_cast<int>(a.integer_or("--candidates", 0, 1, kMaxReportCandidates));
   o.candidate_temperature = static_cast<float>(a.number_or("--candidate-temp", -1.0, 1e-3, 100.0));
   o.evidence_weight = static_cast<float>(a.number_or("--evidence-weight", -1.0, 0.0, kMaxEvidenceWeight));
+  o.line_drafts = static_cast<int>(a.integer_or("--line-drafts", -1, 0, kMaxReportCandidates));
   o.max_tokens = static_cast<int>(a.integer_or("--max-tokens", 0, 1, 1 << 20));
   o.check_images = !a.flag("--no-image-checks");
 }
@@ -188,7 +192,7 @@ int report_manifest(const Args& a) {
 int run_report(const Args& raw) {
   Args a = raw;
   a.parse({"--image", "--findings", "--lang", "--model", "--seed", "--temp", "--candidates", "--candidate-temp",
-           "--evidence-weight", "--max-tokens", "--threads", "--manifest",
+           "--evidence-weight", "--line-drafts", "--max-tokens", "--threads", "--manifest",
            "--out", "--split", "--langs", "--limit", "--jobs"},
           {"--json", "--no-image-checks", "--text-only", "--drafts"});
   if (a.wants_help()) return std::fputs(kReportHelp, stdout), 0;
@@ -241,7 +245,8 @@ int run_report(const Args& raw) {
   if (with_drafts) {
     const size_t n = report.drafts.empty() ? 1 : report.drafts.size();
     for (size_t i = 0; i < n; ++i)
-      std::fprintf(stderr, "--- draft %zu of %zu%s ---\n%s\n", i + 1, n, i == report.chosen ? " (the report)" : "",
+      std::fprintf(stderr, "--- draft %zu of %zu%s ---\n%s\n", i + 1, n,
+                   i != report.chosen ? "" : report.refined_lines > 0 ? " (chosen, then refined line by line)" : " (the report)",
                    report.drafts.empty() ? report.text.c_str() : report.drafts[i].c_str());
   }
   for (size_t i = 0; i < report.image_checks.size(); ++i) {
@@ -254,11 +259,11 @@ int run_report(const Args& raw) {
                    c.gradable_probability);
   }
   std::fprintf(stderr,
-               "[model %s from %s; %lld prompt tokens, %lld generated; draft %zu of %d chosen; embed %.2f s, prefill "
-               "%.2f s, decode %.2f s]\n",
+               "[model %s from %s; %lld prompt tokens, %lld generated; draft %zu of %d chosen, lines refined %d; embed %.2f "
+               "s, prefill %.2f s, decode %.2f s]\n",
                model->bundle().name.c_str(), model->bundle().folder.c_str(),
                static_cast<long long>(report.prompt_tokens), static_cast<long long>(report.generated_tokens),
-               report.chosen + 1, report.candidates, report.embed_seconds, report.prefill_seconds, report.decode_seconds);
+               report.chosen + 1, report.candidates, report.refined_lines, report.embed_seconds, report.prefill_seconds, report.decode_seconds);
   return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "ophtha/generate.hpp"
 #include "ophtha/heads_findings.hpp"
 #include "ophtha/image_embedder.hpp"
+#include "ophtha/line_refinement.hpp"
 #include "ophtha/multimodal_prompt.hpp"
 #include "ophtha/projector.hpp"
 #include "ophtha/report_consensus.hpp"
@@ -157,7 +158,14 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   const float evidence_weight = options.evidence_weight >= 0 ? options.evidence_weight : bundle.generation.evidence_weight;
   if (!std::isfinite(evidence_weight) || evidence_weight > kMaxEvidenceWeight)
     fail(ErrorCode::InvalidArgument, "evidence_weight is {}, expected at most {}", evidence_weight, kMaxEvidenceWeight);
-  const bool weigh_evidence = candidates > 1 && evidence_weight > 0;
+  if (options.line_drafts > kMaxReportCandidates)
+    fail(ErrorCode::InvalidArgument, "line_drafts is {}, expected at most {} (or < 0 for the bundle's)", options.line_drafts,
+         kMaxReportCandidates);
+  const int line_drafts = options.line_drafts >= 0 ? options.line_drafts : bundle.generation.line_drafts;
+  if (line_drafts > 0 && !(candidate_temperature > 0 && std::isfinite(candidate_temperature)))
+    fail(ErrorCode::InvalidArgument, "candidate_temperature is {}, expected > 0 when {} line drafts are sampled",
+         candidate_temperature, line_drafts);
+  const bool weigh_evidence = (candidates > 1 || line_drafts > 0) && evidence_weight > 0;
 
   Report report;
   report.disclaimer = bundle.disclaimer;
@@ -262,7 +270,7 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   report.prefill_seconds = seconds_since(prefill_start);
   report.prompt_tokens = prompt.embeddings.size(0);
   bool first_piece = true;
-  if (options.on_text && candidates == 1)
+  if (options.on_text && candidates == 1 && line_drafts == 0)
     g.on_token = [&](std::string_view piece, int32_t) {
       if (first_piece && !piece.empty()) piece = without_dummy_prefix(piece), first_piece = false;
       return piece.empty() || options.on_text(piece);
@@ -275,7 +283,7 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   std::vector<std::string> texts;
   std::vector<int64_t> lengths;
   std::vector<StudyLabels> labels;
-  const std::vector<GenerateResult> results = generate_drafts_after_prompt(*session_, prompt_logits, drafts);
+  std::vector<GenerateResult> results = generate_drafts_after_prompt(*session_, prompt_logits, drafts);
   report.decode_seconds = results.front().decode_seconds;  // the batch's time, the same in every result
   for (const GenerateResult& result : results) {
     texts.emplace_back(without_dummy_prefix(result.text));
@@ -286,11 +294,27 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   report.candidates = candidates;
   report.text = texts[report.chosen];
   report.generated_tokens = lengths[report.chosen];
-  const StudyLabels stated = std::move(labels[report.chosen]);  // what the report states, read from its text
-  if (candidates > 1) {
-    report.drafts = std::move(texts);
-    if (options.on_text && !report.text.empty()) options.on_text(report.text);
+  StudyLabels stated = std::move(labels[report.chosen]);  // what the report states, read from its text
+  if (line_drafts > 0) {
+    // The chosen draft, refined line by line from the prompt's end (line_refinement.hpp).
+    LineRefinementOptions refine;
+    refine.line_drafts = line_drafts;
+    refine.drafting = g;
+    refine.drafting.on_token = nullptr;
+    refine.drafting.sampling.temperature = candidate_temperature;
+    refine.evidence = evidence;
+    refine.evidence_weight = weigh_evidence ? evidence_weight : 0.0;
+    refine.lang = options.lang;
+    const auto refine_start = Clock::now();
+    const RefinedReport refined = refine_report_lines(*session_, prompt_logits, results[report.chosen].tokens, refine);
+    report.decode_seconds += seconds_since(refine_start);
+    report.refined_lines = static_cast<int>(refined.replaced_lines);
+    report.text = model_->llm()->tokenizer().decode(refined.tokens);  // decode drops the dummy prefix itself
+    report.generated_tokens = static_cast<int64_t>(refined.tokens.size());
+    stated = extract_labels_from_text(report.text, options.lang);
   }
+  if (candidates > 1) report.drafts = std::move(texts);
+  if (options.on_text && (candidates > 1 || line_drafts > 0) && !report.text.empty()) options.on_text(report.text);
 
   report.structured = structured_report(stated, options.lang);
   nlohmann::json checks = nlohmann::json::array();

@@ -125,6 +125,7 @@ ModelBundle bundle_for(const TrainConfig& c) {
   b.generation.candidates = c.images.report_candidates;
   b.generation.candidate_temperature = static_cast<float>(c.images.candidate_temperature);
   b.generation.evidence_weight = static_cast<float>(c.images.evidence_weight);
+  b.generation.line_drafts = c.images.line_drafts;
   return b;
 }
 

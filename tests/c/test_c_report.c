@@ -126,6 +126,7 @@ int main(int argc, char **argv) {
   info.struct_size = sizeof info;
   CHECK_STATUS(ophtha_report_get_info(report, &info), OPHTHA_STATUS_OK, NULL);
   CHECK(info.n_candidates == 4 && info.chosen_candidate >= 0 && info.chosen_candidate < 4);
+  CHECK(params.line_drafts == 0 && info.n_refined_lines == 0); /* the random bundle refines no lines */
   {
     /* Every draft can be read, in order (the first is greedy: the report written once above); the
      * chosen one is the report text. */
@@ -168,6 +169,18 @@ int main(int argc, char **argv) {
   CHECK_STATUS(ophtha_report_generate(session, (const ophtha_image *const *)images, 6, &params, &untouched),
                OPHTHA_STATUS_INVALID_ARGUMENT, "evidence_weight is nan");
   params.evidence_weight = 0.0f;
+  /* Line refinement: 3 alternatives per line of the chosen draft; 129 refused. */
+  params.line_drafts = 3;
+  CHECK_STATUS(ophtha_report_generate(session, (const ophtha_image *const *)images, 6, &params, &report),
+               OPHTHA_STATUS_OK, NULL);
+  CHECK_STATUS(ophtha_report_get_info(report, &info), OPHTHA_STATUS_OK, NULL);
+  CHECK(info.n_candidates == 4 && info.n_refined_lines >= 0);
+  ophtha_report_free(report);
+  report = NULL;
+  params.line_drafts = 129;
+  CHECK_STATUS(ophtha_report_generate(session, (const ophtha_image *const *)images, 6, &params, &untouched),
+               OPHTHA_STATUS_INVALID_ARGUMENT, "line_drafts is 129, expected at most 128");
+  params.line_drafts = 0;
   params.candidates = 129;
   CHECK_STATUS(ophtha_report_generate(session, (const ophtha_image *const *)images, 6, &params, &untouched),
                OPHTHA_STATUS_INVALID_ARGUMENT, "candidates is 129");

@@ -4,7 +4,7 @@ meaningless, the contract is not.
 
     ophtha report --image PATH[:MODALITY[:EYE]] ... [--findings TEXT] [--lang zh|en] [--json]
                   [--model DIR] [--seed S] [--temp T] [--max-tokens N] [--no-image-checks]
-                  [--candidates N] [--candidate-temp T] [--drafts]
+                  [--candidates N] [--candidate-temp T] [--line-drafts N] [--drafts]
 """
 import json
 import subprocess
@@ -83,6 +83,7 @@ def test_text_only_route_and_bad_input_are_handled(ophtha, bundle, tmp_path):
     cases = [
         (["report", "--model", bundle], "give at least one --image or --findings"),
         (["report", "--model", bundle, "--findings", "x", "--lang", "fr"], "expects zh or en"),
+        (["report", "--model", bundle, "--findings", "x", "--line-drafts", "129"], "expects an integer in [0, 128]"),
         (["report", "--model", tmp_path / "nowhere", "--findings", "x"], "model bundle folder"),
         (["report", "--model", bundle, "--image", f"{tmp_path / 'empty.png'}:cfp:OD"], "empty.png"),
         (["report", "--model", bundle, "--image", f"{EXAMPLE}/syn-000033_OD_cfp.jpg:xyz:OD"], "expected PATH:MODALITY:EYE"),

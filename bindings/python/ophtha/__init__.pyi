@@ -89,9 +89,11 @@ class Report:
     n_candidates: int
     chosen_candidate: int
     drafts: list[str]
+    refined_lines: int
     def __init__(self, text: str, structured: dict[str, Any], n_prompt_tokens: int, n_generated_tokens: int,
                  embed_seconds: float, prefill_seconds: float, decode_seconds: float, n_candidates: int = ...,
-                 chosen_candidate: int = ..., drafts: Optional[list[str]] = ...) -> None: ...
+                 chosen_candidate: int = ..., drafts: Optional[list[str]] = ...,
+                 refined_lines: int = ...) -> None: ...
     @property
     def image_checks(self) -> list[dict[str, Any]]: ...
     @property
@@ -135,7 +137,8 @@ class Session:
                stream: Literal[False] = False, seed: int = ..., temperature: Optional[float] = None,
                max_tokens: Optional[int] = None, top_p: Optional[float] = None, candidates: Optional[int] = None,
                candidate_temperature: Optional[float] = None,
-               evidence_weight: Optional[float] = None, check_images: bool = ...,
+               evidence_weight: Optional[float] = None, line_drafts: Optional[int] = None,
+               check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> Report: ...
     @overload
@@ -143,7 +146,8 @@ class Session:
                stream: Literal[True], seed: int = ..., temperature: Optional[float] = None,
                max_tokens: Optional[int] = None, top_p: Optional[float] = None, candidates: Optional[int] = None,
                candidate_temperature: Optional[float] = None,
-               evidence_weight: Optional[float] = None, check_images: bool = ...,
+               evidence_weight: Optional[float] = None, line_drafts: Optional[int] = None,
+               check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> ReportStream: ...
 
@@ -190,7 +194,8 @@ class Model:
                stream: Literal[False] = False, seed: int = ..., temperature: Optional[float] = None,
                max_tokens: Optional[int] = None, top_p: Optional[float] = None, candidates: Optional[int] = None,
                candidate_temperature: Optional[float] = None,
-               evidence_weight: Optional[float] = None, check_images: bool = ...,
+               evidence_weight: Optional[float] = None, line_drafts: Optional[int] = None,
+               check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> Report: ...
     @overload
@@ -198,7 +203,8 @@ class Model:
                stream: Literal[True], seed: int = ..., temperature: Optional[float] = None,
                max_tokens: Optional[int] = None, top_p: Optional[float] = None, candidates: Optional[int] = None,
                candidate_temperature: Optional[float] = None,
-               evidence_weight: Optional[float] = None, check_images: bool = ...,
+               evidence_weight: Optional[float] = None, line_drafts: Optional[int] = None,
+               check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> ReportStream: ...
     def close(self) -> None: ...

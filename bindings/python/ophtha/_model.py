@@ -281,7 +281,7 @@ class Session:
 
     def report(self, images=(), *, findings="", lang="en", stream=False, seed=_REPORT_DEFAULTS["seed"],
                temperature=None, max_tokens=None, top_p=None, candidates=None, candidate_temperature=None,
-               evidence_weight=None, check_images=_REPORT_DEFAULTS["check_images"],
+               evidence_weight=None, line_drafts=None, check_images=_REPORT_DEFAULTS["check_images"],
                modality_threshold=_REPORT_DEFAULTS["modality_threshold"], on_text=None, should_abort=None,
                poll_interval=_ophtha.DEFAULT_POLL_SECONDS):
         """Writes the diagnostic report of one study (the session's model must be a model bundle).
@@ -320,6 +320,10 @@ class Session:
                 the labels the findings text states weigh in choosing among drafts (1: as much as
                 all the other drafts together; 0: the drafts vote among themselves only); None:
                 the bundle's.
+            line_drafts: 0 to 128, line refinement: each line of the chosen draft is drafted this
+                many more times from the report so far (at ``candidate_temperature``) and the line
+                whose completed report agrees most with the others and the evidence is kept; the
+                report then streams whole, once refined. 0: none; None: the bundle's.
             check_images: let the auxiliary heads check that each image looks like its modality
                 (one that looks like another is left out; Report.image_checks says what they saw).
             modality_threshold: probability of another modality that leaves an image out.
@@ -340,8 +344,8 @@ class Session:
             should_abort raised, as for generate.
         """
         arguments = _report_arguments(images, findings, lang, max_tokens, temperature, top_p, candidates,
-                                      candidate_temperature, evidence_weight, seed, check_images, modality_threshold, should_abort,
-                                      poll_interval)
+                                      candidate_temperature, evidence_weight, line_drafts, seed, check_images,
+                                      modality_threshold, should_abort, poll_interval)
         if stream:
             if on_text is not None:
                 raise InvalidArgumentError("report: pass on_text or stream=True, not both")
@@ -350,7 +354,7 @@ class Session:
 
 
 def _report_arguments(images, findings, lang, max_tokens, temperature, top_p, candidates, candidate_temperature,
-                      evidence_weight, seed,
+                      evidence_weight, line_drafts, seed,
                       check_images, modality_threshold, should_abort, poll_interval):
     """The extension's report arguments, checked; `images` converted to _ophtha.Image objects."""
     if isinstance(images, (str, bytes, os.PathLike, np.ndarray, dict, Image)):
@@ -373,6 +377,8 @@ def _report_arguments(images, findings, lang, max_tokens, temperature, top_p, ca
     if evidence_weight is not None and not 0 <= float(evidence_weight) <= 100:
         raise InvalidArgumentError(
             f"evidence_weight is {evidence_weight}, expected a number in [0, 100] or None (the bundle's)")
+    if line_drafts is not None and not 0 <= int(line_drafts) <= 128:
+        raise InvalidArgumentError(f"line_drafts is {line_drafts}, expected an integer in [0, 128] or None (the bundle's)")
     return dict(
         images=[study_image(spec, f"images[{i}]") for i, spec in enumerate(images)],
         findings=findings, lang=lang,
@@ -385,6 +391,8 @@ def _report_arguments(images, findings, lang, max_tokens, temperature, top_p, ca
         candidate_temperature=0.0 if candidate_temperature is None else float(candidate_temperature),
         # The C ABI's evidence_weight: 0 the bundle's, < 0 none.
         evidence_weight=0.0 if evidence_weight is None else float(evidence_weight) if float(evidence_weight) > 0 else -1.0,
+        # The C ABI's line_drafts: 0 the bundle's, < 0 none.
+        line_drafts=0 if line_drafts is None else int(line_drafts) if int(line_drafts) > 0 else -1,
         seed=seed, check_images=bool(check_images),
         modality_threshold=float(modality_threshold), should_abort=should_abort, poll_seconds=float(poll_interval))
 

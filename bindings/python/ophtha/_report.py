@@ -72,11 +72,12 @@ class Report:
         n_candidates: drafts written (1 when the report was generated once).
         chosen_candidate: the index of the draft that became the report (0 for the first).
         drafts: every draft's text in the order written (a list of n_candidates str;
-            drafts[chosen_candidate] is the text).
+            drafts[chosen_candidate] is the text unless line refinement replaced lines of it).
+        refined_lines: lines of the chosen draft that line refinement replaced (0 without).
     """
 
     def __init__(self, text, structured, n_prompt_tokens, n_generated_tokens, embed_seconds, prefill_seconds,
-                 decode_seconds, n_candidates=1, chosen_candidate=0, drafts=None):
+                 decode_seconds, n_candidates=1, chosen_candidate=0, drafts=None, refined_lines=0):
         self.text = text
         self.structured = structured
         self.n_prompt_tokens = n_prompt_tokens
@@ -87,6 +88,7 @@ class Report:
         self.n_candidates = n_candidates
         self.chosen_candidate = chosen_candidate
         self.drafts = list(drafts) if drafts is not None else [text]
+        self.refined_lines = refined_lines
 
     @property
     def image_checks(self):
@@ -113,4 +115,4 @@ def report_of(raw):
     """The Report of the extension's result dict."""
     return Report(raw["text"], json.loads(raw["json"]), raw["n_prompt_tokens"], raw["n_generated_tokens"],
                   raw["embed_seconds"], raw["prefill_seconds"], raw["decode_seconds"], raw["n_candidates"],
-                  raw["chosen_candidate"], raw["drafts"])
+                  raw["chosen_candidate"], raw["drafts"], raw["n_refined_lines"])

@@ -75,6 +75,11 @@ def test_drafts_stream_the_chosen_report_whole_and_say_which_was_chosen(bundle):
         weighed = bundle.report([OD_CFP], findings="x", max_tokens=10, candidates=3, candidate_temperature=1.5,
                                 seed=4, evidence_weight=weight)
         assert weighed.n_candidates == 3 and 0 <= weighed.chosen_candidate < 3
+    # Line refinement: the chosen draft's lines drafted again; the report streams whole.
+    pieces.clear()
+    refined = bundle.report([OD_CFP], findings="x", max_tokens=10, candidates=3, candidate_temperature=1.5, seed=4,
+                            line_drafts=2, on_text=pieces.append)
+    assert pieces == [refined.text] and refined.refined_lines >= 0 and report.refined_lines == 0
 
 
 def test_same_seed_same_text_and_another_seed_another(bundle):
@@ -150,6 +155,7 @@ def test_report_and_embed_on_a_plain_language_model_raise_unsupported(model):
     ([OD_CFP], {"candidates": 129}, ophtha.InvalidArgumentError, "candidates is 129"),
     ([OD_CFP], {"candidate_temperature": 0}, ophtha.InvalidArgumentError, "candidate_temperature is 0"),
     ([OD_CFP], {"evidence_weight": -1}, ophtha.InvalidArgumentError, "evidence_weight is -1"),
+    ([OD_CFP], {"line_drafts": 129}, ophtha.InvalidArgumentError, "line_drafts is 129, expected an integer in [0, 128]"),
     ([OD_CFP], {"evidence_weight": float("nan")}, ophtha.InvalidArgumentError, "evidence_weight is nan"),
 ])
 def test_bad_input_raises_the_error_class_with_the_message(bundle, images, options, error, fragment):

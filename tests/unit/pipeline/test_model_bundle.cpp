@@ -47,6 +47,7 @@ ModelBundle example(const std::string& dir) {
   b.generation.candidates = 12;
   b.generation.candidate_temperature = 0.6f;
   b.generation.evidence_weight = 1.5f;
+  b.generation.line_drafts = 16;
   return b;
 }
 
@@ -78,6 +79,7 @@ TEST_CASE("a bundle manifest written by write_bundle_manifest reads back field f
     CHECK(read.generation.candidates == 12);
     CHECK(read.generation.candidate_temperature == doctest::Approx(0.6));
     CHECK(read.generation.evidence_weight == doctest::Approx(1.5));
+    CHECK(read.generation.line_drafts == 16);
     CHECK(read.path_of(read.llm) == dir + "/llm.gguf");
   }
 }
@@ -134,6 +136,7 @@ TEST_CASE("generation.candidates and evidence_weight: 1 and 0 unless given, in r
   ModelBundle b = example(dir);
   b.generation.candidates = 1;
   b.generation.evidence_weight = 0.0f;
+  b.generation.line_drafts = 0;
   write_bundle_manifest(b);
   CHECK(read_bundle_manifest(dir).generation.candidates == 1);
   CHECK(read_bundle_manifest(dir).generation.evidence_weight == 0.0f);
@@ -144,6 +147,8 @@ TEST_CASE("generation.candidates and evidence_weight: 1 and 0 unless given, in r
   }
   CHECK(text.find("candidates") == std::string::npos);
   CHECK(text.find("evidence_weight") == std::string::npos);
+  CHECK(text.find("line_drafts") == std::string::npos);
+  CHECK(read_bundle_manifest(dir).generation.line_drafts == 0);
   const size_t at = text.find("\"max_tokens\"");
   REQUIRE(at != std::string::npos);
   write_text(dir + "/" + kBundleManifestName, std::string(text).insert(at, "\"candidates\": 129, \"candidate_temperature\": -1, \"evidence_weight\": 101, "));
@@ -157,6 +162,14 @@ TEST_CASE("generation.candidates and evidence_weight: 1 and 0 unless given, in r
   CHECK_MESSAGE(zero.find("generation.candidate_temperature: is 0, expected > 0: the 4 drafts") != std::string::npos, zero);
   write_text(dir + "/" + kBundleManifestName, std::string(text).insert(at, "\"candidates\": 1, \"candidate_temperature\": 0, "));
   CHECK(read_bundle_manifest(dir).generation.candidates == 1);  // one draft: no sampling, any temperature
+  // Line drafts are sampled too; at most 128, and whole.
+  write_text(dir + "/" + kBundleManifestName,
+             std::string(text).insert(at, "\"line_drafts\": 2, \"candidate_temperature\": 0, "));
+  const std::string lines = error_from([&] { read_bundle_manifest(dir); }).what();
+  CHECK_MESSAGE(lines.find("generation.candidate_temperature: is 0, expected > 0: the 2 line drafts") != std::string::npos, lines);
+  write_text(dir + "/" + kBundleManifestName, std::string(text).insert(at, "\"line_drafts\": 129, "));
+  const std::string many = error_from([&] { read_bundle_manifest(dir); }).what();
+  CHECK_MESSAGE(many.find("generation.line_drafts: is 129, expected a number in [0, 128]") != std::string::npos, many);
 }
 
 TEST_CASE("a bundle manifest with the wrong version, bad JSON or no file says so") {

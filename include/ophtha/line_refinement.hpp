@@ -1,0 +1,87 @@
+// Line refinement: the search over whole drafts, continued one line at a time.
+//
+// The consensus over whole drafts (report_consensus.hpp) fixes a report's layout — which eyes,
+// which sections, in which order — but each draft states an eye's findings with its own errors, and
+// the chance that one of N drafts gets every line right falls with the number of lines: choosing
+// among whole drafts is choosing among products of per-line choices. Line refinement factorises
+// that choice. After the chosen draft, every line of it is drafted again N times from the report
+// so far (the prompt, then the lines already kept), sampled side by side as branches of one
+// session; each alternative is completed with the chosen draft's remaining lines, and the line whose
+// completed report agrees most with the other completions and with the evidence
+// (consensus_choice) is kept. The language model writes every line, conditioned on the lines kept
+// before it, so a later line (the diagnosis, the recommendation) follows the findings kept above
+// it. A step-level search with a verifier, as in Lightman et al. 2023 ("Let's verify step by
+// step") and the sentence-level minimum-Bayes-risk decoding of machine translation.
+//
+// An alternative is considered only when it is about what the chosen draft's line is about (the
+// same eyes, imaged modalities and graded scales, extract_labels_from_text of the line alone) and
+// ends as the line does (with a line break, or the report's end for the last line); the chosen
+// draft's own line is always the first candidate, so the layout never changes.
+//
+//   tokens   [ line 0 ⏎ ][ line 1 ⏎ ] … [ line L−1 ]      (the chosen draft, after the prompt)
+//   step k:  prompt + kept lines 0..k−1 ─► N branches, each up to its first ⏎
+//            candidates: line k (chosen draft) + the branches that fit; score each as
+//            kept 0..k−1 + candidate + chosen draft's lines k+1..L−1; keep the best
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "ophtha/export.h"
+#include "ophtha/generate.hpp"
+#include "ophtha/llama.hpp"
+#include "ophtha/study.hpp"
+#include "ophtha/tokenizer.hpp"
+
+namespace ophtha {
+
+// Splits generated `tokens` into lines: a line ends with the first token whose text holds a line
+// break ('\n'); the last line may end without one. Concatenated, the lines are `tokens`; no line
+// is empty. [] gives [].
+OPHTHA_API std::vector<std::vector<int32_t>> report_lines(const Tokenizer& tokenizer, const std::vector<int32_t>& tokens);
+
+// What a line is about, as a comparable key: the eyes extract_labels_from_text reads in the
+// line's text alone, and per eye the modalities it describes and the scales it grades (which the
+// extractor also derives from the findings a line names), e.g. "OD:cfp,icdr,areds,|OS:oct,oct_class,";
+// "" for a line about no eye (a title, a blank line).
+OPHTHA_API std::string line_subject(const Tokenizer& tokenizer, const std::vector<int32_t>& line, std::string_view lang);
+
+// Chooses line k of a report among `candidates` (candidates[0] the chosen draft's own line, then
+// the alternatives). An alternative takes part only when it has the same line_subject as
+// candidates[0] and ends as it does (with a line break, or without one for a last line); each
+// taking part is scored as the report `before` + candidate + `after` by consensus_choice over them
+// all, with `evidence` at `evidence_weight`. Returns an index into `candidates` (0 when none other
+// takes part). Error(InvalidArgument) for no candidates, an empty candidates[0], or a weight
+// consensus_choice refuses.
+OPHTHA_API size_t choose_line(const Tokenizer& tokenizer, const std::vector<int32_t>& before,
+                              const std::vector<std::vector<int32_t>>& candidates, const std::vector<int32_t>& after,
+                              const StudyLabels& evidence, double evidence_weight, std::string_view lang);
+
+struct LineRefinementOptions {
+  int line_drafts = 0;       // alternatives drafted per line, 1 ... LlamaSession::kMaxBranches
+  // Each alternative's sampling (temperature > 0), top-p / top-k, should_abort; max_tokens caps the
+  // whole refined report. Alternative i of line k is sampled with seed sampling.seed + 7919 (k + 1) + i.
+  GenerateOptions drafting;
+  StudyLabels evidence;      // as for consensus_choice
+  double evidence_weight = 0;
+  std::string lang = "en";   // the report's language, for extract_labels_from_text
+};
+
+struct RefinedReport {
+  std::vector<int32_t> tokens;  // the refined report's tokens (its text: Tokenizer::decode)
+  size_t lines = 0;             // lines in the chosen draft (and in the refined report)
+  size_t replaced_lines = 0;    // lines where an alternative was kept
+};
+
+// Refines `report` (a draft's tokens, generated after the prompt that `session` holds, whose last
+// token's logits are `prompt_logits`) line by line as described above. The session ends holding
+// the prompt and the refined report. Error(InvalidArgument) when line_drafts is outside
+// [1, LlamaSession::kMaxBranches] or the drafting temperature is not > 0; the errors of
+// generate_drafts_after_prompt and forward_tokens (ContextOverflow, Aborted).
+OPHTHA_API RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& prompt_logits,
+                                             const std::vector<int32_t>& report, const LineRefinementOptions& options);
+
+}  // namespace ophtha
