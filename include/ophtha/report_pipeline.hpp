@@ -84,11 +84,11 @@ struct ReportOptions {
   int max_tokens = 0;             // 0 = the bundle's default
   float temperature = -1.0f;      // < 0 = the bundle's default; 0 = greedy
   float top_p = -1.0f;            // < 0 = the bundle's default
-  // Drafts per report: 0 = the bundle's default; 1 = one report, streamed as it is generated;
-  // N > 1 = N drafts after one shared prefill — the first at `temperature`, the others sampled at
-  // `candidate_temperature` with seeds seed + 1 ... seed + N − 1 — and the one whose labels agree
-  // most with the others' is the report (report_consensus.hpp); on_text then receives it whole,
-  // once chosen. At most kMaxReportCandidates.
+  // Drafts per report: 0 = the bundle's default; 1 = one report, streamed as it is generated
+  // (unless line drafts refine it); N > 1 = N drafts after one shared prefill — the first at
+  // `temperature`, the others sampled at `candidate_temperature` with seeds seed + 1 ... seed + N − 1
+  // — and the one whose labels agree most with the others' is the report (report_consensus.hpp);
+  // on_text then receives it whole, once chosen. At most kMaxReportCandidates.
   int candidates = 0;
   float candidate_temperature = -1.0f;  // < 0 = the bundle's default; must be > 0 when drafts are sampled
   // With N > 1 drafts, how much the evidence outside the language model — the auxiliary heads'
