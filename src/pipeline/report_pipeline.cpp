@@ -283,7 +283,7 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   std::vector<std::string> texts;
   std::vector<int64_t> lengths;
   std::vector<StudyLabels> labels;
-  std::vector<GenerateResult> results = generate_drafts_after_prompt(*session_, prompt_logits, drafts);
+  const std::vector<GenerateResult> results = generate_drafts_after_prompt(*session_, prompt_logits, drafts);
   report.decode_seconds = results.front().decode_seconds;  // the batch's time, the same in every result
   for (const GenerateResult& result : results) {
     texts.emplace_back(without_dummy_prefix(result.text));
@@ -309,9 +309,11 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
     const RefinedReport refined = refine_report_lines(*session_, prompt_logits, results[report.chosen].tokens, refine);
     report.decode_seconds += seconds_since(refine_start);
     report.refined_lines = static_cast<int>(refined.replaced_lines);
-    report.text = model_->llm()->tokenizer().decode(refined.tokens);  // decode drops the dummy prefix itself
-    report.generated_tokens = static_cast<int64_t>(refined.tokens.size());
-    stated = extract_labels_from_text(report.text, options.lang);
+    if (refined.replaced_lines > 0) {
+      report.text = model_->llm()->tokenizer().decode(refined.tokens);  // decode drops the dummy prefix itself
+      report.generated_tokens = static_cast<int64_t>(refined.tokens.size());
+      stated = extract_labels_from_text(report.text, options.lang);
+    }
   }
   if (candidates > 1) report.drafts = std::move(texts);
   if (options.on_text && (candidates > 1 || line_drafts > 0) && !report.text.empty()) options.on_text(report.text);
