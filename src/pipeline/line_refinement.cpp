@@ -11,8 +11,12 @@ namespace ophtha {
 
 namespace {
 
+bool holds_line_break(const Tokenizer& tokenizer, int32_t id) {
+  return tokenizer.token_bytes(id).find('\n') != std::string::npos;
+}
+
 bool ends_line(const Tokenizer& tokenizer, const std::vector<int32_t>& line) {
-  return !line.empty() && tokenizer.token_bytes(line.back()).find('\n') != std::string::npos;
+  return !line.empty() && holds_line_break(tokenizer, line.back());
 }
 
 std::vector<int32_t> joined(const std::vector<int32_t>& a, const std::vector<int32_t>& b, const std::vector<int32_t>& c) {
@@ -32,7 +36,7 @@ std::vector<std::vector<int32_t>> report_lines(const Tokenizer& tokenizer, const
   for (int32_t id : tokens) {
     if (!open) lines.emplace_back(), open = true;
     lines.back().push_back(id);
-    if (tokenizer.token_bytes(id).find('\n') != std::string::npos) open = false;
+    if (holds_line_break(tokenizer, id)) open = false;
   }
   return lines;
 }

@@ -175,6 +175,12 @@ int main(int argc, char **argv) {
                OPHTHA_STATUS_OK, NULL);
   CHECK_STATUS(ophtha_report_get_info(report, &info), OPHTHA_STATUS_OK, NULL);
   CHECK(info.n_candidates == 4 && info.n_refined_lines >= 0);
+  {
+    /* A report no line of which was replaced is its chosen draft as written. */
+    const char *chosen = NULL;
+    CHECK_STATUS(ophtha_report_get_draft(report, info.chosen_candidate, &chosen), OPHTHA_STATUS_OK, NULL);
+    CHECK((strcmp(chosen, ophtha_report_text(report)) == 0) == (info.n_refined_lines == 0));
+  }
   ophtha_report_free(report);
   report = NULL;
   params.line_drafts = 129;

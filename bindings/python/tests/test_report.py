@@ -79,7 +79,12 @@ def test_drafts_stream_the_chosen_report_whole_and_say_which_was_chosen(bundle):
     pieces.clear()
     refined = bundle.report([OD_CFP], findings="x", max_tokens=10, candidates=3, candidate_temperature=1.5, seed=4,
                             line_drafts=2, on_text=pieces.append)
-    assert pieces == [refined.text] and refined.refined_lines >= 0 and report.refined_lines == 0
+    assert pieces == [refined.text] and report.refined_lines == 0
+    assert refined.drafts == report.drafts  # the same drafts, refined afterwards
+    chosen = refined.drafts[refined.chosen_candidate]
+    assert (refined.text == chosen) == (refined.refined_lines == 0), (refined.refined_lines, refined.text, chosen)
+    assert bundle.report([OD_CFP], findings="x", max_tokens=10, candidates=3, candidate_temperature=1.5, seed=4,
+                         line_drafts=0).refined_lines == 0
 
 
 def test_same_seed_same_text_and_another_seed_another(bundle):
