@@ -60,8 +60,8 @@ struct BundleGeneration {
   // How much the heads' reading and the instruments' findings text weigh in choosing among drafts
   // (report_consensus.hpp consensus_choice): 0 = the drafts vote among themselves only.
   float evidence_weight = 0.0f;
-  // Line refinement of the chosen draft (line_refinement.hpp): alternatives drafted per line,
-  // sampled at candidate_temperature; 0 = none.
+  // Line refinement of the chosen draft (line_refinement.hpp): alternatives drafted per sentence
+  // of each line, sampled at candidate_temperature; 0 = none.
   int line_drafts = 0;
 };
 

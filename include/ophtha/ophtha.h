@@ -388,10 +388,10 @@ typedef struct ophtha_report_params {
                                   the report among them (1: as much as all the other drafts together;
                                   at most 100); 0 (default): the bundle's; < 0: none, the drafts vote
                                   among themselves only */
-  int32_t line_drafts;         /* line refinement (docs/reports.md): each line of the chosen draft is
-                                  drafted again this many times (at most 128) from the report so far,
-                                  sampled at candidate_temperature, and the line agreeing most with
-                                  the others and the evidence is kept; the report is then given to
+  int32_t line_drafts;         /* line refinement (docs/reports.md): each sentence of each line of the
+                                  chosen draft is drafted again this many times (at most 128) from
+                                  the report so far, sampled at candidate_temperature, and the
+                                  sentence agreeing most with the others and the evidence is kept; the report is then given to
                                   token_callback whole. 0 (default): the bundle's; < 0: none */
 } ophtha_report_params;
 
@@ -433,7 +433,8 @@ typedef struct ophtha_report_info {
   double decode_seconds;     /* time spent generating (every draft) */
   int32_t n_candidates;      /* drafts written (1 without drafting) */
   int32_t chosen_candidate;  /* the index of the draft that became the report */
-  int32_t n_refined_lines;   /* lines of the chosen draft that line refinement replaced (0 without) */
+  int32_t n_refined_lines;   /* lines of the chosen draft in which line refinement replaced a
+                                sentence (0 without) */
 } ophtha_report_info;
 
 /* Describes `report` in *out_info. Errors: INVALID_ARGUMENT (NULL report or out_info, a
@@ -442,7 +443,7 @@ OPHTHA_API ophtha_status ophtha_report_get_info(const ophtha_report *report, oph
 
 /* Draft `index` (0 ≤ index < n_candidates of ophtha_report_get_info) of the report, in the order
  * written: *out_text is NUL-terminated UTF-8 owned by the report. Draft chosen_candidate is the
- * report text, unless line refinement replaced lines of it (n_refined_lines > 0); a report written
+ * report text, unless line refinement replaced sentences of it (n_refined_lines > 0); a report written
  * once has one draft, its text. Errors: INVALID_ARGUMENT (NULL
  * report or out_text, an index outside 0 ... n_candidates − 1, both named). Thread-safe. */
 OPHTHA_API ophtha_status ophtha_report_get_draft(const ophtha_report *report, int32_t index, const char **out_text);

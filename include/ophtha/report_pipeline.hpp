@@ -96,9 +96,9 @@ struct ReportOptions {
   // (report_consensus.hpp consensus_choice): < 0 = the bundle's default, 0 = the drafts vote among
   // themselves only, at most kMaxEvidenceWeight.
   float evidence_weight = -1.0f;
-  // Line refinement (line_refinement.hpp): each line of the chosen draft drafted again this many
-  // times from the report so far, sampled at candidate_temperature, and the line that agrees most
-  // with the others and the evidence kept. < 0 = the bundle's default, 0 = none, at most
+  // Line refinement (line_refinement.hpp, by sentence): each sentence of each line of the chosen
+  // draft drafted again this many times from the report so far, sampled at candidate_temperature,
+  // and the sentence that agrees most with the others and the evidence kept. < 0 = the bundle's default, 0 = none, at most
   // kMaxReportCandidates. With line drafts on_text receives the report whole, once refined.
   int line_drafts = -1;
   uint64_t seed = 0;
@@ -129,7 +129,7 @@ struct Report {
   int64_t generated_tokens = 0;    // of the report (the chosen draft)
   int candidates = 1;               // drafts written
   size_t chosen = 0;                // the index of the draft that became the report
-  int refined_lines = 0;            // lines of the chosen draft that line refinement replaced
+  int refined_lines = 0;            // lines of the chosen draft in which line refinement replaced a sentence
   std::vector<std::string> drafts;  // every draft's text in order when candidates > 1 (else empty)
   double embed_seconds = 0;
   double prefill_seconds = 0;

@@ -40,9 +40,10 @@ static const char* kReportHelp =
     "  --evidence-weight W   how much the model's auxiliary heads (their reading of each image) and\n"
     "                        the --findings text weigh in choosing among drafts: 1 = as much as all\n"
     "                        the other drafts together, 0 = the drafts vote alone (default: the bundle's)\n"
-    "  --line-drafts N       line refinement (default: the bundle's; 0 = none): each line of the chosen\n"
-    "                        draft is drafted N more times from the report so far (at --candidate-temp)\n"
-    "                        and the line that agrees most with the others and the evidence is kept\n"
+    "  --line-drafts N       line refinement (default: the bundle's; 0 = none): each sentence of each\n"
+    "                        line of the chosen draft is drafted N more times from the report so far\n"
+    "                        (at --candidate-temp) and the sentence that agrees most with the others\n"
+    "                        and the evidence is kept\n"
     "  --max-tokens N        report length limit in tokens (default: the bundle's)\n"
     "  --threads N           CPU threads (default: all available)\n"
     "  --drafts              also give every draft and the chosen one's index: with --json (and in\n"
@@ -247,7 +248,7 @@ int run_report(const Args& raw) {
     const size_t n = report.drafts.empty() ? 1 : report.drafts.size();
     for (size_t i = 0; i < n; ++i)
       std::fprintf(stderr, "--- draft %zu of %zu%s ---\n%s\n", i + 1, n,
-                   i != report.chosen ? "" : report.refined_lines > 0 ? " (chosen, then refined line by line)" : " (the report)",
+                   i != report.chosen ? "" : report.refined_lines > 0 ? " (chosen, then refined sentence by sentence)" : " (the report)",
                    report.drafts.empty() ? report.text.c_str() : report.drafts[i].c_str());
   }
   for (size_t i = 0; i < report.image_checks.size(); ++i) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+#include <string_view>
 
 #include "ophtha/error.hpp"
 #include "ophtha/report_consensus.hpp"
@@ -54,17 +56,61 @@ std::string line_subject(const Tokenizer& tokenizer, const std::vector<int32_t>&
   return subject;
 }
 
-size_t choose_line(const Tokenizer& tokenizer, const std::vector<int32_t>& before,
-                   const std::vector<std::vector<int32_t>>& candidates, const std::vector<int32_t>& after,
-                   const StudyLabels& evidence, double evidence_weight, std::string_view lang) {
+std::vector<std::vector<int32_t>> report_sentences(const Tokenizer& tokenizer, const std::vector<int32_t>& tokens) {
+  std::vector<std::vector<int32_t>> sentences;
+  std::string bytes;  // the open sentence's
+  bool open = false;
+  for (int32_t id : tokens) {
+    if (open && sentence_ends_before(tokenizer, bytes, id)) open = false;
+    if (!open) sentences.emplace_back(), bytes.clear(), open = true;
+    sentences.back().push_back(id);
+    bytes += tokenizer.token_bytes(id);
+    if (holds_line_break(tokenizer, id)) open = false;
+  }
+  return sentences;
+}
+
+bool sentence_ends_before(const Tokenizer& tokenizer, std::string_view before, int32_t next) {
+  static constexpr std::string_view kFullStop = "\xE3\x80\x82";  // 。 (U+3002)
+  const std::string text = tokenizer.token_bytes(next);
+  if (before.size() >= kFullStop.size() && before.substr(before.size() - kFullStop.size()) == kFullStop)
+    return text.find('\n') == std::string::npos;
+  return !before.empty() && before.back() == '.' && !text.empty() && text.front() == ' ';
+}
+
+const char* refinement_step_name(RefinementStep step) {
+  switch (step) {
+    case RefinementStep::Line: return "line";
+    case RefinementStep::Sentence: return "sentence";
+  }
+  return "line";
+}
+
+namespace {
+
+// How a piece of a report (a line, or a sentence) ends.
+enum class Ending { LineBreak, Sentence, Other };
+
+std::vector<int32_t> slice(const std::vector<int32_t>& v, size_t begin, size_t end) {
+  return {v.begin() + static_cast<std::ptrdiff_t>(begin), v.begin() + static_cast<std::ptrdiff_t>(end)};
+}
+
+// choose_line for a piece of a line: `before` holds the current line's kept pieces from
+// `line_start` on, `after` the rest of the chosen draft's line up to `line_end`; a candidate takes
+// part when it ends as candidates[0] does and its completed line has the subject of candidates[0]'s.
+size_t choose_piece(const Tokenizer& tokenizer, const std::vector<int32_t>& before, size_t line_start,
+                    const std::vector<std::vector<int32_t>>& candidates, const std::vector<Ending>& endings,
+                    const std::vector<int32_t>& after, size_t line_end, const StudyLabels& evidence,
+                    double evidence_weight, std::string_view lang) {
   if (candidates.empty()) fail(ErrorCode::InvalidArgument, "choose_line: no candidate lines");
   if (candidates.front().empty()) fail(ErrorCode::InvalidArgument, "choose_line: the chosen draft's line (candidate 0) is empty");
-  const std::string subject = line_subject(tokenizer, candidates.front(), lang);
-  const bool line_break = ends_line(tokenizer, candidates.front());
+  const std::vector<int32_t> line_before = slice(before, line_start, before.size());
+  const std::vector<int32_t> line_after = slice(after, 0, line_end);
+  const std::string subject = line_subject(tokenizer, joined(line_before, candidates.front(), line_after), lang);
   std::vector<size_t> taking_part = {0};
   for (size_t i = 1; i < candidates.size(); ++i)
-    if (!candidates[i].empty() && ends_line(tokenizer, candidates[i]) == line_break &&
-        line_subject(tokenizer, candidates[i], lang) == subject)
+    if (!candidates[i].empty() && endings[i] == endings[0] &&
+        line_subject(tokenizer, joined(line_before, candidates[i], line_after), lang) == subject)
       taking_part.push_back(i);
   if (taking_part.size() == 1) return 0;
   std::vector<StudyLabels> reports;
@@ -72,6 +118,16 @@ size_t choose_line(const Tokenizer& tokenizer, const std::vector<int32_t>& befor
   for (size_t i : taking_part)
     reports.push_back(extract_labels_from_text(tokenizer.decode(joined(before, candidates[i], after)), lang));
   return taking_part[consensus_choice(reports, evidence, evidence_weight)];
+}
+
+}  // namespace
+
+size_t choose_line(const Tokenizer& tokenizer, const std::vector<int32_t>& before,
+                   const std::vector<std::vector<int32_t>>& candidates, const std::vector<int32_t>& after,
+                   const StudyLabels& evidence, double evidence_weight, std::string_view lang) {
+  std::vector<Ending> endings;
+  for (const auto& c : candidates) endings.push_back(ends_line(tokenizer, c) ? Ending::LineBreak : Ending::Other);
+  return choose_piece(tokenizer, before, before.size(), candidates, endings, after, 0, evidence, evidence_weight, lang);
 }
 
 RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& prompt_logits,
@@ -82,28 +138,67 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
     fail(ErrorCode::InvalidArgument, "line drafts are sampled at temperature {}, expected > 0",
          options.drafting.sampling.temperature);
   const Tokenizer& tokenizer = session.model().tokenizer();
-  const std::vector<std::vector<int32_t>> lines = report_lines(tokenizer, report);
+  const bool by_sentence = options.step == RefinementStep::Sentence;
+  const std::vector<std::vector<int32_t>> pieces = by_sentence ? report_sentences(tokenizer, report) : report_lines(tokenizer, report);
   RefinedReport refined;
-  refined.lines = lines.size();
+  refined.lines = report_lines(tokenizer, report).size();
+  refined.steps = pieces.size();
+  bool line_replaced = false;  // whether an alternative was kept in the current line
   at::Tensor logits = prompt_logits;
-  for (size_t k = 0; k < lines.size(); ++k) {
+  size_t line_start = 0;  // where the current line begins in refined.tokens
+  const size_t n = static_cast<size_t>(options.line_drafts);
+  for (size_t k = 0; k < pieces.size(); ++k) {
     std::vector<int32_t> after;
-    for (size_t j = k + 1; j < lines.size(); ++j) after.insert(after.end(), lines[j].begin(), lines[j].end());
+    size_t line_end = 0;  // how much of `after` is the rest of the current line
+    bool line_open = !ends_line(tokenizer, pieces[k]);
+    for (size_t j = k + 1; j < pieces.size(); ++j) {
+      after.insert(after.end(), pieces[j].begin(), pieces[j].end());
+      if (line_open) line_end = after.size(), line_open = !ends_line(tokenizer, pieces[j]);
+    }
     const int64_t budget = std::max<int64_t>(1, options.drafting.max_tokens - static_cast<int64_t>(refined.tokens.size()));
-    std::vector<GenerateOptions> drafts(static_cast<size_t>(options.line_drafts), options.drafting);
-    for (size_t i = 0; i < drafts.size(); ++i) {
+    std::vector<GenerateOptions> drafts(n, options.drafting);
+    // Sentence steps: a draft stops at the token after its sentence's end (which is then dropped),
+    // or at a line break.
+    std::vector<std::string> bytes(n);
+    std::vector<char> cut(n, 0);
+    for (size_t i = 0; i < n; ++i) {
       drafts[i].max_tokens = static_cast<int32_t>(budget);
-      drafts[i].stop_strings = {"\n"};
       drafts[i].on_token = nullptr;
       drafts[i].sampling.seed = options.drafting.sampling.seed + 7919u * static_cast<uint64_t>(k + 1) + i;
+      if (!by_sentence) {
+        drafts[i].stop_strings = {"\n"};
+        continue;
+      }
+      drafts[i].stop_strings.clear();
+      drafts[i].on_token = [&tokenizer, &bytes, &cut, i](std::string_view, int32_t id) {
+        if (id < 0) return true;
+        if (!bytes[i].empty() && sentence_ends_before(tokenizer, bytes[i], id)) return cut[i] = 1, false;
+        bytes[i] += tokenizer.token_bytes(id);
+        return !holds_line_break(tokenizer, id);
+      };
     }
-    std::vector<std::vector<int32_t>> candidates = {lines[k]};
-    for (GenerateResult& r : generate_drafts_after_prompt(session, logits, drafts)) candidates.push_back(std::move(r.tokens));
-    const size_t best = choose_line(tokenizer, refined.tokens, candidates, after, options.evidence, options.evidence_weight,
-                                    options.lang);
-    refined.replaced_lines += best != 0;
+    std::vector<std::vector<int32_t>> candidates = {pieces[k]};
+    std::vector<Ending> endings = {ends_line(tokenizer, pieces[k]) ? Ending::LineBreak
+                                   : k + 1 < pieces.size() && by_sentence ? Ending::Sentence
+                                                                          : Ending::Other};
+    std::vector<GenerateResult> results = generate_drafts_after_prompt(session, logits, drafts);
+    for (size_t i = 0; i < n; ++i) {
+      std::vector<int32_t>& tokens = results[i].tokens;
+      if (cut[i]) tokens.pop_back();
+      endings.push_back(ends_line(tokenizer, tokens) ? Ending::LineBreak : cut[i] ? Ending::Sentence : Ending::Other);
+      candidates.push_back(std::move(tokens));
+    }
+    const size_t best = choose_piece(tokenizer, refined.tokens, line_start, candidates, endings, after, line_end,
+                                     options.evidence, options.evidence_weight, options.lang);
+    refined.replaced_steps += best != 0;
+    line_replaced = line_replaced || best != 0;
     logits = session.forward_tokens(candidates[best]);
     refined.tokens.insert(refined.tokens.end(), candidates[best].begin(), candidates[best].end());
+    if (ends_line(tokenizer, candidates[best]) || k + 1 == pieces.size()) {
+      refined.replaced_lines += line_replaced;
+      line_replaced = false;
+      line_start = refined.tokens.size();
+    }
   }
   return refined;
 }

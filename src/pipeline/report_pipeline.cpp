@@ -299,6 +299,7 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
     // The chosen draft, refined line by line from the prompt's end (line_refinement.hpp).
     LineRefinementOptions refine;
     refine.line_drafts = line_drafts;
+    refine.step = RefinementStep::Sentence;
     refine.drafting = g;
     refine.drafting.on_token = nullptr;
     refine.drafting.sampling.temperature = candidate_temperature;

@@ -320,9 +320,10 @@ class Session:
                 the labels the findings text states weigh in choosing among drafts (1: as much as
                 all the other drafts together; 0: the drafts vote among themselves only); None:
                 the bundle's.
-            line_drafts: 0 to 128, line refinement: each line of the chosen draft is drafted this
-                many more times from the report so far (at ``candidate_temperature``) and the line
-                whose completed report agrees most with the others and the evidence is kept; the
+            line_drafts: 0 to 128, line refinement: each sentence of each line of the chosen draft
+                is drafted this many more times from the report so far (at
+                ``candidate_temperature``) and the sentence whose completed report agrees most with
+                the others and the evidence is kept; the
                 report then streams whole, once refined. 0: none; None: the bundle's.
             check_images: let the auxiliary heads check that each image looks like its modality
                 (one that looks like another is left out; Report.image_checks says what they saw).

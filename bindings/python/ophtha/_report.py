@@ -73,7 +73,8 @@ class Report:
         chosen_candidate: the index of the draft that became the report (0 for the first).
         drafts: every draft's text in the order written (a list of n_candidates str;
             drafts[chosen_candidate] is the text unless line refinement replaced lines of it).
-        refined_lines: lines of the chosen draft that line refinement replaced (0 without).
+        refined_lines: lines of the chosen draft in which line refinement replaced a sentence
+            (0 without).
     """
 
     def __init__(self, text, structured, n_prompt_tokens, n_generated_tokens, embed_seconds, prefill_seconds,

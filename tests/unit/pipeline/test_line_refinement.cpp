@@ -5,6 +5,7 @@
 // lines kept before it, and the layout never changes.
 #include "support/doctest_with_aten.hpp"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,48 @@ TEST_CASE("report_lines: a line ends with the token holding its line break; toge
   CHECK(report_lines(llama2(), tokens("a\n\nb\n")).size() == 3);  // an empty line is its own line
 }
 
+TEST_CASE("report_sentences: a sentence ends after a full stop that another sentence follows, or with its line") {
+  const std::string findings = "Fundus photograph, OD: Image quality good. Microaneurysms. Vertical C/D 0.40.\n";
+  const std::vector<int32_t> report = tokens(kTitle + findings + kDiagnosis);
+  const std::vector<std::vector<int32_t>> sentences = report_sentences(llama2(), report);
+  std::vector<std::string> texts;
+  std::vector<int32_t> joined;
+  for (const auto& sentence : sentences) {
+    CHECK(!sentence.empty());
+    texts.push_back(llama2().decode(sentence));
+    joined.insert(joined.end(), sentence.begin(), sentence.end());
+  }
+  CHECK(joined == report);
+  // Decoded alone, a sentence loses the space it starts with (SentencePiece's dummy prefix).
+  CHECK(texts == std::vector<std::string>{"Ophthalmic imaging report\n", "Fundus photograph, OD: Image quality good.",
+                                          "Microaneurysms.", "Vertical C/D 0.40.\n",
+                                          "Diagnosis: Right eye (OD): ICDR grade 2 (moderate NPDR)."});
+  // Chinese full stops; one before a line break ends the sentence with the line.
+  const std::vector<int32_t> zh = tokens("图像质量良好。微动脉瘤。\n诊断：");
+  const auto zh_sentences = report_sentences(llama2(), zh);
+  REQUIRE(zh_sentences.size() == 3);
+  CHECK(llama2().decode(zh_sentences[0]) == "图像质量良好。");
+  CHECK(llama2().decode(zh_sentences[1]) == "微动脉瘤。\n");
+  CHECK(report_sentences(llama2(), {}).empty());
+  // Lines are made of whole sentences.
+  size_t lines_ended = 0;
+  for (const auto& sentence : sentences) lines_ended += llama2().decode(sentence).back() == '\n';
+  CHECK(lines_ended + 1 == report_lines(llama2(), report).size());
+}
+
+TEST_CASE("sentence_ends_before: after a full stop and before the next sentence, not inside a number") {
+  const int32_t space_word = tokens("a Small").back(), digit = tokens("4").front(), line_break = tokens("\n").front();
+  CHECK(sentence_ends_before(llama2(), "Image quality good.", space_word));
+  CHECK(!sentence_ends_before(llama2(), "ratio 0.", digit));
+  CHECK(!sentence_ends_before(llama2(), "ratio 0.40.", line_break));  // the line break ends it
+  CHECK(!sentence_ends_before(llama2(), "Image quality good", space_word));
+  CHECK(!sentence_ends_before(llama2(), "", space_word));
+  CHECK(sentence_ends_before(llama2(), "图像质量良好。", tokens("微").front()));
+  CHECK(!sentence_ends_before(llama2(), "图像质量良好。", line_break));
+  CHECK(std::string(refinement_step_name(RefinementStep::Sentence)) == "sentence");
+  CHECK(std::string(refinement_step_name(RefinementStep::Line)) == "line");
+}
+
 TEST_CASE("line_subject: the eyes a line is about, with the modalities it describes and the scales it grades") {
   const std::string od = line_subject(llama2(), tokens(kOdFundus), "en");
   CHECK(od == line_subject(llama2(), tokens(kOdFundusExudates), "en"));  // other findings, same subject
@@ -115,6 +158,7 @@ TEST_CASE("refine_report_lines: every kept line is the draft's own or what the e
   REQUIRE(report_lines(tokenizer, report).size() == 3);
 
   LineRefinementOptions options;
+  options.step = RefinementStep::Line;
   options.line_drafts = 5;
   options.drafting.max_tokens = 24;
   options.drafting.sampling.temperature = 1.5f;
@@ -146,6 +190,8 @@ TEST_CASE("refine_report_lines: every kept line is the draft's own or what the e
     so_far.insert(so_far.end(), kept[k].begin(), kept[k].end());
   }
   CHECK(refined.replaced_lines == replaced);
+  CHECK(refined.steps == 3);
+  CHECK(refined.replaced_steps == replaced);
 
   options.line_drafts = 0;
   test::check_message(test::error_from([&] { refine_report_lines(session, prompt_logits, report, options); }),
@@ -154,6 +200,59 @@ TEST_CASE("refine_report_lines: every kept line is the draft's own or what the e
   options.drafting.sampling.temperature = 0.0f;
   test::check_message(test::error_from([&] { refine_report_lines(session, prompt_logits, report, options); }),
                       ErrorCode::InvalidArgument, "line drafts are sampled at temperature 0, expected > 0");
+}
+
+TEST_CASE("refine_report_lines by sentence: every kept sentence is the draft's own or the start of what the engine writes") {
+  const std::string bundle = test::cached_script_output("tests/tools/make_random_bundle.py", "random-bundle", "--seed 3",
+                                                        "", "ophtha-bundle.json");
+  const auto model = ReportModel::load(bundle);
+  LlamaSession session(model->llm(), LlamaSessionOptions{1, 0});
+  const Tokenizer& tokenizer = model->llm()->tokenizer();
+  const std::vector<int32_t> prompt = tokenizer.encode("Report:", true);
+  const at::Tensor prompt_logits = session.forward_tokens(prompt);
+  const std::vector<int32_t> report = tokenizer.encode("one. two.\nthree", false);
+  const std::vector<std::vector<int32_t>> own = report_sentences(tokenizer, report);
+  REQUIRE(own.size() == 3);
+
+  LineRefinementOptions options;  // by sentence, the default
+  REQUIRE(options.step == RefinementStep::Sentence);
+  options.line_drafts = 6;
+  options.drafting.max_tokens = 24;
+  options.drafting.sampling.temperature = 1.5f;
+  options.drafting.sampling.seed = 5;
+  const RefinedReport refined = refine_report_lines(session, prompt_logits, report, options);
+  CHECK(refined.lines == 2);
+  CHECK(refined.steps == 3);
+  CHECK(session.position() == static_cast<int64_t>(prompt.size() + refined.tokens.size()));
+  const std::vector<std::vector<int32_t>> kept = report_sentences(tokenizer, refined.tokens);
+  REQUIRE(kept.size() == 3);
+  CHECK(report_lines(tokenizer, refined.tokens).size() == 2);
+
+  // Replay: the alternatives of sentence k are the drafts after prompt + kept sentences 0..k-1
+  // (seeds seed + 7919 (k + 1) + i), each cut where its first sentence ends; drafted to the line's
+  // end instead, a kept alternative is the start of one of them, followed there by a sentence's start.
+  size_t replaced = 0;
+  std::vector<int32_t> so_far = prompt;
+  for (size_t k = 0; k < 3; ++k) {
+    session.rewind(0);
+    const at::Tensor logits = session.forward_tokens(so_far);
+    std::vector<GenerateOptions> drafts(6, options.drafting);
+    for (size_t i = 0; i < 6; ++i) {
+      drafts[i].stop_strings = {"\n"};
+      drafts[i].max_tokens = static_cast<int32_t>(24 - (so_far.size() - prompt.size()));
+      drafts[i].sampling.seed = 5 + 7919 * (k + 1) + i;
+    }
+    bool found = kept[k] == own[k];
+    for (const GenerateResult& r : generate_drafts_after_prompt(session, logits, drafts)) {
+      if (r.tokens.size() < kept[k].size() || !std::equal(kept[k].begin(), kept[k].end(), r.tokens.begin())) continue;
+      found = found || r.tokens.size() == kept[k].size() ||
+              sentence_ends_before(tokenizer, tokenizer.decode(kept[k]), r.tokens[kept[k].size()]);
+    }
+    CHECK(found);
+    replaced += kept[k] != own[k];
+    so_far.insert(so_far.end(), kept[k].begin(), kept[k].end());
+  }
+  CHECK(refined.replaced_steps == replaced);
 }
 
 TEST_CASE("on the demo model the refined report keeps the chosen draft's layout, line for line") {
@@ -175,8 +274,10 @@ TEST_CASE("on the demo model the refined report keeps the chosen draft's layout,
     const auto chosen = report_lines(tokenizer, tokenizer.encode(report.drafts[report.chosen], true));
     const auto refined = report_lines(tokenizer, tokenizer.encode(report.text, true));
     REQUIRE(chosen.size() == refined.size());
-    for (size_t k = 0; k < chosen.size(); ++k)
+    for (size_t k = 0; k < chosen.size(); ++k) {
       CHECK(line_subject(tokenizer, chosen[k], lang) == line_subject(tokenizer, refined[k], lang));
+      CHECK(report_sentences(tokenizer, chosen[k]).size() == report_sentences(tokenizer, refined[k]).size());
+    }
     CHECK(report.refined_lines <= static_cast<int>(chosen.size()));
     if (report.refined_lines == 0) CHECK(report.text == report.drafts[report.chosen]);
     MESSAGE(lang << ": " << report.refined_lines << " of " << chosen.size() << " lines refined");
