@@ -141,7 +141,7 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
   const bool by_sentence = options.step == RefinementStep::Sentence;
   const std::vector<std::vector<int32_t>> pieces = by_sentence ? report_sentences(tokenizer, report) : report_lines(tokenizer, report);
   RefinedReport refined;
-  refined.lines = report_lines(tokenizer, report).size();
+  refined.lines = by_sentence ? report_lines(tokenizer, report).size() : pieces.size();
   refined.steps = pieces.size();
   bool line_replaced = false;  // whether an alternative was kept in the current line
   at::Tensor logits = prompt_logits;

@@ -6,6 +6,7 @@
 #include "support/doctest_with_aten.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -145,14 +146,36 @@ TEST_CASE("choose_line keeps the alternative whose completed report agrees most,
                       ErrorCode::InvalidArgument, "candidate 0");
 }
 
-TEST_CASE("refine_report_lines: every kept line is the draft's own or what the engine writes after the lines kept") {
-  const std::string bundle = test::cached_script_output("tests/tools/make_random_bundle.py", "random-bundle", "--seed 3",
-                                                        "", "ophtha-bundle.json");
-  const auto model = ReportModel::load(bundle);
-  LlamaSession session(model->llm(), LlamaSessionOptions{1, 0});
+// A random-weight bundle's engine after the prompt "Report:", and the refinement's alternatives
+// replayed: the drafts after prompt + the pieces kept so far, sampled as refine_report_lines
+// samples those of piece k (seeds seed + 7919 (k + 1) + i), each drafted to its line's end.
+struct RandomEngine {
+  std::shared_ptr<const ReportModel> model =
+      ReportModel::load(test::cached_script_output("tests/tools/make_random_bundle.py", "random-bundle", "--seed 3", "",
+                                                   "ophtha-bundle.json"));
+  LlamaSession session{model->llm(), LlamaSessionOptions{1, 0}};
   const Tokenizer& tokenizer = model->llm()->tokenizer();
-  const std::vector<int32_t> prompt = tokenizer.encode("Report:", true);
-  const at::Tensor prompt_logits = session.forward_tokens(prompt);
+  std::vector<int32_t> prompt = tokenizer.encode("Report:", true);
+  at::Tensor prompt_logits = session.forward_tokens(prompt);
+
+  std::vector<GenerateResult> replay(const std::vector<int32_t>& kept_before, size_t k, const LineRefinementOptions& options) {
+    session.rewind(0);
+    std::vector<int32_t> so_far = prompt;
+    so_far.insert(so_far.end(), kept_before.begin(), kept_before.end());
+    const at::Tensor logits = session.forward_tokens(so_far);
+    std::vector<GenerateOptions> drafts(static_cast<size_t>(options.line_drafts), options.drafting);
+    for (size_t i = 0; i < drafts.size(); ++i) {
+      drafts[i].stop_strings = {"\n"};
+      drafts[i].max_tokens = static_cast<int32_t>(options.drafting.max_tokens - static_cast<int32_t>(kept_before.size()));
+      drafts[i].sampling.seed = options.drafting.sampling.seed + 7919 * (k + 1) + i;
+    }
+    return generate_drafts_after_prompt(session, logits, drafts);
+  }
+};
+
+TEST_CASE("refine_report_lines: every kept line is the draft's own or what the engine writes after the lines kept") {
+  RandomEngine engine;
+  const Tokenizer& tokenizer = engine.tokenizer;
   // A report of three lines (any tokens will do: the refinement takes them as given).
   const std::vector<int32_t> report = tokenizer.encode("one\ntwo\nthree", false);
   REQUIRE(report_lines(tokenizer, report).size() == 3);
@@ -163,53 +186,40 @@ TEST_CASE("refine_report_lines: every kept line is the draft's own or what the e
   options.drafting.max_tokens = 24;
   options.drafting.sampling.temperature = 1.5f;
   options.drafting.sampling.seed = 11;
-  const RefinedReport refined = refine_report_lines(session, prompt_logits, report, options);
+  const RefinedReport refined = refine_report_lines(engine.session, engine.prompt_logits, report, options);
   CHECK(refined.lines == 3);
-  CHECK(session.position() == static_cast<int64_t>(prompt.size() + refined.tokens.size()));
+  CHECK(engine.session.position() == static_cast<int64_t>(engine.prompt.size() + refined.tokens.size()));
   const std::vector<std::vector<int32_t>> kept = report_lines(tokenizer, refined.tokens);
   REQUIRE(kept.size() == 3);
 
-  // Replay: the alternatives of line k are the drafts after prompt + kept lines 0..k-1, with seeds
-  // seed + 7919 (k + 1) + i; the kept line is the draft's own or one of them.
+  // Replay: the kept line k is the draft's own or one of the alternatives drafted after the lines
+  // kept before it.
   const std::vector<std::vector<int32_t>> own = report_lines(tokenizer, report);
   size_t replaced = 0;
-  std::vector<int32_t> so_far = prompt;
+  std::vector<int32_t> kept_before;
   for (size_t k = 0; k < 3; ++k) {
-    session.rewind(0);
-    const at::Tensor logits = session.forward_tokens(so_far);
-    std::vector<GenerateOptions> drafts(5, options.drafting);
-    for (size_t i = 0; i < 5; ++i) {
-      drafts[i].stop_strings = {"\n"};
-      drafts[i].max_tokens = static_cast<int32_t>(24 - (so_far.size() - prompt.size()));
-      drafts[i].sampling.seed = 11 + 7919 * (k + 1) + i;
-    }
     bool found = kept[k] == own[k];
-    for (const GenerateResult& r : generate_drafts_after_prompt(session, logits, drafts)) found = found || r.tokens == kept[k];
+    for (const GenerateResult& r : engine.replay(kept_before, k, options)) found = found || r.tokens == kept[k];
     CHECK(found);
     replaced += kept[k] != own[k];
-    so_far.insert(so_far.end(), kept[k].begin(), kept[k].end());
+    kept_before.insert(kept_before.end(), kept[k].begin(), kept[k].end());
   }
   CHECK(refined.replaced_lines == replaced);
   CHECK(refined.steps == 3);
   CHECK(refined.replaced_steps == replaced);
 
   options.line_drafts = 0;
-  test::check_message(test::error_from([&] { refine_report_lines(session, prompt_logits, report, options); }),
+  test::check_message(test::error_from([&] { refine_report_lines(engine.session, engine.prompt_logits, report, options); }),
                       ErrorCode::InvalidArgument, "line drafts is 0, expected 1 ... 256");
   options.line_drafts = 2;
   options.drafting.sampling.temperature = 0.0f;
-  test::check_message(test::error_from([&] { refine_report_lines(session, prompt_logits, report, options); }),
+  test::check_message(test::error_from([&] { refine_report_lines(engine.session, engine.prompt_logits, report, options); }),
                       ErrorCode::InvalidArgument, "line drafts are sampled at temperature 0, expected > 0");
 }
 
 TEST_CASE("refine_report_lines by sentence: every kept sentence is the draft's own or the start of what the engine writes") {
-  const std::string bundle = test::cached_script_output("tests/tools/make_random_bundle.py", "random-bundle", "--seed 3",
-                                                        "", "ophtha-bundle.json");
-  const auto model = ReportModel::load(bundle);
-  LlamaSession session(model->llm(), LlamaSessionOptions{1, 0});
-  const Tokenizer& tokenizer = model->llm()->tokenizer();
-  const std::vector<int32_t> prompt = tokenizer.encode("Report:", true);
-  const at::Tensor prompt_logits = session.forward_tokens(prompt);
+  RandomEngine engine;
+  const Tokenizer& tokenizer = engine.tokenizer;
   const std::vector<int32_t> report = tokenizer.encode("one. two.\nthree", false);
   const std::vector<std::vector<int32_t>> own = report_sentences(tokenizer, report);
   REQUIRE(own.size() == 3);
@@ -220,37 +230,29 @@ TEST_CASE("refine_report_lines by sentence: every kept sentence is the draft's o
   options.drafting.max_tokens = 24;
   options.drafting.sampling.temperature = 1.5f;
   options.drafting.sampling.seed = 5;
-  const RefinedReport refined = refine_report_lines(session, prompt_logits, report, options);
+  const RefinedReport refined = refine_report_lines(engine.session, engine.prompt_logits, report, options);
   CHECK(refined.lines == 2);
   CHECK(refined.steps == 3);
-  CHECK(session.position() == static_cast<int64_t>(prompt.size() + refined.tokens.size()));
+  CHECK(engine.session.position() == static_cast<int64_t>(engine.prompt.size() + refined.tokens.size()));
   const std::vector<std::vector<int32_t>> kept = report_sentences(tokenizer, refined.tokens);
   REQUIRE(kept.size() == 3);
   CHECK(report_lines(tokenizer, refined.tokens).size() == 2);
 
-  // Replay: the alternatives of sentence k are the drafts after prompt + kept sentences 0..k-1
-  // (seeds seed + 7919 (k + 1) + i), each cut where its first sentence ends; drafted to the line's
-  // end instead, a kept alternative is the start of one of them, followed there by a sentence's start.
+  // Replay: the refinement cuts each alternative where its first sentence ends; drafted to the
+  // line's end instead, a kept alternative is the start of one of them, followed there by a
+  // sentence's start.
   size_t replaced = 0;
-  std::vector<int32_t> so_far = prompt;
+  std::vector<int32_t> kept_before;
   for (size_t k = 0; k < 3; ++k) {
-    session.rewind(0);
-    const at::Tensor logits = session.forward_tokens(so_far);
-    std::vector<GenerateOptions> drafts(6, options.drafting);
-    for (size_t i = 0; i < 6; ++i) {
-      drafts[i].stop_strings = {"\n"};
-      drafts[i].max_tokens = static_cast<int32_t>(24 - (so_far.size() - prompt.size()));
-      drafts[i].sampling.seed = 5 + 7919 * (k + 1) + i;
-    }
     bool found = kept[k] == own[k];
-    for (const GenerateResult& r : generate_drafts_after_prompt(session, logits, drafts)) {
+    for (const GenerateResult& r : engine.replay(kept_before, k, options)) {
       if (r.tokens.size() < kept[k].size() || !std::equal(kept[k].begin(), kept[k].end(), r.tokens.begin())) continue;
       found = found || r.tokens.size() == kept[k].size() ||
               sentence_ends_before(tokenizer, tokenizer.decode(kept[k]), r.tokens[kept[k].size()]);
     }
     CHECK(found);
     replaced += kept[k] != own[k];
-    so_far.insert(so_far.end(), kept[k].begin(), kept[k].end());
+    kept_before.insert(kept_before.end(), kept[k].begin(), kept[k].end());
   }
   CHECK(refined.replaced_steps == replaced);
 }
