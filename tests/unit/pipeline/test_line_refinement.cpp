@@ -176,12 +176,16 @@ struct RandomEngine {
 TEST_CASE("refine_report_lines: every kept line is the draft's own or what the engine writes after the lines kept") {
   RandomEngine engine;
   const Tokenizer& tokenizer = engine.tokenizer;
-  // A report of three lines (any tokens will do: the refinement takes them as given).
-  const std::vector<int32_t> report = tokenizer.encode("one\ntwo\nthree", false);
+  // A report of three lines whose last states microaneurysms in an eye the evidence reads free of
+  // them: the random engine's alternatives to it (no labels, no line break) agree with the
+  // evidence better, so one of them replaces it.
+  const std::vector<int32_t> report = tokenizer.encode("one\nFundus photograph, right eye (OD):\nMicroaneurysms.", false);
   REQUIRE(report_lines(tokenizer, report).size() == 3);
 
   LineRefinementOptions options;
   options.step = RefinementStep::Line;
+  options.evidence = evidence_of("Fundus photograph, right eye (OD): Image quality good.");
+  options.evidence_weight = 1.0;
   options.line_drafts = 5;
   options.drafting.max_tokens = 24;
   options.drafting.sampling.temperature = 1.5f;
@@ -204,6 +208,7 @@ TEST_CASE("refine_report_lines: every kept line is the draft's own or what the e
     replaced += kept[k] != own[k];
     kept_before.insert(kept_before.end(), kept[k].begin(), kept[k].end());
   }
+  CHECK(replaced == 1);
   CHECK(refined.replaced_lines == replaced);
   CHECK(refined.steps == 3);
   CHECK(refined.replaced_steps == replaced);
@@ -220,22 +225,27 @@ TEST_CASE("refine_report_lines: every kept line is the draft's own or what the e
 TEST_CASE("refine_report_lines by sentence: every kept sentence is the draft's own or the start of what the engine writes") {
   RandomEngine engine;
   const Tokenizer& tokenizer = engine.tokenizer;
-  const std::vector<int32_t> report = tokenizer.encode("one. two.\nthree", false);
+  // The last sentence states microaneurysms in an eye the evidence reads free of them (as in the
+  // test above), so an alternative replaces it; the line keeps its subject from the sentence before.
+  const std::vector<int32_t> report =
+      tokenizer.encode("one. two.\nFundus photograph, right eye (OD): Image quality good. Microaneurysms.", false);
   const std::vector<std::vector<int32_t>> own = report_sentences(tokenizer, report);
-  REQUIRE(own.size() == 3);
+  REQUIRE(own.size() == 4);
 
   LineRefinementOptions options;  // by sentence, the default
   REQUIRE(options.step == RefinementStep::Sentence);
+  options.evidence = evidence_of("Fundus photograph, right eye (OD): Image quality good.");
+  options.evidence_weight = 1.0;
   options.line_drafts = 6;
   options.drafting.max_tokens = 24;
   options.drafting.sampling.temperature = 1.5f;
   options.drafting.sampling.seed = 5;
   const RefinedReport refined = refine_report_lines(engine.session, engine.prompt_logits, report, options);
   CHECK(refined.lines == 2);
-  CHECK(refined.steps == 3);
+  CHECK(refined.steps == 4);
   CHECK(engine.session.position() == static_cast<int64_t>(engine.prompt.size() + refined.tokens.size()));
   const std::vector<std::vector<int32_t>> kept = report_sentences(tokenizer, refined.tokens);
-  REQUIRE(kept.size() == 3);
+  REQUIRE(kept.size() == 4);
   CHECK(report_lines(tokenizer, refined.tokens).size() == 2);
 
   // Replay: the refinement cuts each alternative where its first sentence ends; drafted to the
@@ -243,7 +253,7 @@ TEST_CASE("refine_report_lines by sentence: every kept sentence is the draft's o
   // sentence's start.
   size_t replaced = 0;
   std::vector<int32_t> kept_before;
-  for (size_t k = 0; k < 3; ++k) {
+  for (size_t k = 0; k < 4; ++k) {
     bool found = kept[k] == own[k];
     for (const GenerateResult& r : engine.replay(kept_before, k, options)) {
       if (r.tokens.size() < kept[k].size() || !std::equal(kept[k].begin(), kept[k].end(), r.tokens.begin())) continue;
@@ -254,7 +264,9 @@ TEST_CASE("refine_report_lines by sentence: every kept sentence is the draft's o
     replaced += kept[k] != own[k];
     kept_before.insert(kept_before.end(), kept[k].begin(), kept[k].end());
   }
+  CHECK(replaced == 1);
   CHECK(refined.replaced_steps == replaced);
+  CHECK(refined.replaced_lines == 1);
 }
 
 TEST_CASE("on the demo model the refined report keeps the chosen draft's layout, line for line") {
