@@ -13,6 +13,8 @@
 //   - grades: for each scale, over the reference eyes graded on it; the predicted level, or
 //     "not stated" when the predicted eye has no grade on that scale (or is left out).
 //   - referral: over every reference eye; the predicted eye's referral, or "not stated".
+//   - unexamined: what the prediction states about an (eye, modality) the reference eye was not
+//     imaged with — a report describing an examination nobody made — counted, not scored.
 // A missing prediction (nullopt) is scored as a report that states nothing, and counted.
 //
 // Thread safety: pure functions; any thread. Errors: Error(InvalidArgument) when the reference
@@ -80,6 +82,12 @@ struct ClinicalMetrics {
   int64_t eyes = 0;                 // reference eyes
   int64_t unstated_eyes = 0;        // reference eyes the prediction left out
   int64_t extra_eyes = 0;           // predicted eyes the reference does not have (ignored)
+  // Examinations a prediction describes that were not made: (eye, modality) pairs it states — as
+  // imaged, or through a finding or grade of that modality — where the reference eye was not
+  // imaged with that modality (every pair of an extra eye counts). Not otherwise scored: the
+  // findings and grades above are read only where the reference eye was imaged.
+  int64_t unexamined = 0;
+  int64_t studies_with_unexamined = 0;  // studies whose prediction states at least one
 };
 
 // Scores predicted[i] against reference[i] for every i.

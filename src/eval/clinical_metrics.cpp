@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 
 #include "ophtha/error.hpp"
 
@@ -115,7 +116,19 @@ ClinicalMetrics clinical_metrics(const std::vector<StudyLabels>& reference,
     ++m.studies;
     if (!predicted[i]) ++m.missing_predictions;
     const StudyLabels& pred = predicted[i] ? *predicted[i] : nothing;
-    for (const auto& [eye, pred_eye] : pred.eyes) m.extra_eyes += reference[i].eyes.count(eye) == 0;
+    int64_t unexamined = 0;
+    for (const auto& [eye, pred_eye] : pred.eyes) {
+      const auto ref = reference[i].eyes.find(eye);
+      m.extra_eyes += ref == reference[i].eyes.end();
+      std::set<Modality> stated(pred_eye.imaged.begin(), pred_eye.imaged.end());
+      for (Finding f : pred_eye.findings) stated.insert(finding_modality(f));
+      for (const auto& [scale, level] : pred_eye.grades) stated.insert(grade_scale_info(scale).modality);
+      for (Modality mod : stated)
+        unexamined += ref == reference[i].eyes.end() ||
+                      std::find(ref->second.imaged.begin(), ref->second.imaged.end(), mod) == ref->second.imaged.end();
+    }
+    m.unexamined += unexamined;
+    m.studies_with_unexamined += unexamined > 0;
     for (const auto& [eye, ref] : reference[i].eyes) {
       ++m.eyes;
       auto it = pred.eyes.find(eye);
@@ -206,6 +219,8 @@ nlohmann::json to_json(const ClinicalMetrics& m) {
           {"eyes", m.eyes},
           {"unstated_eyes", m.unstated_eyes},
           {"extra_eyes", m.extra_eyes},
+          {"unexamined", m.unexamined},
+          {"studies_with_unexamined", m.studies_with_unexamined},
           {"findings", findings},
           {"macro_f1", number(m.macro_f1)},
           {"micro_f1", m.micro_f1},

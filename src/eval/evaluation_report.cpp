@@ -113,9 +113,10 @@ std::string summary_markdown(const EvaluationResult& r) {
   for (const auto& [lang, l] : r.languages) {
     const ClinicalMetrics& c = l.clinical;
     md += fmt::format("\n## Clinical metrics ({})\n\nLabels read from {} structured reports and {} texts; {} could not "
-                      "be read; {} studies without a prediction.\n\n",
+                      "be read; {} studies without a prediction. {} studies' reports describe an examination that "
+                      "was not made ({} eye-modality pairs; not scored).\n\n",
                       lang, l.labels_from_structured, l.labels_from_text, l.extraction_problems.size(),
-                      c.missing_predictions);
+                      c.missing_predictions, c.studies_with_unexamined, c.unexamined);
     md += "| measure | value |\n| --- | ---: |\n";
     md += fmt::format("| findings macro F1 | {} |\n| findings micro F1 | {} |\n| referral accuracy (per eye) | {} |\n"
                       "| referral kappa (quadratic) | {} |\n\n",

@@ -164,6 +164,8 @@ TEST_CASE("a prediction equal to the reference scores 1 everywhere it is defined
   CHECK(m.referral.accuracy() == 1.0);
   CHECK(m.missing_predictions == 0);
   CHECK(m.unstated_eyes == 0);
+  CHECK(m.unexamined == 0);
+  CHECK(m.studies_with_unexamined == 0);
 }
 
 TEST_CASE("a missing prediction states nothing: findings negative, grades and referral not stated") {
@@ -190,6 +192,43 @@ TEST_CASE("a missing prediction states nothing: findings negative, grades and re
   CHECK(j["grades"]["icdr"]["kappa"].is_null());
   CHECK(j["grades"]["oct_class"]["kappa_weights"] == "none");
   CHECK(j["referral"]["confusion"][0][3] == 1);
+}
+
+TEST_CASE("a report describing an examination that was not made is counted, not scored") {
+  EyeLabels od;  // the reference: a fundus photograph of the right eye only
+  od.imaged = {Modality::Cfp};
+  od.findings = {Finding::Microaneurysms};
+  od.grades[GradeScale::Icdr] = 1;
+  StudyLabels reference;
+  reference.eyes[Eye::OD] = od;
+
+  // Study 1: an OCT of the right eye said to be imaged and graded, and a meibography of a left eye
+  // nobody examined (an extra eye). Study 2: a meibography finding in the right eye, the modality
+  // not listed as imaged. Study 3: the reference itself.
+  StudyLabels invented = reference;
+  invented.eyes[Eye::OD].imaged = {Modality::Cfp, Modality::Oct};
+  invented.eyes[Eye::OD].grades[GradeScale::OctClass] = 2;
+  EyeLabels os;
+  os.imaged = {Modality::Osa};
+  os.findings = {Finding::GlandDropout};
+  invented.eyes[Eye::OS] = os;
+  StudyLabels ghost = reference;
+  ghost.eyes[Eye::OD].findings.push_back(Finding::GhostGlands);
+
+  const ClinicalMetrics m = clinical_metrics({reference, reference, reference}, {invented, ghost, reference});
+  CHECK(m.unexamined == 3);  // OD OCT, OS meibography, OD meibography
+  CHECK(m.studies_with_unexamined == 2);
+  CHECK(m.extra_eyes == 1);
+  // What was examined scores as before; what was not is not scored.
+  const BinaryCounts& ma = m.findings[static_cast<size_t>(Finding::Microaneurysms)].counts;
+  CHECK(ma.true_positives == 3);
+  CHECK(ma.f1() == 1.0);
+  CHECK(m.findings[static_cast<size_t>(Finding::GhostGlands)].counts.eyes() == 0);
+  CHECK(m.grades.at(GradeScale::OctClass).eyes() == 0);
+  CHECK(m.grades.at(GradeScale::Icdr).accuracy() == 1.0);
+  const json j = to_json(m);
+  CHECK(j["unexamined"] == 3);
+  CHECK(j["studies_with_unexamined"] == 2);
 }
 
 TEST_CASE("unequal reference and prediction lists are refused") {
