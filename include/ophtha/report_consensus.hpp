@@ -33,7 +33,10 @@ OPHTHA_API double label_agreement(const StudyLabels& a, const StudyLabels& b);
 // How far a draft states what the evidence states, summed over the evidence's eyes: for each, the
 // F1 of the two findings lists restricted to the modalities the evidence read gradable for that
 // eye (imaged and not ungradable; 1 when neither lists any), plus 1 per grading scale of the
-// evidence on which the draft states the same level. 0 when the evidence states no eye.
+// evidence on which the draft states the same level; less 1 for each (eye, modality) the draft
+// speaks of — as imaged, or through a finding or a grade — that the evidence's eye was not imaged
+// with (every modality of an eye the evidence lacks): the evidence holds every examination made,
+// so the draft describes one nobody made. 0 when the evidence states no eye.
 OPHTHA_API double evidence_agreement(const StudyLabels& draft, const StudyLabels& evidence);
 
 // Adds one reading of `eye` (an image's heads_reading, or an eye of the labels a findings text

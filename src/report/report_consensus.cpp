@@ -38,6 +38,20 @@ double grades_alike(const std::map<GradeScale, int>& a, const std::map<GradeScal
   return alike;
 }
 
+// The modalities `stated` speaks of — as imaged, or through a finding or a grade — that
+// `examined` (nullptr: an eye not examined) was not imaged with.
+int invented_modalities(const EyeLabels& stated, const EyeLabels* examined) {
+  std::vector<Modality> spoken = stated.imaged;
+  for (Finding f : stated.findings) spoken.push_back(finding_modality(f));
+  for (const auto& [scale, level] : stated.grades) spoken.push_back(grade_scale_info(scale).modality);
+  std::sort(spoken.begin(), spoken.end());
+  spoken.erase(std::unique(spoken.begin(), spoken.end()), spoken.end());
+  int invented = 0;
+  for (Modality m : spoken)
+    invented += !examined || std::find(examined->imaged.begin(), examined->imaged.end(), m) == examined->imaged.end();
+  return invented;
+}
+
 double eye_agreement(const EyeLabels& a, const EyeLabels& b) {
   return findings_f1(a.findings, b.findings) + grades_alike(a.grades, b.grades);
 }
@@ -67,6 +81,12 @@ double evidence_agreement(const StudyLabels& draft, const StudyLabels& evidence)
       if (std::find(said.ungradable.begin(), said.ungradable.end(), m) == said.ungradable.end()) read.push_back(m);
     score += findings_f1(restricted(stated.findings, read), restricted(said.findings, read)) +
              grades_alike(said.grades, stated.grades);
+  }
+  if (evidence.eyes.empty()) return score;
+  // What the draft says about an examination the evidence has no image or text of was not made.
+  for (const auto& [eye, stated] : draft.eyes) {
+    const auto found = evidence.eyes.find(eye);
+    score -= static_cast<double>(invented_modalities(stated, found == evidence.eyes.end() ? nullptr : &found->second));
   }
   return score;
 }

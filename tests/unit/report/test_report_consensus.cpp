@@ -78,12 +78,17 @@ TEST_CASE("evidence agreement counts only what the evidence read: its eyes, grad
   // The evidence read a gradable fundus photograph of OD: microaneurysms, ICDR 1.
   const StudyLabels evidence =
       study({{Eye::OD, read_eye({Modality::Cfp}, {Finding::Microaneurysms}, {{GradeScale::Icdr, 1}})}});
-  // A draft that also states an OCT finding, an AREDS grade and a left eye, none of which the
-  // evidence read: only OD's fundus findings and its ICDR count.
-  const StudyLabels draft = study(
+  // A draft that also states an AREDS grade the evidence did not read: only OD's fundus findings
+  // and its ICDR count.
+  const StudyLabels draft =
+      study({{Eye::OD, eye({Finding::Microaneurysms}, {{GradeScale::Icdr, 1}, {GradeScale::Areds, 2}})}});
+  CHECK(evidence_agreement(draft, evidence) == doctest::Approx(1.0 + 1.0));
+  // Also an OCT finding of OD and a left eye, neither of them examined: they agree on nothing and
+  // cost one each (the next test case).
+  const StudyLabels inventing = study(
       {{Eye::OD, eye({Finding::Microaneurysms, Finding::SubretinalFluid}, {{GradeScale::Icdr, 1}, {GradeScale::Areds, 2}})},
        {Eye::OS, eye({Finding::HardExudates}, {{GradeScale::Icdr, 2}})}});
-  CHECK(evidence_agreement(draft, evidence) == doctest::Approx(1.0 + 1.0));
+  CHECK(evidence_agreement(inventing, evidence) == doctest::Approx(1.0 + 1.0 - 2.0));
   // Findings F1 within the fundus findings: {MA, hard exudates} against {MA} = 2/3; ICDR differs.
   const StudyLabels more = study({{Eye::OD, eye({Finding::Microaneurysms, Finding::HardExudates}, {{GradeScale::Icdr, 2}})}});
   CHECK(evidence_agreement(more, evidence) == doctest::Approx(2.0 / 3.0));
@@ -93,6 +98,34 @@ TEST_CASE("evidence agreement counts only what the evidence read: its eyes, grad
   // An ungradable image's modality holds no findings to agree on: any findings list scores 1.
   const StudyLabels blurred = study({{Eye::OD, read_eye({Modality::Cfp}, {}, {}, {Modality::Cfp})}});
   CHECK(evidence_agreement(more, blurred) == doctest::Approx(1.0));
+}
+
+TEST_CASE("a draft describing an examination the evidence does not hold loses one per eye and modality") {
+  // Examined: a fundus photograph of OD (microaneurysms, ICDR 1) and an OCT of OS read ungradable.
+  StudyLabels evidence;
+  add_evidence(evidence, Eye::OD, read_eye({Modality::Cfp}, {Finding::Microaneurysms}, {{GradeScale::Icdr, 1}}));
+  add_evidence(evidence, Eye::OS, read_eye({Modality::Oct}, {}, {}, {Modality::Oct}));
+  const StudyLabels faithful = study({{Eye::OD, eye({Finding::Microaneurysms}, {{GradeScale::Icdr, 1}})}});
+  CHECK(evidence_agreement(faithful, evidence) == doctest::Approx(2.0 + 1.0));  // OD 1 + 1; OS: no findings either side
+  // OD's OCT, stated by its grade alone; OD's meibography, by a finding alone; OS's fundus
+  // photograph, listed as imaged with nothing in it: three examinations nobody made.
+  StudyLabels inventing = faithful;
+  inventing.eyes[Eye::OD].grades[GradeScale::OctClass] = 1;
+  inventing.eyes[Eye::OD].findings.push_back(Finding::GhostGlands);
+  inventing.eyes[Eye::OS].imaged = {Modality::Cfp, Modality::Oct};
+  CHECK(evidence_agreement(inventing, evidence) == doctest::Approx(2.0 + 1.0 - 3.0));
+  // Stating OS's ungradable OCT is no invention; an eye the evidence lacks entirely costs each of
+  // the modalities it speaks of.
+  StudyLabels both = faithful;
+  both.eyes[Eye::OS].imaged = {Modality::Oct};
+  CHECK(evidence_agreement(both, evidence) == doctest::Approx(3.0));
+  StudyLabels one_eye;
+  add_evidence(one_eye, Eye::OD, read_eye({Modality::Cfp}, {Finding::Microaneurysms}, {{GradeScale::Icdr, 1}}));
+  both.eyes[Eye::OS].findings = {Finding::HardExudates};
+  CHECK(evidence_agreement(both, one_eye) == doctest::Approx(2.0 - 2.0));  // OS: OCT and fundus
+  // So among drafts that otherwise agree, the weighted evidence keeps the faithful one.
+  CHECK(consensus_choice({inventing, inventing, faithful}, evidence, 1.0) == 2);
+  CHECK(consensus_choice({inventing, inventing, faithful}, evidence, 0.0) == 0);
 }
 
 TEST_CASE("evidence readings add up per eye; a grade read first is kept") {
