@@ -119,6 +119,11 @@ struct OPHTHA_API EyeLabels {
 // The referral the rules imply for an eye's grades and gradability (docs/formats.md, "Referral").
 OPHTHA_API Referral referral_for(const EyeLabels& eye);
 
+// The modalities `eye` speaks of — listed as imaged, or through a finding or a grade — that
+// `examined` has no image of (nullptr: the eye was not examined at all); sorted, no repeats.
+// A report's labels against the study's: the examinations the report invents.
+OPHTHA_API std::vector<Modality> unexamined_modalities(const EyeLabels& eye, const EyeLabels* examined);
+
 struct OPHTHA_API StudyLabels {
   std::map<Eye, EyeLabels> eyes;  // the eyes that were imaged
   Referral referral() const;      // the most urgent over the eyes (Routine when none)

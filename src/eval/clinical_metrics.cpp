@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <set>
 
 #include "ophtha/error.hpp"
 
@@ -120,12 +119,8 @@ ClinicalMetrics clinical_metrics(const std::vector<StudyLabels>& reference,
     for (const auto& [eye, pred_eye] : pred.eyes) {
       const auto ref = reference[i].eyes.find(eye);
       m.extra_eyes += ref == reference[i].eyes.end();
-      std::set<Modality> stated(pred_eye.imaged.begin(), pred_eye.imaged.end());
-      for (Finding f : pred_eye.findings) stated.insert(finding_modality(f));
-      for (const auto& [scale, level] : pred_eye.grades) stated.insert(grade_scale_info(scale).modality);
-      for (Modality mod : stated)
-        unexamined += ref == reference[i].eyes.end() ||
-                      std::find(ref->second.imaged.begin(), ref->second.imaged.end(), mod) == ref->second.imaged.end();
+      unexamined += static_cast<int64_t>(
+          unexamined_modalities(pred_eye, ref == reference[i].eyes.end() ? nullptr : &ref->second).size());
     }
     m.unexamined += unexamined;
     m.studies_with_unexamined += unexamined > 0;

@@ -38,20 +38,6 @@ double grades_alike(const std::map<GradeScale, int>& a, const std::map<GradeScal
   return alike;
 }
 
-// The modalities `stated` speaks of — as imaged, or through a finding or a grade — that
-// `examined` (nullptr: an eye not examined) was not imaged with.
-int invented_modalities(const EyeLabels& stated, const EyeLabels* examined) {
-  std::vector<Modality> spoken = stated.imaged;
-  for (Finding f : stated.findings) spoken.push_back(finding_modality(f));
-  for (const auto& [scale, level] : stated.grades) spoken.push_back(grade_scale_info(scale).modality);
-  std::sort(spoken.begin(), spoken.end());
-  spoken.erase(std::unique(spoken.begin(), spoken.end()), spoken.end());
-  int invented = 0;
-  for (Modality m : spoken)
-    invented += !examined || std::find(examined->imaged.begin(), examined->imaged.end(), m) == examined->imaged.end();
-  return invented;
-}
-
 double eye_agreement(const EyeLabels& a, const EyeLabels& b) {
   return findings_f1(a.findings, b.findings) + grades_alike(a.grades, b.grades);
 }
@@ -86,7 +72,8 @@ double evidence_agreement(const StudyLabels& draft, const StudyLabels& evidence)
   // What the draft says about an examination the evidence has no image or text of was not made.
   for (const auto& [eye, stated] : draft.eyes) {
     const auto found = evidence.eyes.find(eye);
-    score -= static_cast<double>(invented_modalities(stated, found == evidence.eyes.end() ? nullptr : &found->second));
+    score -= static_cast<double>(
+        unexamined_modalities(stated, found == evidence.eyes.end() ? nullptr : &found->second).size());
   }
   return score;
 }

@@ -118,6 +118,19 @@ bool EyeLabels::has(Finding finding) const {
   return std::find(findings.begin(), findings.end(), finding) != findings.end();
 }
 
+std::vector<Modality> unexamined_modalities(const EyeLabels& eye, const EyeLabels* examined) {
+  std::vector<Modality> spoken = eye.imaged;
+  for (Finding f : eye.findings) spoken.push_back(finding_modality(f));
+  for (const auto& [scale, level] : eye.grades) spoken.push_back(grade_scale_info(scale).modality);
+  std::sort(spoken.begin(), spoken.end());
+  spoken.erase(std::unique(spoken.begin(), spoken.end()), spoken.end());
+  std::vector<Modality> unexamined;
+  for (Modality m : spoken)
+    if (!examined || std::find(examined->imaged.begin(), examined->imaged.end(), m) == examined->imaged.end())
+      unexamined.push_back(m);
+  return unexamined;
+}
+
 Referral referral_for(const EyeLabels& eye) {
   Referral out = eye.ungradable.empty() ? Referral::Routine : Referral::Soon;
   auto raise = [&out](Referral r) { out = std::max(out, r); };
