@@ -14,7 +14,9 @@
 // step") and the sentence-level minimum-Bayes-risk decoding of machine translation.
 //
 // An alternative is considered only when it is about what the chosen draft's line is about (the
-// same eyes, imaged modalities and graded scales, extract_labels_from_text of the line alone) and
+// same eyes, imaged modalities and graded scales, extract_labels_from_text of the line alone) — or
+// about that less the examinations the evidence does not hold (unexamined_modalities), so that a
+// line describing both eyes' OCT when only one eye had one can become a line about that eye — and
 // ends as the line does (with a line break, or the report's end for the last line); the chosen
 // draft's own line is always the first candidate, so the layout never changes.
 //
@@ -70,9 +72,16 @@ OPHTHA_API std::vector<std::vector<int32_t>> report_sentences(const Tokenizer& t
 // "" for a line about no eye (a title, a blank line).
 OPHTHA_API std::string line_subject(const Tokenizer& tokenizer, const std::vector<int32_t>& line, std::string_view lang);
 
+// The same key for what the line says of the examinations `examined` holds: the (eye, modality)
+// pairs it has no image of (unexamined_modalities) and their scales left out, and an eye left with
+// neither. An `examined` stating no eye leaves the subject as it is.
+OPHTHA_API std::string line_subject(const Tokenizer& tokenizer, const std::vector<int32_t>& line, std::string_view lang,
+                                    const StudyLabels& examined);
+
 // Chooses line k of a report among `candidates` (candidates[0] the chosen draft's own line, then
 // the alternatives). An alternative takes part only when it has the same line_subject as
-// candidates[0] and ends as it does (with a line break, or without one for a last line); each
+// candidates[0], or candidates[0]'s subject less the (eye, modality) pairs `evidence` holds no
+// examination of (when the evidence states an eye and that leaves a subject), and ends as it does (with a line break, or without one for a last line); each
 // taking part is scored as the report `before` + candidate + `after` by consensus_choice over them
 // all, with `evidence` at `evidence_weight`. Returns an index into `candidates` (0 when none other
 // takes part). Error(InvalidArgument) for no candidates, an empty candidates[0], or a weight

@@ -25,15 +25,17 @@
 
 namespace ophtha {
 
-// How much two drafts agree, summed over the eyes either states: for each eye, the F1 of their
-// findings (1 when neither lists any) plus 1 per grading scale on which both state the same level
-// (a scale only one of them states adds 0). Symmetric; 0 when neither states any eye.
+// How much two drafts agree, summed over the eyes both state: for each, the F1 of their findings
+// (1 when neither lists any) plus 1 per grading scale on which both state the same level (a scale
+// only one of them states adds 0). An eye only one of them states adds 0. Symmetric; 0 when they
+// share no eye.
 OPHTHA_API double label_agreement(const StudyLabels& a, const StudyLabels& b);
 
-// How far a draft states what the evidence states, summed over the evidence's eyes: for each, the
-// F1 of the two findings lists restricted to the modalities the evidence read gradable for that
-// eye (imaged and not ungradable; 1 when neither lists any), plus 1 per grading scale of the
-// evidence on which the draft states the same level; less 1 for each (eye, modality) the draft
+// How far a draft states what the evidence states, summed over the evidence's eyes the draft
+// states (an examined eye the draft is silent about adds 0): for each, the F1 of the two findings
+// lists restricted to the modalities the evidence read gradable for that eye (imaged and not
+// ungradable; 1 when neither lists any), plus 1 per grading scale of the evidence on which the
+// draft states the same level; less 1 for each (eye, modality) the draft
 // speaks of — as imaged, or through a finding or a grade — that the evidence's eye was not imaged
 // with (every modality of an eye the evidence lacks): the evidence holds every examination made,
 // so the draft describes one nobody made. 0 when the evidence states no eye.

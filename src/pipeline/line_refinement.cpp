@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -43,8 +44,10 @@ std::vector<std::vector<int32_t>> report_lines(const Tokenizer& tokenizer, const
   return lines;
 }
 
-std::string line_subject(const Tokenizer& tokenizer, const std::vector<int32_t>& line, std::string_view lang) {
-  const StudyLabels labels = extract_labels_from_text(tokenizer.decode(line), lang);
+namespace {
+
+// line_subject's key of labels read from a line.
+std::string subject_key(const StudyLabels& labels) {
   std::string subject;
   for (const auto& [eye, said] : labels.eyes) {
     if (!subject.empty()) subject += '|';
@@ -54,6 +57,37 @@ std::string line_subject(const Tokenizer& tokenizer, const std::vector<int32_t>&
     for (const auto& [scale, level] : said.grades) subject += grade_scale_info(scale).code, subject += ',';
   }
   return subject;
+}
+
+// The labels less what they say of the examinations `evidence` does not hold (unexamined_modalities):
+// those modalities and their scales go, and an eye left with neither goes too.
+StudyLabels examined_part(StudyLabels labels, const StudyLabels& evidence) {
+  for (auto it = labels.eyes.begin(); it != labels.eyes.end();) {
+    const auto examined = evidence.eyes.find(it->first);
+    EyeLabels& said = it->second;
+    for (Modality m : unexamined_modalities(said, examined == evidence.eyes.end() ? nullptr : &examined->second)) {
+      said.imaged.erase(std::remove(said.imaged.begin(), said.imaged.end(), m), said.imaged.end());
+      said.findings.erase(std::remove_if(said.findings.begin(), said.findings.end(),
+                                         [m](Finding f) { return finding_modality(f) == m; }),
+                          said.findings.end());
+      for (auto g = said.grades.begin(); g != said.grades.end();)
+        g = grade_scale_info(g->first).modality == m ? said.grades.erase(g) : std::next(g);
+    }
+    it = said.imaged.empty() && said.grades.empty() ? labels.eyes.erase(it) : std::next(it);
+  }
+  return labels;
+}
+
+}  // namespace
+
+std::string line_subject(const Tokenizer& tokenizer, const std::vector<int32_t>& line, std::string_view lang) {
+  return subject_key(extract_labels_from_text(tokenizer.decode(line), lang));
+}
+
+std::string line_subject(const Tokenizer& tokenizer, const std::vector<int32_t>& line, std::string_view lang,
+                         const StudyLabels& examined) {
+  const StudyLabels said = extract_labels_from_text(tokenizer.decode(line), lang);
+  return subject_key(examined.eyes.empty() ? said : examined_part(said, examined));
 }
 
 std::vector<std::vector<int32_t>> report_sentences(const Tokenizer& tokenizer, const std::vector<int32_t>& tokens) {
@@ -97,7 +131,8 @@ std::vector<int32_t> slice(const std::vector<int32_t>& v, size_t begin, size_t e
 
 // choose_line for a piece of a line: `before` holds the current line's kept pieces from
 // `line_start` on, `after` the rest of the chosen draft's line up to `line_end`; a candidate takes
-// part when it ends as candidates[0] does and its completed line has the subject of candidates[0]'s.
+// part when it ends as candidates[0] does and its completed line has the subject of candidates[0]'s
+// (or that subject less the examinations the evidence does not hold).
 size_t choose_piece(const Tokenizer& tokenizer, const std::vector<int32_t>& before, size_t line_start,
                     const std::vector<std::vector<int32_t>>& candidates, const std::vector<Ending>& endings,
                     const std::vector<int32_t>& after, size_t line_end, const StudyLabels& evidence,
@@ -106,12 +141,17 @@ size_t choose_piece(const Tokenizer& tokenizer, const std::vector<int32_t>& befo
   if (candidates.front().empty()) fail(ErrorCode::InvalidArgument, "choose_line: the chosen draft's line (candidate 0) is empty");
   const std::vector<int32_t> line_before = slice(before, line_start, before.size());
   const std::vector<int32_t> line_after = slice(after, 0, line_end);
-  const std::string subject = line_subject(tokenizer, joined(line_before, candidates.front(), line_after), lang);
+  const std::vector<int32_t> line = joined(line_before, candidates.front(), line_after);
+  const std::string subject = line_subject(tokenizer, line, lang);
+  // The same line without what it says of examinations nobody made, when that leaves it a subject.
+  std::string examined_subject = line_subject(tokenizer, line, lang, evidence);
+  if (examined_subject == subject) examined_subject.clear();
   std::vector<size_t> taking_part = {0};
-  for (size_t i = 1; i < candidates.size(); ++i)
-    if (!candidates[i].empty() && endings[i] == endings[0] &&
-        line_subject(tokenizer, joined(line_before, candidates[i], line_after), lang) == subject)
-      taking_part.push_back(i);
+  for (size_t i = 1; i < candidates.size(); ++i) {
+    if (candidates[i].empty() || endings[i] != endings[0]) continue;
+    const std::string other = line_subject(tokenizer, joined(line_before, candidates[i], line_after), lang);
+    if (other == subject || (!examined_subject.empty() && other == examined_subject)) taking_part.push_back(i);
+  }
   if (taking_part.size() == 1) return 0;
   std::vector<StudyLabels> reports;
   reports.reserve(taking_part.size());

@@ -45,23 +45,22 @@ double eye_agreement(const EyeLabels& a, const EyeLabels& b) {
 }  // namespace
 
 double label_agreement(const StudyLabels& a, const StudyLabels& b) {
-  static const EyeLabels kNone;
+  // An eye only one of them states is agreed on in nothing: were it scored as an eye with no
+  // findings (F1 1), a draft inventing a normal eye would gain 1 against every draft without it.
   double score = 0.0;
   for (const auto& [eye, labels] : a.eyes) {
     const auto other = b.eyes.find(eye);
-    score += eye_agreement(labels, other == b.eyes.end() ? kNone : other->second);
+    if (other != b.eyes.end()) score += eye_agreement(labels, other->second);
   }
-  for (const auto& [eye, labels] : b.eyes)
-    if (!a.eyes.count(eye)) score += eye_agreement(kNone, labels);
   return score;
 }
 
 double evidence_agreement(const StudyLabels& draft, const StudyLabels& evidence) {
-  static const EyeLabels kNone;
   double score = 0.0;
   for (const auto& [eye, said] : evidence.eyes) {
     const auto found = draft.eyes.find(eye);
-    const EyeLabels& stated = found == draft.eyes.end() ? kNone : found->second;
+    if (found == draft.eyes.end()) continue;  // a draft silent about an examined eye states nothing of it
+    const EyeLabels& stated = found->second;
     std::vector<Modality> read;
     for (Modality m : said.imaged)
       if (std::find(said.ungradable.begin(), said.ungradable.end(), m) == said.ungradable.end()) read.push_back(m);

@@ -29,14 +29,14 @@ StudyLabels study(std::map<Eye, EyeLabels> eyes) {
 
 }  // namespace
 
-TEST_CASE("label agreement: findings F1 plus one per grade stated alike, per eye either states") {
+TEST_CASE("label agreement: findings F1 plus one per grade stated alike, per eye both state") {
   const StudyLabels a = study({{Eye::OD, eye({Finding::Microaneurysms, Finding::HardExudates},
                                              {{GradeScale::Icdr, 1}, {GradeScale::Areds, 0}})}});
   const StudyLabels b = study({{Eye::OD, eye({Finding::Microaneurysms}, {{GradeScale::Icdr, 1}, {GradeScale::Areds, 2}})},
                                {Eye::OS, eye({}, {{GradeScale::Icdr, 0}})}});
-  // OD: F1 = 2·1 / (2 + 1) = 2/3, ICDR alike +1, AREDS differs; OS only in b: no findings on either
-  // side (F1 1), its ICDR stated by b alone (0).
-  CHECK(label_agreement(a, b) == doctest::Approx(2.0 / 3.0 + 1.0 + 1.0));
+  // OD: F1 = 2·1 / (2 + 1) = 2/3, ICDR alike +1, AREDS differs; OS, stated by b alone, agrees on
+  // nothing — not on "no findings" (F1 1), or a draft inventing a normal eye would gain by it.
+  CHECK(label_agreement(a, b) == doctest::Approx(2.0 / 3.0 + 1.0));
   CHECK(label_agreement(b, a) == doctest::Approx(label_agreement(a, b)));
   CHECK(label_agreement(a, a) == doctest::Approx(1.0 + 2.0));
   CHECK(label_agreement(StudyLabels{}, StudyLabels{}) == 0.0);
@@ -106,14 +106,14 @@ TEST_CASE("a draft describing an examination the evidence does not hold loses on
   add_evidence(evidence, Eye::OD, read_eye({Modality::Cfp}, {Finding::Microaneurysms}, {{GradeScale::Icdr, 1}}));
   add_evidence(evidence, Eye::OS, read_eye({Modality::Oct}, {}, {}, {Modality::Oct}));
   const StudyLabels faithful = study({{Eye::OD, eye({Finding::Microaneurysms}, {{GradeScale::Icdr, 1}})}});
-  CHECK(evidence_agreement(faithful, evidence) == doctest::Approx(2.0 + 1.0));  // OD 1 + 1; OS: no findings either side
+  CHECK(evidence_agreement(faithful, evidence) == doctest::Approx(2.0));  // OD 1 + 1; OS, not stated: 0
   // OD's OCT, stated by its grade alone; OD's meibography, by a finding alone; OS's fundus
   // photograph, listed as imaged with nothing in it: three examinations nobody made.
   StudyLabels inventing = faithful;
   inventing.eyes[Eye::OD].grades[GradeScale::OctClass] = 1;
   inventing.eyes[Eye::OD].findings.push_back(Finding::GhostGlands);
   inventing.eyes[Eye::OS].imaged = {Modality::Cfp, Modality::Oct};
-  CHECK(evidence_agreement(inventing, evidence) == doctest::Approx(2.0 + 1.0 - 3.0));
+  CHECK(evidence_agreement(inventing, evidence) == doctest::Approx(2.0 + 1.0 - 3.0));  // OS stated: no findings either side
   // Stating OS's ungradable OCT is no invention; an eye the evidence lacks entirely costs each of
   // the modalities it speaks of.
   StudyLabels both = faithful;
@@ -126,6 +126,24 @@ TEST_CASE("a draft describing an examination the evidence does not hold loses on
   // So among drafts that otherwise agree, the weighted evidence keeps the faithful one.
   CHECK(consensus_choice({inventing, inventing, faithful}, evidence, 1.0) == 2);
   CHECK(consensus_choice({inventing, inventing, faithful}, evidence, 0.0) == 0);
+}
+
+TEST_CASE("an eye only one side states is agreed on in nothing, so a draft gains nothing by inventing a normal eye") {
+  const StudyLabels od_only = study({{Eye::OD, eye({Finding::Microaneurysms}, {{GradeScale::Icdr, 1}})}});
+  StudyLabels with_os = od_only;
+  with_os.eyes[Eye::OS] = read_eye({Modality::Cfp}, {}, {{GradeScale::Icdr, 0}});
+  CHECK(label_agreement(od_only, with_os) == doctest::Approx(label_agreement(od_only, od_only)));  // 2
+  // Each draft agrees 2 with each other one: a tie, and the first wins. Had the left eye counted as
+  // "no findings on either side" (F1 1), the draft inventing it would score 3 + 3 against 2 + 3.
+  CHECK(consensus_choice({od_only, with_os, od_only}) == 0);
+  // The evidence examined both eyes, the left one normal: the draft silent about it states nothing
+  // of it (0), the one stating it gets its findings F1 (1) and its ICDR (1).
+  StudyLabels evidence;
+  add_evidence(evidence, Eye::OD, read_eye({Modality::Cfp}, {Finding::Microaneurysms}, {{GradeScale::Icdr, 1}}));
+  add_evidence(evidence, Eye::OS, read_eye({Modality::Cfp}, {}, {{GradeScale::Icdr, 0}}));
+  CHECK(evidence_agreement(od_only, evidence) == doctest::Approx(2.0));
+  CHECK(evidence_agreement(with_os, evidence) == doctest::Approx(4.0));
+  CHECK(consensus_choice({od_only, with_os, od_only}, evidence, 1.0) == 1);
 }
 
 TEST_CASE("evidence readings add up per eye; a grade read first is kept") {
