@@ -82,8 +82,9 @@ OPHTHA_API std::string line_subject(const Tokenizer& tokenizer, const std::vecto
 // the alternatives). An alternative takes part only when it has the same line_subject as
 // candidates[0], or candidates[0]'s subject less the (eye, modality) pairs `evidence` holds no
 // examination of (when the evidence states an eye and that leaves a subject), and ends as it does
-// (with a line break, or without one for a last line); each taking part is scored as the report `before` + candidate + `after` by consensus_choice over them
-// all, with `evidence` at `evidence_weight`. Returns an index into `candidates` (0 when none other
+// (with a line break, or without one for a last line); each taking part is scored as the report
+// `before` + candidate + `after` by consensus_choice over them all, with `evidence` at
+// `evidence_weight`. Returns an index into `candidates` (0 when none other
 // takes part). Error(InvalidArgument) for no candidates, an empty candidates[0], or a weight
 // consensus_choice refuses.
 OPHTHA_API size_t choose_line(const Tokenizer& tokenizer, const std::vector<int32_t>& before,
