@@ -141,10 +141,10 @@ size_t choose_piece(const Tokenizer& tokenizer, const std::vector<int32_t>& befo
   if (candidates.front().empty()) fail(ErrorCode::InvalidArgument, "choose_line: the chosen draft's line (candidate 0) is empty");
   const std::vector<int32_t> line_before = slice(before, line_start, before.size());
   const std::vector<int32_t> line_after = slice(after, 0, line_end);
-  const std::vector<int32_t> line = joined(line_before, candidates.front(), line_after);
-  const std::string subject = line_subject(tokenizer, line, lang);
+  const StudyLabels said = extract_labels_from_text(tokenizer.decode(joined(line_before, candidates.front(), line_after)), lang);
+  const std::string subject = subject_key(said);
   // The same line without what it says of examinations nobody made, when that leaves it a subject.
-  std::string examined_subject = line_subject(tokenizer, line, lang, evidence);
+  std::string examined_subject = evidence.eyes.empty() ? std::string() : subject_key(examined_part(said, evidence));
   if (examined_subject == subject) examined_subject.clear();
   std::vector<size_t> taking_part = {0};
   for (size_t i = 1; i < candidates.size(); ++i) {

@@ -6,11 +6,7 @@
 
 #include "ophtha/study.hpp"
 
-namespace {
-
 using namespace ophtha;
-
-}  // namespace
 
 TEST_CASE("an eye's labels speak of a modality through imaged, a finding or a grade; those not examined are listed") {
   EyeLabels examined;  // a fundus photograph only
