@@ -32,8 +32,9 @@
 // (sentence_ends_before: at the next sentence's first token, which is dropped) or at a line break;
 // it takes part when it ends as the draft's sentence does (the line goes on, the line breaks, or
 // the report ends) and the line it completes — the line's kept sentences, the alternative, the rest
-// of the draft's line — has the draft's line's subject. The number of sentences in each line
-// stays the draft's; what they say is chosen one at a time.
+// of the draft's line — has the draft's line's subject. What the sentences say is chosen one at a
+// time; their number in each line stays the draft's unless sentence_insertions lets a sentence
+// that adds findings go in before the draft's (choose_sentence).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -91,6 +92,35 @@ OPHTHA_API size_t choose_line(const Tokenizer& tokenizer, const std::vector<int3
                               const std::vector<std::vector<int32_t>>& candidates, const std::vector<int32_t>& after,
                               const StudyLabels& evidence, double evidence_weight, std::string_view lang);
 
+// What a sentence step keeps: candidates[index], in place of the draft's sentence (candidates[0])
+// or, when `inserted`, before it.
+struct SentenceChoice {
+  size_t index = 0;
+  bool inserted = false;
+};
+
+// One sentence step of refine_report_lines: chooses among `candidates` (candidates[0] the chosen
+// draft's sentence, then the alternatives) for the place after `before` — the report so far, its
+// current line beginning at before[line_start] — and before `after`, the draft's later sentences,
+// whose first `line_end` tokens finish the current line. A candidate ends its line when its last
+// token holds a line break, else ends a sentence when its text ends with "。" or ".", else ends
+// otherwise (the report's end). As a replacement, a candidate takes part when it ends as
+// candidates[0] does and its line has candidates[0]'s line's subject (or that less the
+// examinations the evidence does not hold), scored as choose_line scores lines. With `may_insert`,
+// in a line already begun (line_start < before.size()), a candidate that ends a sentence may
+// instead go in before candidates[0] when its line — kept sentences, the candidate, candidates[0],
+// the rest of the line — has that subject and states all its findings and more, eye by eye: it is
+// scored as before + candidate + candidates[0] + after against the replacements' completed reports
+// (leaving out its own), on consensus_support's scale — (P − 1) × (its mean label_agreement with
+// them + evidence_weight × its evidence_agreement), P the replacements taking part (at least 2) —
+// and kept when it scores above the best replacement. Error(InvalidArgument) for no candidates, an
+// empty candidates[0], line_start beyond `before` or line_end beyond `after`, or a weight
+// consensus_choice refuses.
+OPHTHA_API SentenceChoice choose_sentence(const Tokenizer& tokenizer, const std::vector<int32_t>& before, size_t line_start,
+                                          const std::vector<std::vector<int32_t>>& candidates,
+                                          const std::vector<int32_t>& after, size_t line_end, const StudyLabels& evidence,
+                                          double evidence_weight, std::string_view lang, bool may_insert);
+
 // What one refinement step redrafts: a line, or a sentence (report_sentences). On the demo model's
 // validation reports, sentences gave findings F1 0.815 / 0.819 (zh / en) against 0.797 / 0.811 by
 // line (docs/reports.md, "Line refinement").
@@ -102,9 +132,15 @@ struct LineRefinementOptions {
   int line_drafts = 0;       // alternatives drafted per step, 1 ... LlamaSession::kMaxBranches
   RefinementStep step = RefinementStep::Sentence;
   // Each alternative's sampling (temperature > 0), top-p / top-k, should_abort; max_tokens caps the
-  // whole refined report. Alternative i of step k (line or sentence k of the chosen draft) is
-  // sampled with seed sampling.seed + 7919 (k + 1) + i.
+  // whole refined report. Alternative i of step k (the k-th line or sentence drafted, counting
+  // insertions) is sampled with seed sampling.seed + 7919 (k + 1) + i.
   GenerateOptions drafting;
+  // Sentence steps only: the most sentences a line may gain. At each step after a line's first
+  // sentence, an alternative that ends a sentence may also be inserted before the draft's sentence
+  // (which is then redrafted in the next step) when the line it completes has the same subject and
+  // states all the line's findings and more, and the report it completes scores above the best
+  // replacement (see refine_report_lines). 0: the lines keep the draft's number of sentences.
+  int sentence_insertions = 0;
   StudyLabels evidence;      // as for consensus_choice
   double evidence_weight = 0;
   std::string lang = "en";   // the report's language, for extract_labels_from_text
@@ -113,15 +149,17 @@ struct LineRefinementOptions {
 struct RefinedReport {
   std::vector<int32_t> tokens;  // the refined report's tokens (its text: Tokenizer::decode)
   size_t lines = 0;             // lines in the chosen draft (and in the refined report)
-  size_t replaced_lines = 0;    // lines where an alternative was kept (for any of their sentences)
-  size_t steps = 0;             // lines or sentences redrafted
-  size_t replaced_steps = 0;    // of them, where an alternative was kept
+  size_t replaced_lines = 0;    // lines where an alternative was kept or inserted (for any of their sentences)
+  size_t steps = 0;               // lines or sentences drafted: the draft's, and one per insertion
+  size_t replaced_steps = 0;      // of the draft's, where an alternative was kept
+  size_t inserted_sentences = 0;  // sentences inserted (LineRefinementOptions::sentence_insertions)
 };
 
 // Refines `report` (a draft's tokens, generated after the prompt that `session` holds, whose last
 // token's logits are `prompt_logits`) line by line, or sentence by sentence, as described above. The session ends holding
 // the prompt and the refined report. Error(InvalidArgument) when line_drafts is outside
-// [1, LlamaSession::kMaxBranches] or the drafting temperature is not > 0; the errors of
+// [1, LlamaSession::kMaxBranches], sentence_insertions is negative or the drafting temperature is
+// not > 0; the errors of
 // generate_drafts_after_prompt and forward_tokens (ContextOverflow, Aborted).
 OPHTHA_API RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& prompt_logits,
                                              const std::vector<int32_t>& report, const LineRefinementOptions& options);

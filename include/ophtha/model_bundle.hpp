@@ -33,6 +33,7 @@ inline constexpr const char* kBundleManifestName = "ophtha-bundle.json";
 inline constexpr int kBundleFormatVersion = 1;
 inline constexpr int kMaxReportCandidates = 128;  // generation.candidates and ReportOptions::candidates at most
 inline constexpr float kMaxEvidenceWeight = 100.0f;  // generation.evidence_weight and ReportOptions::evidence_weight at most
+inline constexpr int kMaxSentenceInsertions = 16;  // generation.sentence_insertions and ReportOptions::sentence_insertions at most
 
 // How the prompt is built for a study (docs/formats.md, "Prompt"):
 //   template[lang] with "{images}" and "{findings}" placeholders;
@@ -63,6 +64,9 @@ struct BundleGeneration {
   // Line refinement of the chosen draft (line_refinement.hpp): alternatives drafted per sentence
   // of each line, sampled at candidate_temperature; 0 = none.
   int line_drafts = 0;
+  // With line refinement: the most sentences it may insert in a line (LineRefinementOptions::
+  // sentence_insertions); 0 = none, the lines keep the draft's number of sentences.
+  int sentence_insertions = 0;
 };
 
 struct OPHTHA_API ModelBundle {

@@ -393,6 +393,11 @@ typedef struct ophtha_report_params {
                                   the report so far, sampled at candidate_temperature, and the
                                   sentence agreeing most with the others and the evidence is kept; the report is then given to
                                   token_callback whole. 0 (default): the bundle's; < 0: none */
+  int32_t sentence_insertions; /* with line drafts, the most sentences line refinement may insert in
+                                  a line (at most 16): a drafted sentence goes in before the draft's
+                                  when the line then states all its findings and more and the report
+                                  agrees better with the others and the evidence. 0 (default): the
+                                  bundle's; < 0: none */
 } ophtha_report_params;
 
 /* As ophtha_model_params_default, for report parameters. */
@@ -433,8 +438,9 @@ typedef struct ophtha_report_info {
   double decode_seconds;     /* time spent generating (every draft) */
   int32_t n_candidates;      /* drafts written (1 without drafting) */
   int32_t chosen_candidate;  /* the index of the draft that became the report */
-  int32_t n_refined_lines;   /* lines of the chosen draft in which line refinement replaced a
-                                sentence (0 without) */
+  int32_t n_refined_lines;   /* lines of the chosen draft in which line refinement replaced or
+                                inserted a sentence (0 without) */
+  int32_t n_inserted_sentences; /* sentences line refinement inserted (sentence_insertions) */
 } ophtha_report_info;
 
 /* Describes `report` in *out_info. Errors: INVALID_ARGUMENT (NULL report or out_info, a

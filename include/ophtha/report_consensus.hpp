@@ -46,6 +46,12 @@ OPHTHA_API double evidence_agreement(const StudyLabels& draft, const StudyLabels
 // evidence already states is kept, so readings added first win.
 OPHTHA_API void add_evidence(StudyLabels& evidence, Eye eye, const EyeLabels& reading);
 
+// Each draft's support: its summed label_agreement with every other draft plus evidence_weight ×
+// (N − 1) × its evidence_agreement; consensus_choice keeps the highest. Error(InvalidArgument) as
+// for consensus_choice.
+OPHTHA_API std::vector<double> consensus_support(const std::vector<StudyLabels>& drafts, const StudyLabels& evidence = {},
+                                                 double evidence_weight = 0.0);
+
 // The index of the draft whose summed label_agreement with every other draft, plus
 // evidence_weight × (N − 1) × its evidence_agreement, is highest — a weight of 1 counts the
 // evidence as much as all the other drafts together; ties go to the lowest index (so a greedy

@@ -101,6 +101,12 @@ struct ReportOptions {
   // and the sentence that agrees most with the others and the evidence kept. < 0 = the bundle's default, 0 = none, at most
   // kMaxReportCandidates. With line drafts on_text receives the report whole, once refined.
   int line_drafts = -1;
+  // With line drafts: the most sentences line refinement may insert in a line — a sentence the
+  // draft's line lacks, kept when the line it completes states all the line's findings and more
+  // and the report scores above the best replacement (line_refinement.hpp). < 0 = the bundle's
+  // default, 0 = none (each line keeps the draft's number of sentences), at most
+  // kMaxSentenceInsertions.
+  int sentence_insertions = -1;
   uint64_t seed = 0;
   bool check_images = true;       // run the auxiliary heads' modality and gradability checks
   float modality_threshold = 0.9f;  // an image is left out when another modality is this likely
@@ -129,7 +135,8 @@ struct Report {
   int64_t generated_tokens = 0;    // of the report (the chosen draft)
   int candidates = 1;               // drafts written
   size_t chosen = 0;                // the index of the draft that became the report
-  int refined_lines = 0;            // lines of the chosen draft in which line refinement replaced a sentence
+  int refined_lines = 0;            // lines of the chosen draft in which line refinement replaced or inserted a sentence
+  int inserted_sentences = 0;       // sentences line refinement inserted
   std::vector<std::string> drafts;  // every draft's text in order when candidates > 1 (else empty)
   double embed_seconds = 0;
   double prefill_seconds = 0;

@@ -24,7 +24,7 @@ const StructLayout kReportParams = {
      OPHTHA_REPORT_FIELD(token_callback), OPHTHA_REPORT_FIELD(token_user_data),
      OPHTHA_REPORT_FIELD(abort_callback), OPHTHA_REPORT_FIELD(abort_user_data), OPHTHA_REPORT_FIELD(candidates),
      OPHTHA_REPORT_FIELD(candidate_temperature), OPHTHA_REPORT_FIELD(evidence_weight),
-     OPHTHA_REPORT_FIELD(line_drafts)}};
+     OPHTHA_REPORT_FIELD(line_drafts), OPHTHA_REPORT_FIELD(sentence_insertions)}};
 #undef OPHTHA_REPORT_FIELD
 
 #define OPHTHA_REPORT_INFO_FIELD(field) OPHTHA_FIELD_END(ophtha_report_info, field)
@@ -34,7 +34,8 @@ const StructLayout kReportInfo = {
     {OPHTHA_REPORT_INFO_FIELD(n_prompt_tokens), OPHTHA_REPORT_INFO_FIELD(n_generated_tokens),
      OPHTHA_REPORT_INFO_FIELD(embed_seconds), OPHTHA_REPORT_INFO_FIELD(prefill_seconds),
      OPHTHA_REPORT_INFO_FIELD(decode_seconds), OPHTHA_REPORT_INFO_FIELD(n_candidates),
-     OPHTHA_REPORT_INFO_FIELD(chosen_candidate), OPHTHA_REPORT_INFO_FIELD(n_refined_lines)}};
+     OPHTHA_REPORT_INFO_FIELD(chosen_candidate), OPHTHA_REPORT_INFO_FIELD(n_refined_lines),
+     OPHTHA_REPORT_INFO_FIELD(n_inserted_sentences)}};
 #undef OPHTHA_REPORT_INFO_FIELD
 
 // The C defaults are ReportOptions' defaults: one source of truth.
@@ -54,6 +55,7 @@ ophtha_report_params report_defaults() {
   p.candidate_temperature = 0.0f;  // the bundle's (ReportOptions says so with -1)
   p.evidence_weight = 0.0f;        // the bundle's (ReportOptions: -1; its 0, "none", is < 0 here)
   p.line_drafts = 0;               // the bundle's (ReportOptions: -1; its 0, "none", is < 0 here)
+  p.sentence_insertions = 0;       // the bundle's (likewise)
   return p;
 }
 
@@ -116,6 +118,7 @@ ophtha_status ophtha_report_generate(ophtha_session* session, const ophtha_image
       fail(ErrorCode::InvalidArgument, "evidence_weight is nan, expected 0 (the bundle's), < 0 (none) or a weight > 0");
     options.evidence_weight = p.evidence_weight == 0.0f ? -1.0f : p.evidence_weight < 0.0f ? 0.0f : p.evidence_weight;
     options.line_drafts = p.line_drafts == 0 ? -1 : p.line_drafts < 0 ? 0 : p.line_drafts;
+    options.sentence_insertions = p.sentence_insertions == 0 ? -1 : p.sentence_insertions < 0 ? 0 : p.sentence_insertions;
     std::string piece;
     if (p.token_callback)
       options.on_text = [&](std::string_view text) {
@@ -147,6 +150,7 @@ ophtha_status ophtha_report_get_info(const ophtha_report* report, ophtha_report_
     info.n_candidates = report->result.candidates;
     info.chosen_candidate = static_cast<int32_t>(report->result.chosen);
     info.n_refined_lines = report->result.refined_lines;
+    info.n_inserted_sentences = report->result.inserted_sentences;
     write_output(kReportInfo, out_info, info);
   });
 }

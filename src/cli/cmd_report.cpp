@@ -44,6 +44,9 @@ static const char* kReportHelp =
     "                        line of the chosen draft is drafted N more times from the report so far\n"
     "                        (at --candidate-temp) and the sentence that agrees most with the others\n"
     "                        and the evidence is kept\n"
+    "  --sentence-insertions N  with line drafts, the most sentences a line may gain (default: the\n"
+    "                        bundle's; 0 = none): a drafted sentence is inserted when the line then\n"
+    "                        states all its findings and more and the report agrees better\n"
     "  --max-tokens N        report length limit in tokens (default: the bundle's)\n"
     "  --threads N           CPU threads (default: all available)\n"
     "  --drafts              also give every draft and the chosen one's index: with --json (and in\n"
@@ -71,6 +74,7 @@ void read_decoding_options(const Args& a, ReportOptions& o) {
   o.candidate_temperature = static_cast<float>(a.number_or("--candidate-temp", -1.0, 1e-3, 100.0));
   o.evidence_weight = static_cast<float>(a.number_or("--evidence-weight", -1.0, 0.0, kMaxEvidenceWeight));
   o.line_drafts = static_cast<int>(a.integer_or("--line-drafts", -1, 0, kMaxReportCandidates));
+  o.sentence_insertions = static_cast<int>(a.integer_or("--sentence-insertions", -1, 0, kMaxSentenceInsertions));
   o.max_tokens = static_cast<int>(a.integer_or("--max-tokens", 0, 1, 1 << 20));
   o.check_images = !a.flag("--no-image-checks");
 }
@@ -194,7 +198,7 @@ int report_manifest(const Args& a) {
 int run_report(const Args& raw) {
   Args a = raw;
   a.parse({"--image", "--findings", "--lang", "--model", "--seed", "--temp", "--candidates", "--candidate-temp",
-           "--evidence-weight", "--line-drafts", "--max-tokens", "--threads", "--manifest",
+           "--evidence-weight", "--line-drafts", "--sentence-insertions", "--max-tokens", "--threads", "--manifest",
            "--out", "--split", "--langs", "--limit", "--jobs"},
           {"--json", "--no-image-checks", "--text-only", "--drafts"});
   if (a.wants_help()) return std::fputs(kReportHelp, stdout), 0;
@@ -261,11 +265,11 @@ int run_report(const Args& raw) {
                    c.gradable_probability);
   }
   std::fprintf(stderr,
-               "[model %s from %s; %lld prompt tokens, %lld generated; draft %zu of %d chosen, lines refined %d; embed %.2f "
-               "s, prefill %.2f s, decode %.2f s]\n",
+               "[model %s from %s; %lld prompt tokens, %lld generated; draft %zu of %d chosen, lines refined %d, sentences "
+               "inserted %d; embed %.2f s, prefill %.2f s, decode %.2f s]\n",
                model->bundle().name.c_str(), model->bundle().folder.c_str(),
                static_cast<long long>(report.prompt_tokens), static_cast<long long>(report.generated_tokens),
-               report.chosen + 1, report.candidates, report.refined_lines, report.embed_seconds, report.prefill_seconds, report.decode_seconds);
+               report.chosen + 1, report.candidates, report.refined_lines, report.inserted_sentences, report.embed_seconds, report.prefill_seconds, report.decode_seconds);
   return 0;
 }
 

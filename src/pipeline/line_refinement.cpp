@@ -14,6 +14,12 @@ namespace ophtha {
 
 namespace {
 
+constexpr std::string_view kFullStop = "\xE3\x80\x82";  // 。 (U+3002)
+
+bool ends_with_ideographic_full_stop(std::string_view text) {
+  return text.size() >= kFullStop.size() && text.substr(text.size() - kFullStop.size()) == kFullStop;
+}
+
 bool holds_line_break(const Tokenizer& tokenizer, int32_t id) {
   return tokenizer.token_bytes(id).find('\n') != std::string::npos;
 }
@@ -105,9 +111,8 @@ std::vector<std::vector<int32_t>> report_sentences(const Tokenizer& tokenizer, c
 }
 
 bool sentence_ends_before(const Tokenizer& tokenizer, std::string_view before, int32_t next) {
-  static constexpr std::string_view kFullStop = "\xE3\x80\x82";  // 。 (U+3002)
   const std::string text = tokenizer.token_bytes(next);
-  if (before.size() >= kFullStop.size() && before.substr(before.size() - kFullStop.size()) == kFullStop)
+  if (ends_with_ideographic_full_stop(before))
     return text.find('\n') == std::string::npos;
   return !before.empty() && before.back() == '.' && !text.empty() && text.front() == ' ';
 }
@@ -129,51 +134,147 @@ std::vector<int32_t> slice(const std::vector<int32_t>& v, size_t begin, size_t e
   return {v.begin() + static_cast<std::ptrdiff_t>(begin), v.begin() + static_cast<std::ptrdiff_t>(end)};
 }
 
+// What choose_piece decided, and what an inserted sentence is measured against.
+struct PieceChoice {
+  size_t best = 0;                     // index into the candidates
+  double support = 0;                  // its consensus_support among those taking part
+  std::vector<size_t> taking_part;     // indices into the candidates, candidates[0] first
+  std::vector<StudyLabels> completed;  // the labels of their completed reports, in that order
+  StudyLabels line;                    // the labels of the current line completed with candidates[0]
+  std::string subject;                 // its subject_key
+};
+
 // choose_line for a piece of a line: `before` holds the current line's kept pieces from
 // `line_start` on, `after` the rest of the chosen draft's line up to `line_end`; a candidate takes
 // part when it ends as candidates[0] does and its completed line has the subject of candidates[0]'s
 // (or that subject less the examinations the evidence does not hold).
-size_t choose_piece(const Tokenizer& tokenizer, const std::vector<int32_t>& before, size_t line_start,
-                    const std::vector<std::vector<int32_t>>& candidates, const std::vector<Ending>& endings,
-                    const std::vector<int32_t>& after, size_t line_end, const StudyLabels& evidence,
-                    double evidence_weight, std::string_view lang) {
+PieceChoice choose_piece(const Tokenizer& tokenizer, const std::vector<int32_t>& before, size_t line_start,
+                         const std::vector<std::vector<int32_t>>& candidates, const std::vector<Ending>& endings,
+                         const std::vector<int32_t>& after, size_t line_end, const StudyLabels& evidence,
+                         double evidence_weight, std::string_view lang) {
   if (candidates.empty()) fail(ErrorCode::InvalidArgument, "choose_line: no candidate lines");
   if (candidates.front().empty()) fail(ErrorCode::InvalidArgument, "choose_line: the chosen draft's line (candidate 0) is empty");
+  PieceChoice choice;
   const std::vector<int32_t> line_before = slice(before, line_start, before.size());
   const std::vector<int32_t> line_after = slice(after, 0, line_end);
-  const StudyLabels said = extract_labels_from_text(tokenizer.decode(joined(line_before, candidates.front(), line_after)), lang);
-  const std::string subject = subject_key(said);
+  choice.line = extract_labels_from_text(tokenizer.decode(joined(line_before, candidates.front(), line_after)), lang);
+  choice.subject = subject_key(choice.line);
   // The same line without what it says of examinations nobody made, when that leaves it a subject.
-  std::string examined_subject = evidence.eyes.empty() ? std::string() : subject_key(examined_part(said, evidence));
-  if (examined_subject == subject) examined_subject.clear();
-  std::vector<size_t> taking_part = {0};
+  std::string examined_subject = evidence.eyes.empty() ? std::string() : subject_key(examined_part(choice.line, evidence));
+  if (examined_subject == choice.subject) examined_subject.clear();
+  choice.taking_part = {0};
   for (size_t i = 1; i < candidates.size(); ++i) {
     if (candidates[i].empty() || endings[i] != endings[0]) continue;
     const std::string other = line_subject(tokenizer, joined(line_before, candidates[i], line_after), lang);
-    if (other == subject || (!examined_subject.empty() && other == examined_subject)) taking_part.push_back(i);
+    if (other == choice.subject || (!examined_subject.empty() && other == examined_subject)) choice.taking_part.push_back(i);
   }
-  if (taking_part.size() == 1) return 0;
-  std::vector<StudyLabels> reports;
-  reports.reserve(taking_part.size());
-  for (size_t i : taking_part)
-    reports.push_back(extract_labels_from_text(tokenizer.decode(joined(before, candidates[i], after)), lang));
-  return taking_part[consensus_choice(reports, evidence, evidence_weight)];
+  for (size_t i : choice.taking_part)
+    choice.completed.push_back(extract_labels_from_text(tokenizer.decode(joined(before, candidates[i], after)), lang));
+  if (choice.taking_part.size() == 1) return choice;
+  const std::vector<double> support = consensus_support(choice.completed, evidence, evidence_weight);
+  size_t best = 0;  // ties to the lowest index, as consensus_choice
+  for (size_t i = 1; i < support.size(); ++i)
+    if (support[i] > support[best] + 1e-9 * std::max(1.0, std::abs(support[best]))) best = i;
+  choice.best = choice.taking_part[best];
+  choice.support = support[best];
+  return choice;
+}
+
+// Whether `more` states every finding `line` states, eye by eye, and at least one finding more.
+bool adds_findings(const StudyLabels& line, const StudyLabels& more) {
+  bool added = false;
+  for (const auto& [eye, said] : more.eyes) {
+    const auto was = line.eyes.find(eye);
+    const std::vector<Finding> none;
+    const std::vector<Finding>& before = was == line.eyes.end() ? none : was->second.findings;
+    for (Finding f : before)
+      if (std::find(said.findings.begin(), said.findings.end(), f) == said.findings.end()) return false;
+    for (Finding f : said.findings)
+      if (std::find(before.begin(), before.end(), f) == before.end()) added = true;
+  }
+  for (const auto& [eye, said] : line.eyes)
+    if (!said.findings.empty() && !more.eyes.count(eye)) return false;
+  return added;
+}
+
+// A sentence inserted before the chosen draft's (candidates[0]) instead of replacing it: among the
+// candidates that end a sentence with the line going on, those whose line — kept pieces, the
+// candidate, candidates[0], the rest of the draft's line — has the draft line's subject and
+// states all its findings and more (adds_findings). Each is scored as before + candidate +
+// candidates[0] + after against the completions `choice` weighed (leaving out the candidate's own
+// completion as a replacement), on the scale of consensus_support: (P − 1) × (its mean
+// label_agreement with them + evidence_weight × its evidence_agreement), P the completions
+// weighed. Returns the index of the best insertion scoring above choice.support, 0 for none.
+size_t choose_insertion(const Tokenizer& tokenizer, const std::vector<int32_t>& before, size_t line_start,
+                        const std::vector<std::vector<int32_t>>& candidates, const std::vector<Ending>& endings,
+                        const std::vector<int32_t>& after, size_t line_end, const PieceChoice& choice,
+                        const StudyLabels& evidence, double evidence_weight, std::string_view lang) {
+  const size_t weighed = choice.taking_part.size();
+  if (weighed < 2) return 0;
+  const std::vector<int32_t> line_before = slice(before, line_start, before.size());
+  const std::vector<int32_t> line_after = joined(candidates.front(), slice(after, 0, line_end), {});
+  const std::vector<int32_t> rest = joined(candidates.front(), after, {});
+  size_t best = 0;
+  double best_support = choice.support;
+  for (size_t i = 1; i < candidates.size(); ++i) {
+    if (candidates[i].empty() || endings[i] != Ending::Sentence) continue;
+    const StudyLabels line = extract_labels_from_text(tokenizer.decode(joined(line_before, candidates[i], line_after)), lang);
+    if (subject_key(line) != choice.subject || !adds_findings(choice.line, line)) continue;
+    const StudyLabels completed = extract_labels_from_text(tokenizer.decode(joined(before, candidates[i], rest)), lang);
+    double agreement = 0;
+    size_t others = 0;
+    for (size_t j = 0; j < weighed; ++j) {
+      if (choice.taking_part[j] == i) continue;
+      agreement += label_agreement(completed, choice.completed[j]);
+      ++others;
+    }
+    double support = static_cast<double>(weighed - 1) * agreement / static_cast<double>(others);
+    if (evidence_weight > 0.0 && !evidence.eyes.empty())
+      support += evidence_weight * static_cast<double>(weighed - 1) * evidence_agreement(completed, evidence);
+    if (support > best_support + 1e-9 * std::max(1.0, std::abs(best_support))) best = i, best_support = support;
+  }
+  return best;
 }
 
 }  // namespace
+
+SentenceChoice choose_sentence(const Tokenizer& tokenizer, const std::vector<int32_t>& before, size_t line_start,
+                               const std::vector<std::vector<int32_t>>& candidates, const std::vector<int32_t>& after,
+                               size_t line_end, const StudyLabels& evidence, double evidence_weight, std::string_view lang,
+                               bool may_insert) {
+  if (line_start > before.size())
+    fail(ErrorCode::InvalidArgument, "choose_sentence: line_start is {}, beyond the {} tokens before", line_start, before.size());
+  if (line_end > after.size())
+    fail(ErrorCode::InvalidArgument, "choose_sentence: line_end is {}, beyond the {} tokens after", line_end, after.size());
+  std::vector<Ending> endings;
+  for (const auto& c : candidates) {
+    const std::string text = tokenizer.decode(c);
+    const bool full_stop = ends_with_ideographic_full_stop(text) || (!text.empty() && text.back() == '.');
+    endings.push_back(ends_line(tokenizer, c) ? Ending::LineBreak : full_stop ? Ending::Sentence : Ending::Other);
+  }
+  const PieceChoice choice =
+      choose_piece(tokenizer, before, line_start, candidates, endings, after, line_end, evidence, evidence_weight, lang);
+  const size_t inserted = may_insert && line_start < before.size()
+                              ? choose_insertion(tokenizer, before, line_start, candidates, endings, after, line_end, choice,
+                                                 evidence, evidence_weight, lang)
+                              : 0;
+  return inserted != 0 ? SentenceChoice{inserted, true} : SentenceChoice{choice.best, false};
+}
 
 size_t choose_line(const Tokenizer& tokenizer, const std::vector<int32_t>& before,
                    const std::vector<std::vector<int32_t>>& candidates, const std::vector<int32_t>& after,
                    const StudyLabels& evidence, double evidence_weight, std::string_view lang) {
   std::vector<Ending> endings;
   for (const auto& c : candidates) endings.push_back(ends_line(tokenizer, c) ? Ending::LineBreak : Ending::Other);
-  return choose_piece(tokenizer, before, before.size(), candidates, endings, after, 0, evidence, evidence_weight, lang);
+  return choose_piece(tokenizer, before, before.size(), candidates, endings, after, 0, evidence, evidence_weight, lang).best;
 }
 
 RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& prompt_logits,
                                   const std::vector<int32_t>& report, const LineRefinementOptions& options) {
   if (options.line_drafts < 1 || options.line_drafts > LlamaSession::kMaxBranches)
     fail(ErrorCode::InvalidArgument, "line drafts is {}, expected 1 ... {}", options.line_drafts, LlamaSession::kMaxBranches);
+  if (options.sentence_insertions < 0)
+    fail(ErrorCode::InvalidArgument, "sentence insertions is {}, expected >= 0", options.sentence_insertions);
   if (!(options.drafting.sampling.temperature > 0 && std::isfinite(options.drafting.sampling.temperature)))
     fail(ErrorCode::InvalidArgument, "line drafts are sampled at temperature {}, expected > 0",
          options.drafting.sampling.temperature);
@@ -182,12 +283,12 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
   const std::vector<std::vector<int32_t>> pieces = by_sentence ? report_sentences(tokenizer, report) : report_lines(tokenizer, report);
   RefinedReport refined;
   refined.lines = by_sentence ? report_lines(tokenizer, report).size() : pieces.size();
-  refined.steps = pieces.size();
   bool line_replaced = false;  // whether an alternative was kept in the current line
+  size_t line_insertions = 0;  // sentences inserted in the current line
   at::Tensor logits = prompt_logits;
   size_t line_start = 0;  // where the current line begins in refined.tokens
   const size_t n = static_cast<size_t>(options.line_drafts);
-  for (size_t k = 0; k < pieces.size(); ++k) {
+  for (size_t k = 0; k < pieces.size(); ++refined.steps) {
     std::vector<int32_t> after;
     size_t line_end = 0;  // how much of `after` is the rest of the current line
     bool line_open = !ends_line(tokenizer, pieces[k]);
@@ -204,7 +305,7 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
     for (size_t i = 0; i < n; ++i) {
       drafts[i].max_tokens = static_cast<int32_t>(budget);
       drafts[i].on_token = nullptr;
-      drafts[i].sampling.seed = options.drafting.sampling.seed + 7919u * static_cast<uint64_t>(k + 1) + i;
+      drafts[i].sampling.seed = options.drafting.sampling.seed + 7919u * static_cast<uint64_t>(refined.steps + 1) + i;
       if (!by_sentence) {
         drafts[i].stop_strings = {"\n"};
         continue;
@@ -228,15 +329,28 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
       endings.push_back(ends_line(tokenizer, tokens) ? Ending::LineBreak : cut[i] ? Ending::Sentence : Ending::Other);
       candidates.push_back(std::move(tokens));
     }
-    const size_t best = choose_piece(tokenizer, refined.tokens, line_start, candidates, endings, after, line_end,
-                                     options.evidence, options.evidence_weight, options.lang);
-    refined.replaced_steps += best != 0;
+    const PieceChoice choice = choose_piece(tokenizer, refined.tokens, line_start, candidates, endings, after, line_end,
+                                            options.evidence, options.evidence_weight, options.lang);
+    // A sentence inserted before the draft's, in a line already begun: the draft's sentence is
+    // then redrafted in the next step.
+    const size_t inserted =
+        by_sentence && refined.tokens.size() > line_start && line_insertions < static_cast<size_t>(options.sentence_insertions)
+            ? choose_insertion(tokenizer, refined.tokens, line_start, candidates, endings, after, line_end, choice,
+                               options.evidence, options.evidence_weight, options.lang)
+            : 0;
+    const size_t best = inserted != 0 ? inserted : choice.best;
+    refined.replaced_steps += inserted == 0 && best != 0;
+    refined.inserted_sentences += inserted != 0;
+    line_insertions += inserted != 0;
     line_replaced = line_replaced || best != 0;
     logits = session.forward_tokens(candidates[best]);
     refined.tokens.insert(refined.tokens.end(), candidates[best].begin(), candidates[best].end());
-    if (ends_line(tokenizer, candidates[best]) || k + 1 == pieces.size()) {
+    if (inserted != 0) continue;
+    ++k;
+    if (ends_line(tokenizer, candidates[best]) || k == pieces.size()) {
       refined.replaced_lines += line_replaced;
       line_replaced = false;
+      line_insertions = 0;
       line_start = refined.tokens.size();
     }
   }

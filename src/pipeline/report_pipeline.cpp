@@ -165,6 +165,11 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   if (line_drafts > 0 && !(candidate_temperature > 0 && std::isfinite(candidate_temperature)))
     fail(ErrorCode::InvalidArgument, "candidate_temperature is {}, expected > 0 when {} line drafts are sampled",
          candidate_temperature, line_drafts);
+  if (options.sentence_insertions > kMaxSentenceInsertions)
+    fail(ErrorCode::InvalidArgument, "sentence_insertions is {}, expected at most {} (or < 0 for the bundle's)",
+         options.sentence_insertions, kMaxSentenceInsertions);
+  const int sentence_insertions =
+      options.sentence_insertions >= 0 ? options.sentence_insertions : bundle.generation.sentence_insertions;
   const bool weigh_evidence = (candidates > 1 || line_drafts > 0) && evidence_weight > 0;
 
   Report report;
@@ -306,10 +311,12 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
     refine.evidence = evidence;
     refine.evidence_weight = weigh_evidence ? evidence_weight : 0.0;
     refine.lang = options.lang;
+    refine.sentence_insertions = sentence_insertions;
     const auto refine_start = Clock::now();
     const RefinedReport refined = refine_report_lines(*session_, prompt_logits, results[report.chosen].tokens, refine);
     report.decode_seconds += seconds_since(refine_start);
     report.refined_lines = static_cast<int>(refined.replaced_lines);
+    report.inserted_sentences = static_cast<int>(refined.inserted_sentences);
     if (refined.replaced_lines > 0) {
       report.text = model_->llm()->tokenizer().decode(refined.tokens);  // decode drops the dummy prefix itself
       report.generated_tokens = static_cast<int64_t>(refined.tokens.size());

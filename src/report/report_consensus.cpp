@@ -90,7 +90,8 @@ void add_evidence(StudyLabels& evidence, Eye eye, const EyeLabels& reading) {
   for (const auto& [scale, level] : reading.grades) into.grades.emplace(scale, level);
 }
 
-size_t consensus_choice(const std::vector<StudyLabels>& drafts, const StudyLabels& evidence, double evidence_weight) {
+std::vector<double> consensus_support(const std::vector<StudyLabels>& drafts, const StudyLabels& evidence,
+                                      double evidence_weight) {
   if (drafts.empty()) fail(ErrorCode::InvalidArgument, "consensus_choice: no drafts to choose from");
   if (!(evidence_weight >= 0.0 && std::isfinite(evidence_weight)))
     fail(ErrorCode::InvalidArgument, "consensus_choice: evidence weight is {}, expected a finite number >= 0", evidence_weight);
@@ -105,6 +106,12 @@ size_t consensus_choice(const std::vector<StudyLabels>& drafts, const StudyLabel
       support[i] += agreement;
       support[j] += agreement;
     }
+  return support;
+}
+
+size_t consensus_choice(const std::vector<StudyLabels>& drafts, const StudyLabels& evidence, double evidence_weight) {
+  const std::vector<double> support = consensus_support(drafts, evidence, evidence_weight);
+  const size_t n = drafts.size();
   // Ties go to the lowest index — also ties that rounding in the sums' order would break (F1
   // fractions such as 1/3 do not add up exactly).
   size_t best = 0;

@@ -126,6 +126,7 @@ ModelBundle bundle_for(const TrainConfig& c) {
   b.generation.candidate_temperature = static_cast<float>(c.images.candidate_temperature);
   b.generation.evidence_weight = static_cast<float>(c.images.evidence_weight);
   b.generation.line_drafts = c.images.line_drafts;
+  b.generation.sentence_insertions = c.images.sentence_insertions;
   return b;
 }
 

@@ -347,6 +347,8 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
       c.images.candidate_temperature = o.number("candidate_temperature", c.images.candidate_temperature, 1e-3, 100.0);
       c.images.evidence_weight = o.number("evidence_weight", c.images.evidence_weight, 0.0, kMaxEvidenceWeight);
       c.images.line_drafts = static_cast<int>(o.integer("line_drafts", c.images.line_drafts, 0, kMaxReportCandidates));
+      c.images.sentence_insertions =
+          static_cast<int>(o.integer("sentence_insertions", c.images.sentence_insertions, 0, kMaxSentenceInsertions));
     }
     c.metrics_log = resolved(base_dir, o.string("metrics", ""));
     c.loss_plot = resolved(base_dir, o.string("loss_plot", ""));

@@ -90,10 +90,11 @@ class Report:
     chosen_candidate: int
     drafts: list[str]
     refined_lines: int
+    inserted_sentences: int
     def __init__(self, text: str, structured: dict[str, Any], n_prompt_tokens: int, n_generated_tokens: int,
                  embed_seconds: float, prefill_seconds: float, decode_seconds: float, n_candidates: int = ...,
                  chosen_candidate: int = ..., drafts: Optional[list[str]] = ...,
-                 refined_lines: int = ...) -> None: ...
+                 refined_lines: int = ..., inserted_sentences: int = ...) -> None: ...
     @property
     def image_checks(self) -> list[dict[str, Any]]: ...
     @property
@@ -138,6 +139,7 @@ class Session:
                max_tokens: Optional[int] = None, top_p: Optional[float] = None, candidates: Optional[int] = None,
                candidate_temperature: Optional[float] = None,
                evidence_weight: Optional[float] = None, line_drafts: Optional[int] = None,
+               sentence_insertions: Optional[int] = None,
                check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> Report: ...
@@ -147,6 +149,7 @@ class Session:
                max_tokens: Optional[int] = None, top_p: Optional[float] = None, candidates: Optional[int] = None,
                candidate_temperature: Optional[float] = None,
                evidence_weight: Optional[float] = None, line_drafts: Optional[int] = None,
+               sentence_insertions: Optional[int] = None,
                check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> ReportStream: ...
@@ -195,6 +198,7 @@ class Model:
                max_tokens: Optional[int] = None, top_p: Optional[float] = None, candidates: Optional[int] = None,
                candidate_temperature: Optional[float] = None,
                evidence_weight: Optional[float] = None, line_drafts: Optional[int] = None,
+               sentence_insertions: Optional[int] = None,
                check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> Report: ...
@@ -204,6 +208,7 @@ class Model:
                max_tokens: Optional[int] = None, top_p: Optional[float] = None, candidates: Optional[int] = None,
                candidate_temperature: Optional[float] = None,
                evidence_weight: Optional[float] = None, line_drafts: Optional[int] = None,
+               sentence_insertions: Optional[int] = None,
                check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> ReportStream: ...

@@ -281,7 +281,8 @@ class Session:
 
     def report(self, images=(), *, findings="", lang="en", stream=False, seed=_REPORT_DEFAULTS["seed"],
                temperature=None, max_tokens=None, top_p=None, candidates=None, candidate_temperature=None,
-               evidence_weight=None, line_drafts=None, check_images=_REPORT_DEFAULTS["check_images"],
+               evidence_weight=None, line_drafts=None, sentence_insertions=None,
+               check_images=_REPORT_DEFAULTS["check_images"],
                modality_threshold=_REPORT_DEFAULTS["modality_threshold"], on_text=None, should_abort=None,
                poll_interval=_ophtha.DEFAULT_POLL_SECONDS):
         """Writes the diagnostic report of one study (the session's model must be a model bundle).
@@ -325,6 +326,10 @@ class Session:
                 ``candidate_temperature``) and the sentence whose completed report agrees most with
                 the others and the evidence is kept; the
                 report then streams whole, once refined. 0: none; None: the bundle's.
+            sentence_insertions: 0 to 16, with line refinement the most sentences it may insert in
+                a line: a drafted sentence goes in before the draft's when the line then states
+                all its findings and more and the report agrees better with the others and the
+                evidence (Report.inserted_sentences counts them). 0: none; None: the bundle's.
             check_images: let the auxiliary heads check that each image looks like its modality
                 (one that looks like another is left out; Report.image_checks says what they saw).
             modality_threshold: probability of another modality that leaves an image out.
@@ -345,7 +350,7 @@ class Session:
             should_abort raised, as for generate.
         """
         arguments = _report_arguments(images, findings, lang, max_tokens, temperature, top_p, candidates,
-                                      candidate_temperature, evidence_weight, line_drafts, seed, check_images,
+                                      candidate_temperature, evidence_weight, line_drafts, sentence_insertions, seed, check_images,
                                       modality_threshold, should_abort, poll_interval)
         if stream:
             if on_text is not None:
@@ -355,7 +360,7 @@ class Session:
 
 
 def _report_arguments(images, findings, lang, max_tokens, temperature, top_p, candidates, candidate_temperature,
-                      evidence_weight, line_drafts, seed,
+                      evidence_weight, line_drafts, sentence_insertions, seed,
                       check_images, modality_threshold, should_abort, poll_interval):
     """The extension's report arguments, checked; `images` converted to _ophtha.Image objects."""
     if isinstance(images, (str, bytes, os.PathLike, np.ndarray, dict, Image)):
@@ -380,6 +385,9 @@ def _report_arguments(images, findings, lang, max_tokens, temperature, top_p, ca
             f"evidence_weight is {evidence_weight}, expected a number in [0, 100] or None (the bundle's)")
     if line_drafts is not None and not 0 <= int(line_drafts) <= 128:
         raise InvalidArgumentError(f"line_drafts is {line_drafts}, expected an integer in [0, 128] or None (the bundle's)")
+    if sentence_insertions is not None and not 0 <= int(sentence_insertions) <= 16:
+        raise InvalidArgumentError(
+            f"sentence_insertions is {sentence_insertions}, expected an integer in [0, 16] or None (the bundle's)")
     return dict(
         images=[study_image(spec, f"images[{i}]") for i, spec in enumerate(images)],
         findings=findings, lang=lang,
@@ -394,6 +402,7 @@ def _report_arguments(images, findings, lang, max_tokens, temperature, top_p, ca
         evidence_weight=0.0 if evidence_weight is None else float(evidence_weight) if float(evidence_weight) > 0 else -1.0,
         # The C ABI's line_drafts: 0 the bundle's, < 0 none.
         line_drafts=0 if line_drafts is None else int(line_drafts) if int(line_drafts) > 0 else -1,
+        sentence_insertions=0 if sentence_insertions is None else int(sentence_insertions) if int(sentence_insertions) > 0 else -1,
         seed=seed, check_images=bool(check_images),
         modality_threshold=float(modality_threshold), should_abort=should_abort, poll_seconds=float(poll_interval))
 

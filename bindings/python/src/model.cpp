@@ -254,7 +254,8 @@ class Session {
   // cancellation and abort as generate. Returns text, json (the structured report, serialised) and
   // the ophtha_report_info fields.
   py::dict report(const py::list& images, const std::string& findings, const std::string& lang, int32_t max_tokens,
-                  float temperature, float top_p, int32_t candidates, float candidate_temperature, float evidence_weight, int32_t line_drafts, uint64_t seed,
+                  float temperature, float top_p, int32_t candidates, float candidate_temperature, float evidence_weight, int32_t line_drafts,
+                  int32_t sentence_insertions, uint64_t seed,
                   bool check_images, float modality_threshold, py::object on_text, py::object should_abort, std::shared_ptr<CancelFlag> cancel,
                   double poll_seconds) {
     refuse_reentry("report");
@@ -281,6 +282,7 @@ class Session {
     p.candidate_temperature = candidate_temperature;
     p.evidence_weight = evidence_weight;
     p.line_drafts = line_drafts;
+    p.sentence_insertions = sentence_insertions;
     p.seed = seed;
     p.check_images = check_images;
     p.modality_threshold = modality_threshold;
@@ -334,6 +336,7 @@ class Session {
     result["n_candidates"] = info.n_candidates;
     result["chosen_candidate"] = info.chosen_candidate;
     result["n_refined_lines"] = info.n_refined_lines;
+    result["n_inserted_sentences"] = info.n_inserted_sentences;
     py::list draft_texts;
     for (const std::string& d : drafts) draft_texts.append(py::str(d));
     result["drafts"] = draft_texts;
@@ -510,13 +513,14 @@ void bind_model(py::module_& m) {
            "n_prompt_tokens, prefill_seconds, decode_seconds.")
       .def("report", &Session::report, py::arg("images"), py::arg("findings"), py::arg("lang"),
            py::arg("max_tokens"), py::arg("temperature"), py::arg("top_p"), py::arg("candidates"),
-           py::arg("candidate_temperature"), py::arg("evidence_weight"), py::arg("line_drafts"), py::arg("seed"),
+           py::arg("candidate_temperature"), py::arg("evidence_weight"), py::arg("line_drafts"),
+           py::arg("sentence_insertions"), py::arg("seed"),
            py::arg("check_images"),
            py::arg("modality_threshold"), py::arg("on_text"), py::arg("should_abort"), py::arg("cancel"),
            py::arg("poll_seconds"),
            "ophtha_report_generate with the GIL released on a list of Image; callbacks as generate. Returns a "
            "dict: text, json (the structured report, serialised), n_prompt_tokens, n_generated_tokens, "
-           "embed_seconds, prefill_seconds, decode_seconds, n_candidates, chosen_candidate, n_refined_lines, drafts.");
+           "embed_seconds, prefill_seconds, decode_seconds, n_candidates, chosen_candidate, n_refined_lines, n_inserted_sentences, drafts.");
 }
 
 }  // namespace ophtha_python

@@ -169,6 +169,71 @@ TEST_CASE("choose_line: a line describing an examination nobody made may give wa
   CHECK(choose_line(llama2(), before, {both_eyes, right}, after, both_examined, 10.0, "en") == 0);
 }
 
+TEST_CASE("choose_sentence: a sentence naming a finding the line lacks goes in before the draft's when the evidence holds it") {
+  // The report so far: the title, then the right eye's line begun; the draft's next sentence names
+  // microaneurysms, an alternative hard exudates; the line ends with the cup-to-disc ratio. (The
+  // sentences as report_sentences cuts them from whole lines: a sentence after another starts
+  // with its space.)
+  const auto sentences_of = [](const std::string& line) { return report_sentences(llama2(), tokens(line)); };
+  const auto draft = sentences_of("Fundus photograph, right eye (OD): Image quality good. Microaneurysms. Vertical C/D 0.40.\n");
+  const auto other = sentences_of("Fundus photograph, right eye (OD): Image quality good. Hard exudates. Vertical C/D 0.40.\n");
+  const auto ending = sentences_of("Fundus photograph, right eye (OD): Image quality good. Hard exudates.\n");
+  const auto left = sentences_of("Fundus photograph, right eye (OD): Image quality good. Left eye: hard exudates. Vertical C/D 0.40.\n");
+  REQUIRE(draft.size() == 3);
+  REQUIRE(other.size() == 3);
+  REQUIRE(ending.size() == 2);
+  REQUIRE(left.size() == 3);
+  const std::vector<int32_t> title = tokens(kTitle);
+  std::vector<int32_t> before = title;
+  before.insert(before.end(), draft[0].begin(), draft[0].end());
+  const std::vector<int32_t>& own = draft[1];
+  const std::vector<int32_t>& exudates = other[1];
+  const std::vector<int32_t>& after = draft[2];
+  const std::vector<std::vector<int32_t>> candidates = {own, exudates};
+  const StudyLabels both = evidence_of("Fundus photograph, right eye (OD): Microaneurysms and hard exudates. Vertical C/D 0.40.\n");
+  REQUIRE(both.eyes.at(Eye::OD).findings.size() == 2);
+
+  // Worked by hand (label_agreement / evidence_agreement; scales ICDR, AREDS, cup-to-disc): as
+  // replacements, microaneurysms alone score 2 + (2/3 + 2) = 4.67 and hard exudates alone (ICDR 2,
+  // as the evidence) 2 + (2/3 + 3) = 5.67; inserted, the line states both: 2/3 + 2 against the
+  // draft's completion, + 4 against the evidence = 6.67, above 5.67.
+  SentenceChoice kept = choose_sentence(llama2(), before, title.size(), candidates, after, after.size(), both, 1.0, "en", true);
+  CHECK(kept.index == 1);
+  CHECK(kept.inserted);
+  // Not allowed to insert, the replacement wins and the line loses its microaneurysms.
+  kept = choose_sentence(llama2(), before, title.size(), candidates, after, after.size(), both, 1.0, "en", false);
+  CHECK(kept.index == 1);
+  CHECK_FALSE(kept.inserted);
+  // Evidence of microaneurysms alone: the draft's sentence stays (6 against 4; inserted 5.33).
+  const StudyLabels microaneurysms = evidence_of("Fundus photograph, right eye (OD): Microaneurysms. Vertical C/D 0.40.\n");
+  kept = choose_sentence(llama2(), before, title.size(), candidates, after, after.size(), microaneurysms, 1.0, "en", true);
+  CHECK(kept.index == 0);
+  CHECK_FALSE(kept.inserted);
+  // Nothing goes in before a line's first sentence (its header), nor where the alternative ends the
+  // line instead of a sentence (it then does not take part as a replacement either).
+  const auto opening = sentences_of("Fundus photograph, right eye (OD): Microaneurysms. Vertical C/D 0.40.\n");
+  const auto exudates_opening = sentences_of("Fundus photograph, right eye (OD): Hard exudates. Vertical C/D 0.40.\n");
+  kept = choose_sentence(llama2(), title, title.size(), {opening[0], exudates_opening[0]}, opening[1], opening[1].size(), both,
+                         1.0, "en", true);
+  CHECK_FALSE(kept.inserted);
+  kept = choose_sentence(llama2(), before, title.size(), {own, ending[1]}, after, after.size(), both, 1.0, "en", true);
+  CHECK(kept.index == 0);
+  CHECK_FALSE(kept.inserted);
+  // A sentence about the other eye changes what the line is about: never inserted.
+  kept = choose_sentence(llama2(), before, title.size(), {own, own, left[1]}, after, after.size(),
+                         both, 10.0, "en", true);
+  CHECK_FALSE(kept.inserted);
+
+  test::check_message(test::error_from([&] {
+                        choose_sentence(llama2(), before, before.size() + 1, candidates, after, after.size(), both, 1.0, "en", true);
+                      }),
+                      ErrorCode::InvalidArgument, "line_start is");
+  test::check_message(test::error_from([&] {
+                        choose_sentence(llama2(), before, title.size(), candidates, after, after.size() + 1, both, 1.0, "en", true);
+                      }),
+                      ErrorCode::InvalidArgument, "line_end is");
+}
+
 // A random-weight bundle's engine after the prompt "Report:", and the refinement's alternatives
 // replayed: the drafts after prompt + the pieces kept so far, sampled as refine_report_lines
 // samples those of piece k (seeds seed + 7919 (k + 1) + i), each drafted to its line's end.
@@ -240,6 +305,10 @@ TEST_CASE("refine_report_lines: every kept line is the draft's own or what the e
   test::check_message(test::error_from([&] { refine_report_lines(engine.session, engine.prompt_logits, report, options); }),
                       ErrorCode::InvalidArgument, "line drafts is 0, expected 1 ... 256");
   options.line_drafts = 2;
+  options.sentence_insertions = -1;
+  test::check_message(test::error_from([&] { refine_report_lines(engine.session, engine.prompt_logits, report, options); }),
+                      ErrorCode::InvalidArgument, "sentence insertions is -1, expected >= 0");
+  options.sentence_insertions = 0;
   options.drafting.sampling.temperature = 0.0f;
   test::check_message(test::error_from([&] { refine_report_lines(engine.session, engine.prompt_logits, report, options); }),
                       ErrorCode::InvalidArgument, "line drafts are sampled at temperature 0, expected > 0");
@@ -306,7 +375,7 @@ TEST_CASE("on the demo model the refined report keeps the chosen draft's layout,
   ReportOptions options;
   options.candidates = 8;
   options.line_drafts = 8;
-  int refined_lines = 0;
+  int refined_lines = 0, inserted_sentences = 0;
   for (const std::string lang : {"en", "zh"}) {
     options.lang = lang;
     const Report report = session.generate(study, options);
@@ -315,20 +384,29 @@ TEST_CASE("on the demo model the refined report keeps the chosen draft's layout,
     const auto chosen = report_lines(tokenizer, tokenizer.encode(report.drafts[report.chosen], true));
     const auto refined = report_lines(tokenizer, tokenizer.encode(report.text, true));
     REQUIRE(chosen.size() == refined.size());
+    size_t inserted = 0;
     for (size_t k = 0; k < chosen.size(); ++k) {
       // The same subject, or — where the chosen line speaks of an examination nobody made (the
       // English diagnosis line grades a left-eye OCT) — that subject less it.
       const std::string kept = line_subject(tokenizer, refined[k], lang);
       CHECK((kept == line_subject(tokenizer, chosen[k], lang) || kept == line_subject(tokenizer, chosen[k], lang, examined)));
-      CHECK(report_sentences(tokenizer, chosen[k]).size() == report_sentences(tokenizer, refined[k]).size());
+      // The draft's sentences, and those inserted: at most the bundle's generation.sentence_insertions a line.
+      const size_t drafted = report_sentences(tokenizer, chosen[k]).size(), kept_sentences = report_sentences(tokenizer, refined[k]).size();
+      CHECK(kept_sentences >= drafted);
+      CHECK(kept_sentences <= drafted + static_cast<size_t>(model->bundle().generation.sentence_insertions));
+      inserted += kept_sentences - drafted;
     }
+    CHECK(static_cast<int>(inserted) == report.inserted_sentences);
     CHECK(report.refined_lines <= static_cast<int>(chosen.size()));
     if (report.refined_lines == 0) CHECK(report.text == report.drafts[report.chosen]);
-    MESSAGE(lang << ": " << report.refined_lines << " of " << chosen.size() << " lines refined");
+    MESSAGE(lang << ": " << report.refined_lines << " of " << chosen.size() << " lines refined, " << report.inserted_sentences
+                 << " sentences inserted");
     refined_lines += report.refined_lines;
+    inserted_sentences += report.inserted_sentences;
     CHECK(report.structured["text"] == report.text);
   }
   CHECK(refined_lines > 0);  // the alternatives do win lines (2 of 6 and 2 of 5 when written)
+  CHECK(inserted_sentences > 0);  // and sentences go in (the bundle's generation.sentence_insertions is 4; 1 and 2 when written)
   options.line_drafts = kMaxReportCandidates + 1;
   test::check_message(test::error_from([&] { session.generate(study, options); }), ErrorCode::InvalidArgument,
                       "line_drafts is 129, expected at most 128");

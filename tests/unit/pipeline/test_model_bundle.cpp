@@ -48,6 +48,7 @@ ModelBundle example(const std::string& dir) {
   b.generation.candidate_temperature = 0.6f;
   b.generation.evidence_weight = 1.5f;
   b.generation.line_drafts = 16;
+  b.generation.sentence_insertions = 3;
   return b;
 }
 
@@ -80,6 +81,7 @@ TEST_CASE("a bundle manifest written by write_bundle_manifest reads back field f
     CHECK(read.generation.candidate_temperature == doctest::Approx(0.6));
     CHECK(read.generation.evidence_weight == doctest::Approx(1.5));
     CHECK(read.generation.line_drafts == 16);
+    CHECK(read.generation.sentence_insertions == 3);
     CHECK(read.path_of(read.llm) == dir + "/llm.gguf");
   }
 }
@@ -137,6 +139,7 @@ TEST_CASE("generation.candidates and evidence_weight: 1 and 0 unless given, in r
   b.generation.candidates = 1;
   b.generation.evidence_weight = 0.0f;
   b.generation.line_drafts = 0;
+  b.generation.sentence_insertions = 0;
   write_bundle_manifest(b);
   CHECK(read_bundle_manifest(dir).generation.candidates == 1);
   CHECK(read_bundle_manifest(dir).generation.evidence_weight == 0.0f);
@@ -148,6 +151,8 @@ TEST_CASE("generation.candidates and evidence_weight: 1 and 0 unless given, in r
   CHECK(text.find("candidates") == std::string::npos);
   CHECK(text.find("evidence_weight") == std::string::npos);
   CHECK(text.find("line_drafts") == std::string::npos);
+  CHECK(text.find("sentence_insertions") == std::string::npos);
+  CHECK(read_bundle_manifest(dir).generation.sentence_insertions == 0);
   CHECK(read_bundle_manifest(dir).generation.line_drafts == 0);
   const size_t at = text.find("\"max_tokens\"");
   REQUIRE(at != std::string::npos);
@@ -170,6 +175,9 @@ TEST_CASE("generation.candidates and evidence_weight: 1 and 0 unless given, in r
   write_text(dir + "/" + kBundleManifestName, std::string(text).insert(at, "\"line_drafts\": 129, "));
   const std::string many = error_from([&] { read_bundle_manifest(dir); }).what();
   CHECK_MESSAGE(many.find("generation.line_drafts: is 129, expected a number in [0, 128]") != std::string::npos, many);
+  write_text(dir + "/" + kBundleManifestName, std::string(text).insert(at, "\"sentence_insertions\": 17, "));
+  const std::string inserted = error_from([&] { read_bundle_manifest(dir); }).what();
+  CHECK_MESSAGE(inserted.find("generation.sentence_insertions: is 17, expected a number in [0, 16]") != std::string::npos, inserted);
 }
 
 TEST_CASE("a bundle manifest with the wrong version, bad JSON or no file says so") {
