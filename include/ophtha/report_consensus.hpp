@@ -52,6 +52,13 @@ OPHTHA_API void add_evidence(StudyLabels& evidence, Eye eye, const EyeLabels& re
 OPHTHA_API std::vector<double> consensus_support(const std::vector<StudyLabels>& drafts, const StudyLabels& evidence = {},
                                                  double evidence_weight = 0.0);
 
+// Whether support `a` is higher than `b` by more than rounding (10⁻⁹ relative): sums of F1
+// fractions such as 1/3 added in another order must not break a tie.
+OPHTHA_API bool outscores(double a, double b);
+
+// The index of the highest support, ties (as outscores sees them) to the lowest index; 0 for [].
+OPHTHA_API size_t most_supported(const std::vector<double>& support);
+
 // The index of the draft whose summed label_agreement with every other draft, plus
 // evidence_weight × (N − 1) × its evidence_agreement, is highest — a weight of 1 counts the
 // evidence as much as all the other drafts together; ties go to the lowest index (so a greedy

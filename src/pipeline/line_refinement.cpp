@@ -139,7 +139,7 @@ struct PieceChoice {
   size_t best = 0;                     // index into the candidates
   double support = 0;                  // its consensus_support among those taking part
   std::vector<size_t> taking_part;     // indices into the candidates, candidates[0] first
-  std::vector<StudyLabels> completed;  // the labels of their completed reports, in that order
+  std::vector<StudyLabels> completed;  // the labels of their completed reports, in that order (when 2 or more)
   StudyLabels line;                    // the labels of the current line completed with candidates[0]
   std::string subject;                 // its subject_key
 };
@@ -168,13 +168,11 @@ PieceChoice choose_piece(const Tokenizer& tokenizer, const std::vector<int32_t>&
     const std::string other = line_subject(tokenizer, joined(line_before, candidates[i], line_after), lang);
     if (other == choice.subject || (!examined_subject.empty() && other == examined_subject)) choice.taking_part.push_back(i);
   }
+  if (choice.taking_part.size() == 1) return choice;  // nothing to weigh, and no insertion weighed against it
   for (size_t i : choice.taking_part)
     choice.completed.push_back(extract_labels_from_text(tokenizer.decode(joined(before, candidates[i], after)), lang));
-  if (choice.taking_part.size() == 1) return choice;
   const std::vector<double> support = consensus_support(choice.completed, evidence, evidence_weight);
-  size_t best = 0;  // ties to the lowest index, as consensus_choice
-  for (size_t i = 1; i < support.size(); ++i)
-    if (support[i] > support[best] + 1e-9 * std::max(1.0, std::abs(support[best]))) best = i;
+  const size_t best = most_supported(support);
   choice.best = choice.taking_part[best];
   choice.support = support[best];
   return choice;
@@ -231,7 +229,7 @@ size_t choose_insertion(const Tokenizer& tokenizer, const std::vector<int32_t>& 
     double support = static_cast<double>(weighed - 1) * agreement / static_cast<double>(others);
     if (evidence_weight > 0.0 && !evidence.eyes.empty())
       support += evidence_weight * static_cast<double>(weighed - 1) * evidence_agreement(completed, evidence);
-    if (support > best_support + 1e-9 * std::max(1.0, std::abs(best_support))) best = i, best_support = support;
+    if (outscores(support, best_support)) best = i, best_support = support;
   }
   return best;
 }

@@ -109,15 +109,17 @@ std::vector<double> consensus_support(const std::vector<StudyLabels>& drafts, co
   return support;
 }
 
-size_t consensus_choice(const std::vector<StudyLabels>& drafts, const StudyLabels& evidence, double evidence_weight) {
-  const std::vector<double> support = consensus_support(drafts, evidence, evidence_weight);
-  const size_t n = drafts.size();
-  // Ties go to the lowest index — also ties that rounding in the sums' order would break (F1
-  // fractions such as 1/3 do not add up exactly).
+bool outscores(double a, double b) { return a > b + 1e-9 * std::max(1.0, std::abs(b)); }
+
+size_t most_supported(const std::vector<double>& support) {
   size_t best = 0;
-  for (size_t i = 1; i < n; ++i)
-    if (support[i] > support[best] + 1e-9 * std::max(1.0, std::abs(support[best]))) best = i;
+  for (size_t i = 1; i < support.size(); ++i)
+    if (outscores(support[i], support[best])) best = i;
   return best;
+}
+
+size_t consensus_choice(const std::vector<StudyLabels>& drafts, const StudyLabels& evidence, double evidence_weight) {
+  return most_supported(consensus_support(drafts, evidence, evidence_weight));
 }
 
 }  // namespace ophtha

@@ -171,6 +171,17 @@ TEST_CASE("weighted evidence can outvote the drafts' majority; at weight 0 it is
   // Weight w adds w·(N − 1)·agreement: the mild draft gets 2w·2, the others 2 from each other.
   CHECK(consensus_choice({none, none, mild}, heads_see_mild, 1.0) == 2);
   CHECK(consensus_choice({none, none, mild}, heads_see_mild, 0.25) == 0);  // 1 < 2
+  // The supports themselves: the "no DR" drafts 2 each (from each other), the mild one 1·2·2.
+  const std::vector<double> support = consensus_support({none, none, mild}, heads_see_mild, 1.0);
+  REQUIRE(support.size() == 3);
+  CHECK(support[0] == doctest::Approx(2.0));
+  CHECK(support[1] == doctest::Approx(2.0));
+  CHECK(support[2] == doctest::Approx(4.0));
+  CHECK(most_supported(support) == 2);
+  CHECK(most_supported({2.0, 2.0, 1.0}) == 0);  // a tie goes to the lowest index
+  // A difference of rounding is a tie; one of substance is not.
+  CHECK_FALSE(outscores(1.0 / 3.0 + 1.0 / 3.0 + 1.0 / 3.0 + 1e-12, 1.0));
+  CHECK(outscores(1.0 + 1e-6, 1.0));
   // Evidence stating no eye changes nothing.
   CHECK(consensus_choice({none, none, mild}, StudyLabels{}, 5.0) == 0);
   test::check_message(test::error_from([&] { consensus_choice({none}, heads_see_mild, -1.0); }),
