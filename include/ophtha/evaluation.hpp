@@ -73,6 +73,15 @@ struct LanguageEvaluation {
   ClinicalMetrics clinical;       // over every study of the split
   size_t labels_from_structured = 0, labels_from_text = 0;
   std::vector<std::string> extraction_problems;  // "FILE:LINE: ..." where labels could not be read
+  // Findings a report both states and denies for one eye (read_report of its text), summed over the
+  // scored reports, and the studies whose report has any. Not otherwise scored: the labels count
+  // such a finding as stated.
+  size_t contradictions = 0;
+  std::vector<std::string> contradicting_ids;
+  // Findings a report names again for an eye after their first mention (read_report), summed, and
+  // the studies whose report has any. The reference reports have none.
+  size_t repetitions = 0;
+  std::vector<std::string> repeating_ids;
 };
 
 struct EvaluationResult {

@@ -34,7 +34,15 @@
 // the report ends) and the line it completes — the line's kept sentences, the alternative, the rest
 // of the draft's line — has the draft's line's subject. What the sentences say is chosen one at a
 // time; their number in each line stays the draft's unless sentence_insertions lets a sentence
-// that adds findings go in before the draft's (choose_sentence).
+// that adds findings go in before the draft's, or a sentence of the draft that contradicts the
+// report so far is left out (choose_sentence).
+//
+// Contradictions. A finding a report both states and denies for an eye counts as stated
+// (extract_labels_from_text), so on labels alone a sentence denying what the line lists ties with
+// one that does not, and the draft's own wins the tie. Each candidate therefore answers for the
+// contradictions (read_report) of the report up to and including it — (P − 1) each, P the
+// candidates taking part, as consensus_support counts them — not for those its completion gets
+// from the draft's later sentences, which are drafted again in their own steps.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -85,18 +93,21 @@ OPHTHA_API std::string line_subject(const Tokenizer& tokenizer, const std::vecto
 // examination of (when the evidence states an eye and that leaves a subject), and ends as it does
 // (with a line break, or without one for a last line); each taking part is scored as the report
 // `before` + candidate + `after` by consensus_choice over them all, with `evidence` at
-// `evidence_weight`. Returns an index into `candidates` (0 when none other
-// takes part). Error(InvalidArgument) for no candidates, an empty candidates[0], or a weight
+// `evidence_weight`, each less the contradictions (read_report) of `before` + candidate — the
+// report up to and including it: the chosen draft's later lines are drafted again in their own
+// steps, so a line is not held to what a later line of the draft denies. Returns an index into
+// `candidates` (0 when none other takes part). Error(InvalidArgument) for no candidates, an empty candidates[0], or a weight
 // consensus_choice refuses.
 OPHTHA_API size_t choose_line(const Tokenizer& tokenizer, const std::vector<int32_t>& before,
                               const std::vector<std::vector<int32_t>>& candidates, const std::vector<int32_t>& after,
                               const StudyLabels& evidence, double evidence_weight, std::string_view lang);
 
 // What a sentence step keeps: candidates[index], in place of the draft's sentence (candidates[0])
-// or, when `inserted`, before it.
+// or, when `inserted`, before it; or, when `dropped`, nothing: the draft's sentence is left out.
 struct SentenceChoice {
   size_t index = 0;
   bool inserted = false;
+  bool dropped = false;
 };
 
 // One sentence step of refine_report_lines: chooses among `candidates` (candidates[0] the chosen
@@ -106,14 +117,18 @@ struct SentenceChoice {
 // token holds a line break, else ends a sentence when its text ends with "。" or ".", else ends
 // otherwise (the report's end). As a replacement, a candidate takes part when it ends as
 // candidates[0] does and its line has candidates[0]'s line's subject (or that less the
-// examinations the evidence does not hold), scored as choose_line scores lines. With `may_insert`,
+// examinations the evidence does not hold), scored as choose_line scores lines. In a line already
+// begun, when candidates[0] ends a sentence and adds contradictions to the report so far (it
+// denies a finding `before` states, or states one `before` denies: read_report), the line without
+// it also takes part, scored the same way, so that a stray "No cotton-wool spots." after a list
+// naming them can go when no alternative sentence fits. With `may_insert`,
 // in a line already begun (line_start < before.size()), a candidate that ends a sentence may
 // instead go in before candidates[0] when its line — kept sentences, the candidate, candidates[0],
 // the rest of the line — has that subject and states all its findings and more, eye by eye: it is
 // scored as before + candidate + candidates[0] + after against the replacements' completed reports
 // (leaving out its own), on consensus_support's scale — (P − 1) × (its mean label_agreement with
-// them + evidence_weight × its evidence_agreement), P the replacements taking part (at least 2) —
-// and kept when it scores above the best replacement. Error(InvalidArgument) for no candidates, an
+// them + evidence_weight × its evidence_agreement − the contradictions of before + candidate), P the
+// replacements taking part (at least 2) — and kept when it scores above the best replacement. Error(InvalidArgument) for no candidates, an
 // empty candidates[0], line_start beyond `before` or line_end beyond `after`, or a weight
 // consensus_choice refuses.
 OPHTHA_API SentenceChoice choose_sentence(const Tokenizer& tokenizer, const std::vector<int32_t>& before, size_t line_start,
@@ -149,10 +164,11 @@ struct LineRefinementOptions {
 struct RefinedReport {
   std::vector<int32_t> tokens;  // the refined report's tokens (its text: Tokenizer::decode)
   size_t lines = 0;             // lines in the chosen draft (and in the refined report)
-  size_t replaced_lines = 0;    // lines where an alternative was kept or inserted (for any of their sentences)
+  size_t replaced_lines = 0;    // lines where an alternative was kept or inserted, or a sentence dropped
   size_t steps = 0;               // lines or sentences drafted: the draft's, and one per insertion
   size_t replaced_steps = 0;      // of the draft's, where an alternative was kept
   size_t inserted_sentences = 0;  // sentences inserted (LineRefinementOptions::sentence_insertions)
+  size_t dropped_sentences = 0;   // draft's sentences left out for contradicting the report (choose_sentence)
 };
 
 // Refines `report` (a draft's tokens, generated after the prompt that `session` holds, whose last

@@ -438,9 +438,11 @@ typedef struct ophtha_report_info {
   double decode_seconds;     /* time spent generating (every draft) */
   int32_t n_candidates;      /* drafts written (1 without drafting) */
   int32_t chosen_candidate;  /* the index of the draft that became the report */
-  int32_t n_refined_lines;   /* lines of the chosen draft in which line refinement replaced or
-                                inserted a sentence (0 without) */
+  int32_t n_refined_lines;   /* lines of the chosen draft in which line refinement replaced,
+                                inserted or dropped a sentence (0 without) */
   int32_t n_inserted_sentences; /* sentences line refinement inserted (sentence_insertions) */
+  int32_t n_dropped_sentences;  /* sentences of the chosen draft line refinement left out because
+                                   they contradicted the report (docs/reports.md) */
 } ophtha_report_info;
 
 /* Describes `report` in *out_info. Errors: INVALID_ARGUMENT (NULL report or out_info, a

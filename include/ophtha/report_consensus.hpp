@@ -47,10 +47,15 @@ OPHTHA_API double evidence_agreement(const StudyLabels& draft, const StudyLabels
 OPHTHA_API void add_evidence(StudyLabels& evidence, Eye eye, const EyeLabels& reading);
 
 // Each draft's support: its summed label_agreement with every other draft plus evidence_weight ×
-// (N − 1) × its evidence_agreement; consensus_choice keeps the highest. Error(InvalidArgument) as
-// for consensus_choice.
+// (N − 1) × its evidence_agreement, less (N − 1) × contradictions[i] — the findings draft i both
+// states and denies for an eye (read_report; `contradictions` empty: none counted). A contradiction
+// costs as much as disagreeing with every other draft on one grade: the labels read from such a
+// draft count the finding as stated, so without the cost a draft that denies what it states would
+// tie with one that does not. consensus_choice keeps the highest. Error(InvalidArgument) as for
+// consensus_choice.
 OPHTHA_API std::vector<double> consensus_support(const std::vector<StudyLabels>& drafts, const StudyLabels& evidence = {},
-                                                 double evidence_weight = 0.0);
+                                                 double evidence_weight = 0.0,
+                                                 const std::vector<size_t>& contradictions = {});
 
 // Whether support `a` is higher than `b` by more than rounding (10⁻⁹ relative): sums of F1
 // fractions such as 1/3 added in another order must not break a tie.
@@ -62,9 +67,10 @@ OPHTHA_API size_t most_supported(const std::vector<double>& support);
 // The index of the draft whose summed label_agreement with every other draft, plus
 // evidence_weight × (N − 1) × its evidence_agreement, is highest — a weight of 1 counts the
 // evidence as much as all the other drafts together; ties go to the lowest index (so a greedy
-// draft placed first wins a tie). Error(InvalidArgument) when `drafts` is empty or the weight is
-// negative or not finite.
+// draft placed first wins a tie), less (N − 1) per contradiction (consensus_support).
+// Error(InvalidArgument) when `drafts` is empty, the weight is negative or not finite, or
+// `contradictions` is neither empty nor one count per draft.
 OPHTHA_API size_t consensus_choice(const std::vector<StudyLabels>& drafts, const StudyLabels& evidence = {},
-                                   double evidence_weight = 0.0);
+                                   double evidence_weight = 0.0, const std::vector<size_t>& contradictions = {});
 
 }  // namespace ophtha

@@ -25,12 +25,15 @@
 //     (N < 12) or no cue → soon; it applies to the eyes the sentence names, or to every eye
 //     when it names none. An eye with no referral sentence is routine.
 // Text before any eye word is not assigned to an eye and is ignored.
+// A finding both stated and denied for the same eye ("Microaneurysms. No microaneurysms.") counts
+// as stated; read_report also lists it as a contradiction, the report's own inconsistency.
 //
 // Thread safety: pure function; any thread (the pattern tables are built once, thread-safely).
 // Errors: Error(InvalidArgument) for a language other than "zh", "en" or "auto". A report that
 // states nothing gives empty labels, not an error.
 #pragma once
 #include <string_view>
+#include <vector>
 
 #include "ophtha/export.h"
 #include "ophtha/study.hpp"
@@ -41,5 +44,31 @@ namespace ophtha {
 // reports mix them ("右眼 OD", "OCT", "C/D 0.45"); the argument only documents the caller's
 // expectation and is validated.
 OPHTHA_API StudyLabels extract_labels_from_text(std::string_view report, std::string_view lang = "auto");
+
+// One finding of one eye.
+struct EyeFinding {
+  Eye eye = Eye::OD;
+  Finding finding = Finding::Microaneurysms;
+  bool operator==(const EyeFinding& other) const { return eye == other.eye && finding == other.finding; }
+};
+
+// What a report states, and where it contradicts or repeats itself.
+struct ReportReading {
+  StudyLabels labels;  // = extract_labels_from_text of the same text
+  // Findings a report both states and denies for one eye, in either order: "OD: microaneurysms,
+  // dot-blot haemorrhages. No microaneurysms." or "双眼未见硬性渗出。…右眼：硬性渗出。" (OD). A
+  // statement for both eyes and a denial for one contradict each other in that eye only. Sorted by
+  // eye, then finding; no repeats.
+  std::vector<EyeFinding> contradictions;
+  // Findings stated again for an eye after their first mention, once per further mention ("Hard
+  // exudates, microaneurysms and hard exudates at the macula."; "OU: drusen. OD: drusen." repeats
+  // the right eye's). A name with its synonym in brackets ("soft exudates (cotton-wool spots)",
+  // "视网膜内微血管异常（IRMA）") is one mention. Sorted by eye, then finding.
+  std::vector<EyeFinding> repetitions;
+};
+
+// extract_labels_from_text, and the report's contradictions and repetitions, read in one pass.
+// Same errors.
+OPHTHA_API ReportReading read_report(std::string_view report, std::string_view lang = "auto");
 
 }  // namespace ophtha

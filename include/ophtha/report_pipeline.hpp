@@ -135,8 +135,9 @@ struct Report {
   int64_t generated_tokens = 0;    // of the report (the chosen draft)
   int candidates = 1;               // drafts written
   size_t chosen = 0;                // the index of the draft that became the report
-  int refined_lines = 0;            // lines of the chosen draft in which line refinement replaced or inserted a sentence
+  int refined_lines = 0;            // lines of the chosen draft in which line refinement replaced, inserted or dropped a sentence
   int inserted_sentences = 0;       // sentences line refinement inserted
+  int dropped_sentences = 0;        // sentences of the chosen draft line refinement left out for contradicting the report
   std::vector<std::string> drafts;  // every draft's text in order when candidates > 1 (else empty)
   double embed_seconds = 0;
   double prefill_seconds = 0;

@@ -35,7 +35,7 @@ const StructLayout kReportInfo = {
      OPHTHA_REPORT_INFO_FIELD(embed_seconds), OPHTHA_REPORT_INFO_FIELD(prefill_seconds),
      OPHTHA_REPORT_INFO_FIELD(decode_seconds), OPHTHA_REPORT_INFO_FIELD(n_candidates),
      OPHTHA_REPORT_INFO_FIELD(chosen_candidate), OPHTHA_REPORT_INFO_FIELD(n_refined_lines),
-     OPHTHA_REPORT_INFO_FIELD(n_inserted_sentences)}};
+     OPHTHA_REPORT_INFO_FIELD(n_inserted_sentences), OPHTHA_REPORT_INFO_FIELD(n_dropped_sentences)}};
 #undef OPHTHA_REPORT_INFO_FIELD
 
 // The C defaults are ReportOptions' defaults: one source of truth.
@@ -151,6 +151,7 @@ ophtha_status ophtha_report_get_info(const ophtha_report* report, ophtha_report_
     info.chosen_candidate = static_cast<int32_t>(report->result.chosen);
     info.n_refined_lines = report->result.refined_lines;
     info.n_inserted_sentences = report->result.inserted_sentences;
+    info.n_dropped_sentences = report->result.dropped_sentences;
     write_output(kReportInfo, out_info, info);
   });
 }

@@ -266,10 +266,10 @@ int run_report(const Args& raw) {
   }
   std::fprintf(stderr,
                "[model %s from %s; %lld prompt tokens, %lld generated; draft %zu of %d chosen, lines refined %d, sentences "
-               "inserted %d; embed %.2f s, prefill %.2f s, decode %.2f s]\n",
+               "inserted %d, dropped %d; embed %.2f s, prefill %.2f s, decode %.2f s]\n",
                model->bundle().name.c_str(), model->bundle().folder.c_str(),
                static_cast<long long>(report.prompt_tokens), static_cast<long long>(report.generated_tokens),
-               report.chosen + 1, report.candidates, report.refined_lines, report.inserted_sentences, report.embed_seconds, report.prefill_seconds, report.decode_seconds);
+               report.chosen + 1, report.candidates, report.refined_lines, report.inserted_sentences, report.dropped_sentences, report.embed_seconds, report.prefill_seconds, report.decode_seconds);
   return 0;
 }
 

@@ -10,6 +10,7 @@
 #include "eval/prediction_labels.hpp"
 #include "ophtha/error.hpp"
 #include "ophtha/evaluation.hpp"
+#include "ophtha/report_extractor.hpp"
 
 namespace ophtha {
 
@@ -44,6 +45,15 @@ void score_language(LanguageEvaluation& out, const std::vector<const Study*>& st
     if (!prediction) {
       predicted_labels.emplace_back(std::nullopt);
       continue;
+    }
+    const ReportReading reading = read_report(prediction->report, prediction->lang);
+    if (!reading.contradictions.empty()) {
+      out.contradictions += reading.contradictions.size();
+      out.contradicting_ids.push_back(study->id);
+    }
+    if (!reading.repetitions.empty()) {
+      out.repetitions += reading.repetitions.size();
+      out.repeating_ids.push_back(study->id);
     }
     bool from_structured = false;
     std::string problem;

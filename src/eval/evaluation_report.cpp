@@ -47,6 +47,10 @@ json language_json(const LanguageEvaluation& l) {
           {"labels_from_structured", l.labels_from_structured},
           {"labels_from_text", l.labels_from_text},
           {"extraction_problems", l.extraction_problems},
+          {"contradictions", l.contradictions},
+          {"contradicting_ids", l.contradicting_ids},
+          {"repetitions", l.repetitions},
+          {"repeating_ids", l.repeating_ids},
           {"clinical", to_json(l.clinical)}};
 }
 
@@ -114,9 +118,12 @@ std::string summary_markdown(const EvaluationResult& r) {
     const ClinicalMetrics& c = l.clinical;
     md += fmt::format("\n## Clinical metrics ({})\n\nLabels read from {} structured reports and {} texts; {} could not "
                       "be read; {} studies without a prediction. {} studies' reports describe an examination that "
-                      "was not made ({} eye-modality pairs; not scored).\n\n",
+                      "was not made ({} eye-modality pairs; not scored). {} studies' reports both state and deny "
+                      "a finding for one eye ({} eye-finding pairs; counted as stated); {} name a finding of an eye "
+                      "again after its first mention ({} mentions).\n\n",
                       lang, l.labels_from_structured, l.labels_from_text, l.extraction_problems.size(),
-                      c.missing_predictions, c.studies_with_unexamined, c.unexamined);
+                      c.missing_predictions, c.studies_with_unexamined, c.unexamined, l.contradicting_ids.size(),
+                      l.contradictions, l.repeating_ids.size(), l.repetitions);
     md += "| measure | value |\n| --- | ---: |\n";
     md += fmt::format("| findings macro F1 | {} |\n| findings micro F1 | {} |\n| referral accuracy (per eye) | {} |\n"
                       "| referral kappa (quadratic) | {} |\n\n",

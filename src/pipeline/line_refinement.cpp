@@ -136,13 +136,36 @@ std::vector<int32_t> slice(const std::vector<int32_t>& v, size_t begin, size_t e
 
 // What choose_piece decided, and what an inserted sentence is measured against.
 struct PieceChoice {
-  size_t best = 0;                     // index into the candidates
+  size_t best = 0;                     // index into the candidates; kDropped: the draft's piece left out
   double support = 0;                  // its consensus_support among those taking part
   std::vector<size_t> taking_part;     // indices into the candidates, candidates[0] first
   std::vector<StudyLabels> completed;  // the labels of their completed reports, in that order (when 2 or more)
+  std::vector<size_t> contradictions;  // and the contradictions each answers for (contradictions_through)
   StudyLabels line;                    // the labels of the current line completed with candidates[0]
   std::string subject;                 // its subject_key
 };
+
+// The contradictions (read_report) a candidate piece answers for: those of the report up to and
+// including it, `before` + `piece`. The draft's later pieces are drafted again in later steps, so a
+// piece stating a finding a later sentence of the draft denies is not held to that denial — the
+// denial is, when its own step comes. Read only when the completed report `completed` has any.
+size_t contradictions_through(const Tokenizer& tokenizer, const ReportReading& completed, const std::vector<int32_t>& before,
+                              const std::vector<int32_t>& piece, std::string_view lang) {
+  if (completed.contradictions.empty()) return 0;
+  return read_report(tokenizer.decode(joined(before, piece, {})), lang).contradictions.size();
+}
+
+// PieceChoice::best when the draft's piece is left out.
+constexpr size_t kDropped = static_cast<size_t>(-1);
+
+// Whether the draft's sentence `piece` (ending a sentence in a line already begun) may be left out:
+// it adds contradictions to the report so far (it denies a finding `before` states, or states one
+// it denies).
+bool contradicts_report(const Tokenizer& tokenizer, const std::vector<int32_t>& before, const std::vector<int32_t>& piece,
+                        std::string_view lang) {
+  return read_report(tokenizer.decode(joined(before, piece, {})), lang).contradictions.size() >
+         read_report(tokenizer.decode(before), lang).contradictions.size();
+}
 
 // choose_line for a piece of a line: `before` holds the current line's kept pieces from
 // `line_start` on, `after` the rest of the chosen draft's line up to `line_end`; a candidate takes
@@ -151,7 +174,7 @@ struct PieceChoice {
 PieceChoice choose_piece(const Tokenizer& tokenizer, const std::vector<int32_t>& before, size_t line_start,
                          const std::vector<std::vector<int32_t>>& candidates, const std::vector<Ending>& endings,
                          const std::vector<int32_t>& after, size_t line_end, const StudyLabels& evidence,
-                         double evidence_weight, std::string_view lang) {
+                         double evidence_weight, std::string_view lang, bool may_drop = false) {
   if (candidates.empty()) fail(ErrorCode::InvalidArgument, "choose_line: no candidate lines");
   if (candidates.front().empty()) fail(ErrorCode::InvalidArgument, "choose_line: the chosen draft's line (candidate 0) is empty");
   PieceChoice choice;
@@ -168,10 +191,24 @@ PieceChoice choose_piece(const Tokenizer& tokenizer, const std::vector<int32_t>&
     const std::string other = line_subject(tokenizer, joined(line_before, candidates[i], line_after), lang);
     if (other == choice.subject || (!examined_subject.empty() && other == examined_subject)) choice.taking_part.push_back(i);
   }
+  // The line without the draft's sentence, when that sentence contradicts the report so far and
+  // the line keeps its subject without it.
+  const std::vector<int32_t> none;
+  bool dropping = may_drop && endings[0] == Ending::Sentence && line_start < before.size() &&
+                  contradicts_report(tokenizer, before, candidates.front(), lang);
+  if (dropping) {
+    const std::string other = line_subject(tokenizer, joined(line_before, none, line_after), lang);
+    dropping = other == choice.subject || (!examined_subject.empty() && other == examined_subject);
+  }
+  if (dropping) choice.taking_part.push_back(kDropped);
   if (choice.taking_part.size() == 1) return choice;  // nothing to weigh, and no insertion weighed against it
-  for (size_t i : choice.taking_part)
-    choice.completed.push_back(extract_labels_from_text(tokenizer.decode(joined(before, candidates[i], after)), lang));
-  const std::vector<double> support = consensus_support(choice.completed, evidence, evidence_weight);
+  for (size_t i : choice.taking_part) {
+    const std::vector<int32_t>& piece = i == kDropped ? none : candidates[i];
+    ReportReading completed = read_report(tokenizer.decode(joined(before, piece, after)), lang);
+    choice.contradictions.push_back(contradictions_through(tokenizer, completed, before, piece, lang));
+    choice.completed.push_back(std::move(completed.labels));
+  }
+  const std::vector<double> support = consensus_support(choice.completed, evidence, evidence_weight, choice.contradictions);
   const size_t best = most_supported(support);
   choice.best = choice.taking_part[best];
   choice.support = support[best];
@@ -201,8 +238,8 @@ bool adds_findings(const StudyLabels& line, const StudyLabels& more) {
 // states all its findings and more (adds_findings). Each is scored as before + candidate +
 // candidates[0] + after against the completions `choice` weighed (leaving out the candidate's own
 // completion as a replacement), on the scale of consensus_support: (P − 1) × (its mean
-// label_agreement with them + evidence_weight × its evidence_agreement), P the completions
-// weighed. Returns the index of the best insertion scoring above choice.support, 0 for none.
+// label_agreement with them + evidence_weight × its evidence_agreement − its contradictions
+// through the candidate), P the completions weighed. Returns the index of the best insertion scoring above choice.support, 0 for none.
 size_t choose_insertion(const Tokenizer& tokenizer, const std::vector<int32_t>& before, size_t line_start,
                         const std::vector<std::vector<int32_t>>& candidates, const std::vector<Ending>& endings,
                         const std::vector<int32_t>& after, size_t line_end, const PieceChoice& choice,
@@ -218,17 +255,19 @@ size_t choose_insertion(const Tokenizer& tokenizer, const std::vector<int32_t>& 
     if (candidates[i].empty() || endings[i] != Ending::Sentence) continue;
     const StudyLabels line = extract_labels_from_text(tokenizer.decode(joined(line_before, candidates[i], line_after)), lang);
     if (subject_key(line) != choice.subject || !adds_findings(choice.line, line)) continue;
-    const StudyLabels completed = extract_labels_from_text(tokenizer.decode(joined(before, candidates[i], rest)), lang);
+    const ReportReading completed = read_report(tokenizer.decode(joined(before, candidates[i], rest)), lang);
     double agreement = 0;
     size_t others = 0;
     for (size_t j = 0; j < weighed; ++j) {
       if (choice.taking_part[j] == i) continue;
-      agreement += label_agreement(completed, choice.completed[j]);
+      agreement += label_agreement(completed.labels, choice.completed[j]);
       ++others;
     }
-    double support = static_cast<double>(weighed - 1) * agreement / static_cast<double>(others);
+    const double scale = static_cast<double>(weighed - 1);
+    double support = scale * agreement / static_cast<double>(others);
     if (evidence_weight > 0.0 && !evidence.eyes.empty())
-      support += evidence_weight * static_cast<double>(weighed - 1) * evidence_agreement(completed, evidence);
+      support += evidence_weight * scale * evidence_agreement(completed.labels, evidence);
+    support -= scale * static_cast<double>(contradictions_through(tokenizer, completed, before, candidates[i], lang));
     if (outscores(support, best_support)) best = i, best_support = support;
   }
   return best;
@@ -251,12 +290,14 @@ SentenceChoice choose_sentence(const Tokenizer& tokenizer, const std::vector<int
     endings.push_back(ends_line(tokenizer, c) ? Ending::LineBreak : full_stop ? Ending::Sentence : Ending::Other);
   }
   const PieceChoice choice =
-      choose_piece(tokenizer, before, line_start, candidates, endings, after, line_end, evidence, evidence_weight, lang);
+      choose_piece(tokenizer, before, line_start, candidates, endings, after, line_end, evidence, evidence_weight, lang, true);
   const size_t inserted = may_insert && line_start < before.size()
                               ? choose_insertion(tokenizer, before, line_start, candidates, endings, after, line_end, choice,
                                                  evidence, evidence_weight, lang)
                               : 0;
-  return inserted != 0 ? SentenceChoice{inserted, true} : SentenceChoice{choice.best, false};
+  if (inserted != 0) return {inserted, true, false};
+  if (choice.best == kDropped) return {0, false, true};
+  return {choice.best, false, false};
 }
 
 size_t choose_line(const Tokenizer& tokenizer, const std::vector<int32_t>& before,
@@ -328,7 +369,7 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
       candidates.push_back(std::move(tokens));
     }
     const PieceChoice choice = choose_piece(tokenizer, refined.tokens, line_start, candidates, endings, after, line_end,
-                                            options.evidence, options.evidence_weight, options.lang);
+                                            options.evidence, options.evidence_weight, options.lang, by_sentence);
     // A sentence inserted before the draft's, in a line already begun: the draft's sentence is
     // then redrafted in the next step.
     const size_t inserted =
@@ -336,6 +377,12 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
             ? choose_insertion(tokenizer, refined.tokens, line_start, candidates, endings, after, line_end, choice,
                                options.evidence, options.evidence_weight, options.lang)
             : 0;
+    if (inserted == 0 && choice.best == kDropped) {  // the draft's sentence left out; the line goes on
+      ++refined.dropped_sentences;
+      line_replaced = true;
+      ++k;
+      continue;
+    }
     const size_t best = inserted != 0 ? inserted : choice.best;
     refined.replaced_steps += inserted == 0 && best != 0;
     refined.inserted_sentences += inserted != 0;

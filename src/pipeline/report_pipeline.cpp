@@ -317,6 +317,7 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
     report.decode_seconds += seconds_since(refine_start);
     report.refined_lines = static_cast<int>(refined.replaced_lines);
     report.inserted_sentences = static_cast<int>(refined.inserted_sentences);
+    report.dropped_sentences = static_cast<int>(refined.dropped_sentences);
     if (refined.replaced_lines > 0) {
       report.text = model_->llm()->tokenizer().decode(refined.tokens);  // decode drops the dummy prefix itself
       report.generated_tokens = static_cast<int64_t>(refined.tokens.size());

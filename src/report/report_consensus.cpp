@@ -91,15 +91,20 @@ void add_evidence(StudyLabels& evidence, Eye eye, const EyeLabels& reading) {
 }
 
 std::vector<double> consensus_support(const std::vector<StudyLabels>& drafts, const StudyLabels& evidence,
-                                      double evidence_weight) {
+                                      double evidence_weight, const std::vector<size_t>& contradictions) {
   if (drafts.empty()) fail(ErrorCode::InvalidArgument, "consensus_choice: no drafts to choose from");
   if (!(evidence_weight >= 0.0 && std::isfinite(evidence_weight)))
     fail(ErrorCode::InvalidArgument, "consensus_choice: evidence weight is {}, expected a finite number >= 0", evidence_weight);
+  if (!contradictions.empty() && contradictions.size() != drafts.size())
+    fail(ErrorCode::InvalidArgument, "consensus_choice: {} contradiction counts for {} drafts, expected none or one per draft",
+         contradictions.size(), drafts.size());
   const size_t n = drafts.size();
   std::vector<double> support(n, 0.0);
+  for (size_t i = 0; i < contradictions.size(); ++i)
+    support[i] -= static_cast<double>(n - 1) * static_cast<double>(contradictions[i]);
   if (evidence_weight > 0.0 && !evidence.eyes.empty())
     for (size_t i = 0; i < n; ++i)
-      support[i] = evidence_weight * static_cast<double>(n - 1) * evidence_agreement(drafts[i], evidence);
+      support[i] += evidence_weight * static_cast<double>(n - 1) * evidence_agreement(drafts[i], evidence);
   for (size_t i = 0; i < n; ++i)
     for (size_t j = i + 1; j < n; ++j) {
       const double agreement = label_agreement(drafts[i], drafts[j]);
@@ -118,8 +123,9 @@ size_t most_supported(const std::vector<double>& support) {
   return best;
 }
 
-size_t consensus_choice(const std::vector<StudyLabels>& drafts, const StudyLabels& evidence, double evidence_weight) {
-  return most_supported(consensus_support(drafts, evidence, evidence_weight));
+size_t consensus_choice(const std::vector<StudyLabels>& drafts, const StudyLabels& evidence, double evidence_weight,
+                        const std::vector<size_t>& contradictions) {
+  return most_supported(consensus_support(drafts, evidence, evidence_weight, contradictions));
 }
 
 }  // namespace ophtha

@@ -197,6 +197,7 @@ struct Statement {  // a finding or grade stated for some eyes
   Eyes eyes;
   bool negated;
   int clause;
+  size_t begin, end;  // where its words are in the normalised text
 };
 
 struct Extraction {
@@ -273,9 +274,9 @@ Extraction scan(const std::string& text) {
     ++clause;
   };
 
-  auto state = [&](Kind kind, int a, int b) { x.statements.push_back({kind, a, b, eyes, negated, clause}); };
+  size_t pos = 0, next = 0;
+  auto state = [&](Kind kind, int a, int b) { x.statements.push_back({kind, a, b, eyes, negated, clause, pos, next}); };
 
-  size_t pos = 0;
   while (pos < text.size()) {
     if (sentence_end_at(text, pos)) {
       end_sentence(pos);
@@ -291,7 +292,7 @@ Extraction scan(const std::string& text) {
       pos += utf8_length(static_cast<unsigned char>(text[pos]));
       continue;
     }
-    size_t next = pos + length;
+    next = pos + length;
     switch (entry->kind) {
       case Kind::Finding: state(Kind::Finding, entry->a, 0); break;
       case Kind::AmbiguousDrusen:
@@ -467,12 +468,71 @@ StudyLabels assemble(const Extraction& x) {
   return labels;
 }
 
+// The (eye, finding) pairs both a statement and a negated statement name.
+std::vector<EyeFinding> contradictions(const Extraction& x) {
+  std::set<std::pair<Eye, Finding>> stated, denied;
+  for (const Statement& s : x.statements)
+    if (s.kind == Kind::Finding)
+      for (Eye e : s.eyes) (s.negated ? denied : stated).insert({e, static_cast<Finding>(s.a)});
+  std::vector<EyeFinding> out;
+  for (const auto& [eye, finding] : stated)
+    if (denied.count({eye, finding})) out.push_back({eye, finding});
+  return out;
+}
+
+// Whether text[begin, end) holds a list separator or a sentence's end: two mentions it parts are
+// two items of a list (or of a line), not one phrase ("intraretinal cysts with retinal thickening").
+bool parts_items(const std::string& text, size_t begin, size_t end) {
+  const std::string_view gap(text.data() + begin, end - begin);
+  for (const char* mark : {",", ";", ".", "\xEF\xBC\x8C", "\xE3\x80\x81", "\xEF\xBC\x9B", "\xE3\x80\x82", " and ",
+                           "\xE5\x8F\x8A", "\xE5\x92\x8C", "\xE4\xB8\x8E"})  // ， 、 ； 。 及 和 与
+    if (gap.find(mark) != std::string_view::npos) return true;
+  return false;
+}
+
+// Each further mention of a finding an eye's statements already named in the same line, in
+// another item of it (parts_items); a name and its synonym in brackets are one mention.
+std::vector<EyeFinding> repetitions(const Extraction& x, const std::string& text) {
+  std::map<std::pair<Eye, Finding>, size_t> last_end;  // where the last mention's words end, in this line
+  std::vector<EyeFinding> out;
+  size_t scanned = 0;  // statements come in text order; line breaks up to here are seen
+  for (const Statement& s : x.statements) {
+    if (s.begin > scanned) {
+      if (text.find('\n', scanned) < s.begin) last_end.clear();  // a new line: mentions before it do not count
+      scanned = s.begin;
+    }
+    if (s.kind != Kind::Finding || s.negated) continue;
+    for (Eye e : s.eyes) {
+      const auto key = std::make_pair(e, static_cast<Finding>(s.a));
+      const auto seen = last_end.find(key);
+      if (seen != last_end.end() && seen->second <= s.begin && parts_items(text, seen->second, s.begin))
+        out.push_back({e, key.second});
+      last_end[key] = s.end;
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const EyeFinding& a, const EyeFinding& b) {
+    return std::make_pair(a.eye, a.finding) < std::make_pair(b.eye, b.finding);
+  });
+  return out;
+}
+
+void check_language(std::string_view lang, const char* caller) {
+  if (lang != "zh" && lang != "en" && lang != "auto")
+    fail(ErrorCode::InvalidArgument, "{}: language '{}' is not supported, expected \"zh\", \"en\" or \"auto\"", caller, lang);
+}
+
 }  // namespace
 
 StudyLabels extract_labels_from_text(std::string_view report, std::string_view lang) {
-  if (lang != "zh" && lang != "en" && lang != "auto")
-    fail(ErrorCode::InvalidArgument, "extract_labels_from_text: language '{}' is not supported, expected \"zh\", \"en\" or \"auto\"", lang);
+  check_language(lang, "extract_labels_from_text");
   return assemble(scan(normalise_for_matching(report)));
+}
+
+ReportReading read_report(std::string_view report, std::string_view lang) {
+  check_language(lang, "read_report");
+  const std::string text = normalise_for_matching(report);
+  const Extraction x = scan(text);
+  return {assemble(x), contradictions(x), repetitions(x, text)};
 }
 
 }  // namespace ophtha

@@ -127,7 +127,7 @@ int main(int argc, char **argv) {
   CHECK_STATUS(ophtha_report_get_info(report, &info), OPHTHA_STATUS_OK, NULL);
   CHECK(info.n_candidates == 4 && info.chosen_candidate >= 0 && info.chosen_candidate < 4);
   CHECK(params.line_drafts == 0 && info.n_refined_lines == 0); /* the random bundle refines no lines */
-  CHECK(params.sentence_insertions == 0 && info.n_inserted_sentences == 0);
+  CHECK(params.sentence_insertions == 0 && info.n_inserted_sentences == 0 && info.n_dropped_sentences == 0);
   {
     /* Every draft can be read, in order (the first is greedy: the report written once above); the
      * chosen one is the report text. */

@@ -275,6 +275,8 @@ def test_synthetic_reference_reports_read_back_by_the_extractor_score_perfectly(
         for scale, agreement in clinical["grades"].items():
             assert agreement["accuracy"] in (1.0, None), (lang, scale, agreement)
         assert clinical["referral"]["accuracy"] == 1.0, lang
+        assert scores["contradictions"] == 0 and scores["contradicting_ids"] == [], lang  # the writer's reports
+        assert scores["repetitions"] == 0 and scores["repeating_ids"] == [], lang
 
     # Each study given its neighbour's report: the labels no longer match.
     rotated = [{"id": s["id"], "lang": lang, "report": studies[(i + 1) % len(studies)]["reports"][lang]}
@@ -285,3 +287,43 @@ def test_synthetic_reference_reports_read_back_by_the_extractor_score_perfectly(
         clinical = scores["clinical"]
         assert clinical["micro_f1"] < 1.0 or clinical["referral"]["accuracy"] < 1.0, lang
         assert scores["text"]["bleu"][3] < 1.0, lang
+
+
+def test_reports_that_state_and_deny_a_finding_are_counted_with_their_studies(ophtha, dataset):
+    """A finding a report both states and denies for one eye is one contradiction (the labels count
+    it as stated); the counts and the studies go into metrics.json and the summary."""
+    folder, manifest, studies = dataset
+    test_ids = [s["id"] for s in studies if s["split"] == "test"]
+    texts = {
+        "en": ["Fundus photograph, right eye (OD): microaneurysms and hard exudates. No hard exudates.",  # OD HE
+               "Fundus photograph, both eyes (OU): microaneurysms. Left eye (OS): no microaneurysms or drusen. "
+               "Right eye (OD): no microaneurysms.",  # OS and OD microaneurysms
+               "Fundus photograph, right eye (OD): microaneurysms. Left eye (OS): no microaneurysms."],  # none
+        "zh": ["右眼眼底彩照：微动脉瘤及硬性渗出。未见硬性渗出。",  # OD HE
+               "双眼眼底彩照：未见硬性渗出。左眼：硬性渗出。",  # OS HE
+               "右眼眼底彩照：微动脉瘤。左眼眼底彩照：未见微动脉瘤。"],  # none
+    }
+    lines = [{"id": sid, "lang": lang, "report": text} for lang in texts for sid, text in zip(test_ids, texts[lang])]
+    result, metrics = run_eval(ophtha, manifest, write_predictions(folder / "p.jsonl", lines), folder / "out")
+    en, zh = metrics["languages"]["en"], metrics["languages"]["zh"]
+    assert (en["contradictions"], en["contradicting_ids"]) == (3, test_ids[:2])
+    assert (zh["contradictions"], zh["contradicting_ids"]) == (2, test_ids[:2])
+    assert "2 studies' reports both state and deny a finding for one eye (3 eye-finding pairs" in result.stdout
+    # The second English report names the left and right eyes' microaneurysms once each: no repetition;
+    # the second Chinese one names the left eye's hard exudates once (denied before).
+    assert (en["repetitions"], zh["repetitions"]) == (0, 0)
+
+
+def test_a_finding_named_again_for_an_eye_is_counted_as_a_repetition(ophtha, dataset):
+    folder, manifest, studies = dataset
+    test_ids = [s["id"] for s in studies if s["split"] == "test"]
+    lines = [{"id": test_ids[0], "lang": "en", "report": "Fundus photograph, right eye (OD): microaneurysms, hard exudates "
+                                                         "and microaneurysms at the macula. Microaneurysms."},  # 2
+             {"id": test_ids[1], "lang": "en", "report": "Fundus photograph, right eye (OD): soft exudates (cotton-wool "
+                                                         "spots) and microaneurysms."},  # none: a bracketed synonym
+             {"id": test_ids[2], "lang": "zh", "report": "双眼眼底彩照：微动脉瘤。右眼：微动脉瘤。"}]  # 1 (OD)
+    result, metrics = run_eval(ophtha, manifest, write_predictions(folder / "p.jsonl", lines), folder / "out")
+    en, zh = metrics["languages"]["en"], metrics["languages"]["zh"]
+    assert (en["repetitions"], en["repeating_ids"]) == (2, [test_ids[0]])
+    assert (zh["repetitions"], zh["repeating_ids"]) == (1, [test_ids[2]])
+    assert "1 name a finding of an eye again after its first mention (2 mentions)" in result.stdout

@@ -91,10 +91,11 @@ class Report:
     drafts: list[str]
     refined_lines: int
     inserted_sentences: int
+    dropped_sentences: int
     def __init__(self, text: str, structured: dict[str, Any], n_prompt_tokens: int, n_generated_tokens: int,
                  embed_seconds: float, prefill_seconds: float, decode_seconds: float, n_candidates: int = ...,
                  chosen_candidate: int = ..., drafts: Optional[list[str]] = ...,
-                 refined_lines: int = ..., inserted_sentences: int = ...) -> None: ...
+                 refined_lines: int = ..., inserted_sentences: int = ..., dropped_sentences: int = ...) -> None: ...
     @property
     def image_checks(self) -> list[dict[str, Any]]: ...
     @property

@@ -73,14 +73,16 @@ class Report:
         chosen_candidate: the index of the draft that became the report (0 for the first).
         drafts: every draft's text in the order written (a list of n_candidates str;
             drafts[chosen_candidate] is the text unless line refinement replaced lines of it).
-        refined_lines: lines of the chosen draft in which line refinement replaced or inserted a
-            sentence (0 without).
+        refined_lines: lines of the chosen draft in which line refinement replaced, inserted or
+            dropped a sentence (0 without).
         inserted_sentences: sentences line refinement inserted (0 without).
+        dropped_sentences: sentences of the chosen draft line refinement left out because they
+            contradicted the report so far (0 without).
     """
 
     def __init__(self, text, structured, n_prompt_tokens, n_generated_tokens, embed_seconds, prefill_seconds,
                  decode_seconds, n_candidates=1, chosen_candidate=0, drafts=None, refined_lines=0,
-                 inserted_sentences=0):
+                 inserted_sentences=0, dropped_sentences=0):
         self.text = text
         self.structured = structured
         self.n_prompt_tokens = n_prompt_tokens
@@ -93,6 +95,7 @@ class Report:
         self.drafts = list(drafts) if drafts is not None else [text]
         self.refined_lines = refined_lines
         self.inserted_sentences = inserted_sentences
+        self.dropped_sentences = dropped_sentences
 
     @property
     def image_checks(self):
@@ -120,4 +123,4 @@ def report_of(raw):
     return Report(raw["text"], json.loads(raw["json"]), raw["n_prompt_tokens"], raw["n_generated_tokens"],
                   raw["embed_seconds"], raw["prefill_seconds"], raw["decode_seconds"], raw["n_candidates"],
                   raw["chosen_candidate"], raw["drafts"], raw["n_refined_lines"],
-                  raw["n_inserted_sentences"])
+                  raw["n_inserted_sentences"], raw["n_dropped_sentences"])

@@ -337,6 +337,7 @@ class Session {
     result["chosen_candidate"] = info.chosen_candidate;
     result["n_refined_lines"] = info.n_refined_lines;
     result["n_inserted_sentences"] = info.n_inserted_sentences;
+    result["n_dropped_sentences"] = info.n_dropped_sentences;
     py::list draft_texts;
     for (const std::string& d : drafts) draft_texts.append(py::str(d));
     result["drafts"] = draft_texts;
@@ -520,7 +521,7 @@ void bind_model(py::module_& m) {
            py::arg("poll_seconds"),
            "ophtha_report_generate with the GIL released on a list of Image; callbacks as generate. Returns a "
            "dict: text, json (the structured report, serialised), n_prompt_tokens, n_generated_tokens, "
-           "embed_seconds, prefill_seconds, decode_seconds, n_candidates, chosen_candidate, n_refined_lines, n_inserted_sentences, drafts.");
+           "embed_seconds, prefill_seconds, decode_seconds, n_candidates, chosen_candidate, n_refined_lines, n_inserted_sentences, n_dropped_sentences, drafts.");
 }
 
 }  // namespace ophtha_python

@@ -91,6 +91,7 @@ def test_drafts_stream_the_chosen_report_whole_and_say_which_was_chosen(bundle):
         inserted = bundle.report([OD_CFP], findings="x", max_tokens=10, candidates=3, candidate_temperature=1.5, seed=4,
                                  line_drafts=2, sentence_insertions=insertions)
         assert inserted.inserted_sentences == 0 and inserted.text == refined.text
+        assert inserted.dropped_sentences == 0  # and none states or denies a finding to contradict
 
 
 def test_same_seed_same_text_and_another_seed_another(bundle):

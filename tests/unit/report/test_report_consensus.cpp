@@ -189,3 +189,28 @@ TEST_CASE("weighted evidence can outvote the drafts' majority; at weight 0 it is
   test::check_message(test::error_from([&] { consensus_choice({none}, heads_see_mild, std::nan("")); }),
                       ErrorCode::InvalidArgument, "evidence weight is nan");
 }
+
+TEST_CASE("a draft that denies a finding it states loses (N - 1) per contradiction, so a consistent twin wins") {
+  const StudyLabels mild = study({{Eye::OD, eye({Finding::Microaneurysms}, {{GradeScale::Icdr, 1}})}});
+  const StudyLabels moderate =
+      study({{Eye::OD, eye({Finding::Microaneurysms, Finding::DotBlotHaemorrhages}, {{GradeScale::Icdr, 2}})}});
+  // Three drafts reading alike (each pair agrees 1 + 1 = 2): 4 each; the first also denies one of
+  // its findings, 4 − 2 · 1 = 2, so the second is chosen where without the count the first is.
+  CHECK(consensus_support({mild, mild, mild}, {}, 0.0, {1, 0, 0}) == std::vector<double>{2.0, 4.0, 4.0});
+  CHECK(consensus_choice({mild, mild, mild}, {}, 0.0, {1, 0, 0}) == 1);
+  CHECK(consensus_choice({mild, mild, mild}) == 0);
+  // A contradiction costs one grade's disagreement with every other draft: the majority still wins
+  // over a lone consistent draft that disagrees with it more. mild, mild, moderate: the mild drafts
+  // score 2 + (2/3 + 0) = 2.67, less 2 for a contradiction = 0.67; moderate 2 · 2/3 = 1.33.
+  const std::vector<double> s = consensus_support({mild, mild, moderate}, {}, 0.0, {1, 1, 0});
+  CHECK(s[0] == doctest::Approx(2.0 / 3.0));
+  CHECK(s[2] == doctest::Approx(4.0 / 3.0));
+  CHECK(consensus_choice({mild, mild, moderate}, {}, 0.0, {1, 1, 0}) == 2);
+  CHECK(consensus_choice({mild, mild, moderate}, {}, 0.0, {1, 0, 0}) == 1);
+  // Beside the evidence: two drafts agreeing (2) and matching the evidence (F1 1 + ICDR 1 = 2, at
+  // weight 1 × (N − 1) = 1): 4 each, less 1 for the one that contradicts itself.
+  const StudyLabels evidence = study({{Eye::OD, read_eye({Modality::Cfp}, {Finding::Microaneurysms}, {{GradeScale::Icdr, 1}})}});
+  CHECK(consensus_support({mild, mild}, evidence, 1.0, {1, 0}) == std::vector<double>{3.0, 4.0});
+  test::check_message(test::error_from([&] { consensus_choice({mild, mild}, {}, 0.0, {1}); }), ErrorCode::InvalidArgument,
+                      "1 contradiction counts for 2 drafts");
+}

@@ -188,3 +188,45 @@ TEST_CASE("any text, cut anywhere or not a report at all, is read without failin
     CHECK_NOTHROW(extract_labels_from_text(noise, "auto"));
   }
 }
+
+TEST_CASE("a finding a report both states and denies for an eye is read as stated and listed as a contradiction") {
+  using C = EyeFinding;
+  // English: stated for both eyes, denied for the right eye only; denied before it is stated in the
+  // left eye; a denial of what the eye never states contradicts nothing.
+  const std::string en =
+      "Fundus photograph, both eyes (OU): microaneurysms and hard exudates. Right eye (OD): no hard exudates or "
+      "cotton-wool spots. Left eye (OS): no vitreous haemorrhage. Left eye (OS): no microaneurysms. Left eye (OS): "
+      "microaneurysms.";
+  const ReportReading reading = read_report(en, "en");
+  CHECK(reading.contradictions == std::vector<C>{{Eye::OD, F::HardExudates}, {Eye::OS, F::Microaneurysms}});
+  CHECK(to_json(reading.labels) == to_json(extract_labels_from_text(en, "en")));
+  CHECK(eye(reading.labels, Eye::OD, en).findings == std::vector<F>{F::Microaneurysms, F::HardExudates});  // stated wins
+  // Chinese: the list, then a sentence denying one of its findings; the other eye denies only.
+  const std::string zh = "右眼眼底彩照：见微动脉瘤及硬性渗出。未见硬性渗出及玻璃体积血。左眼眼底彩照：未见微动脉瘤。";
+  const ReportReading zh_reading = read_report(zh, "zh");
+  CHECK(zh_reading.contradictions == std::vector<C>{{Eye::OD, F::HardExudates}});
+  CHECK(to_json(zh_reading.labels) == to_json(extract_labels_from_text(zh, "zh")));
+  // A consistent report has none: the same findings stated twice, or stated in one eye and denied
+  // in the other.
+  CHECK(read_report("右眼眼底彩照：微动脉瘤。黄斑区微动脉瘤。左眼眼底彩照：未见微动脉瘤。", "zh").contradictions.empty());
+  CHECK(read_report("Right eye (OD): microaneurysms. Left eye (OS): no microaneurysms.", "en").contradictions.empty());
+  CHECK(reading.repetitions == std::vector<C>{{Eye::OS, F::Microaneurysms}});  // OU's, then OS's again
+  CHECK(zh_reading.repetitions.empty());
+  const Error e = test::error_from([] { read_report("OD: normal", "de"); });
+  CHECK(e.code() == ErrorCode::InvalidArgument);
+  CHECK(std::string(e.what()).find("read_report: language 'de'") != std::string::npos);
+}
+
+TEST_CASE("a finding named again for an eye is a repetition; a synonym in brackets is the same mention") {
+  using C = EyeFinding;
+  const std::string en =
+      "Fundus photograph, right eye (OD): hard exudates, soft exudates (cotton-wool spots), microaneurysms and hard "
+      "exudates at the macula. Intraretinal microvascular abnormalities (IRMA). Hard exudates.";
+  CHECK(read_report(en, "en").repetitions == std::vector<C>{{Eye::OD, F::HardExudates}, {Eye::OD, F::HardExudates}});
+  const std::string zh = "双眼眼底彩照：视网膜内微血管异常（IRMA）及微动脉瘤。右眼：微动脉瘤。左眼：黄斑区微动脉瘤、后极部微动脉瘤。";
+  CHECK(read_report(zh, "zh").repetitions ==
+        std::vector<C>{{Eye::OD, F::Microaneurysms}, {Eye::OS, F::Microaneurysms}, {Eye::OS, F::Microaneurysms}});
+  // Denying a finding again is no repetition, nor is the other eye's mention.
+  CHECK(read_report("Right eye (OD): no microaneurysms. No microaneurysms. Left eye (OS): microaneurysms.", "en")
+            .repetitions.empty());
+}
