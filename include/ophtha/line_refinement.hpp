@@ -96,8 +96,8 @@ OPHTHA_API std::string line_subject(const Tokenizer& tokenizer, const std::vecto
 // `evidence_weight`, each less the contradictions (read_report) of `before` + candidate — the
 // report up to and including it: the chosen draft's later lines are drafted again in their own
 // steps, so a line is not held to what a later line of the draft denies. Returns an index into
-// `candidates` (0 when none other takes part). Error(InvalidArgument) for no candidates, an empty candidates[0], or a weight
-// consensus_choice refuses.
+// `candidates` (0 when none other takes part). Error(InvalidArgument) for no candidates, an empty
+// candidates[0], or a weight consensus_choice refuses.
 OPHTHA_API size_t choose_line(const Tokenizer& tokenizer, const std::vector<int32_t>& before,
                               const std::vector<std::vector<int32_t>>& candidates, const std::vector<int32_t>& after,
                               const StudyLabels& evidence, double evidence_weight, std::string_view lang);
@@ -127,10 +127,10 @@ struct SentenceChoice {
 // the rest of the line — has that subject and states all its findings and more, eye by eye: it is
 // scored as before + candidate + candidates[0] + after against the replacements' completed reports
 // (leaving out its own), on consensus_support's scale — (P − 1) × (its mean label_agreement with
-// them + evidence_weight × its evidence_agreement − the contradictions of before + candidate), P the
-// replacements taking part (at least 2) — and kept when it scores above the best replacement. Error(InvalidArgument) for no candidates, an
-// empty candidates[0], line_start beyond `before` or line_end beyond `after`, or a weight
-// consensus_choice refuses.
+// them + evidence_weight × its evidence_agreement − the contradictions of before + candidate), P
+// the replacements taking part (at least 2) — and kept when it scores above the best replacement.
+// Error(InvalidArgument) for no candidates, an empty candidates[0], line_start beyond `before` or
+// line_end beyond `after`, or a weight consensus_choice refuses.
 OPHTHA_API SentenceChoice choose_sentence(const Tokenizer& tokenizer, const std::vector<int32_t>& before, size_t line_start,
                                           const std::vector<std::vector<int32_t>>& candidates,
                                           const std::vector<int32_t>& after, size_t line_end, const StudyLabels& evidence,
