@@ -163,8 +163,9 @@ constexpr size_t kDropped = static_cast<size_t>(-1);
 // it denies).
 bool contradicts_report(const Tokenizer& tokenizer, const std::vector<int32_t>& before, const std::vector<int32_t>& piece,
                         std::string_view lang) {
-  return read_report(tokenizer.decode(joined(before, piece, {})), lang).contradictions.size() >
-         read_report(tokenizer.decode(before), lang).contradictions.size();
+  const size_t through = read_report(tokenizer.decode(joined(before, piece, {})), lang).contradictions.size();
+  // The report so far is read only when there is something to compare (rarely).
+  return through > 0 && through > read_report(tokenizer.decode(before), lang).contradictions.size();
 }
 
 // choose_line for a piece of a line: `before` holds the current line's kept pieces from
