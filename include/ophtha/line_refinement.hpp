@@ -43,6 +43,16 @@
 // contradictions (read_report) of the report up to and including it — (P − 1) each, P the
 // candidates taking part, as consensus_support counts them — not for those its completion gets
 // from the draft's later sentences, which are drafted again in their own steps.
+//
+// Wording. Alternatives whose completed reports state the same findings and grades differ only in
+// how they say it, and the draft's own wording is one sample of the language model's.
+// WordingChoice::Central keeps, among the best supported that state what the best's completion
+// states, the one whose words agree most with all the alternatives taking part — the highest
+// summed ROUGE-L F-measure at β = 1 (text_metrics.hpp sentence_rouge_l, each other alternative as
+// the reference; β = 1 weighs precision and recall alike, so a wording is not preferred for its
+// length): a minimum-Bayes-risk choice of wording, as in MBR decoding for machine translation
+// (Kumar and Byrne 2004). What is stated comes first: wording never outweighs a difference in
+// support, nor chooses between different statements that tie.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -87,6 +97,12 @@ OPHTHA_API std::string line_subject(const Tokenizer& tokenizer, const std::vecto
 OPHTHA_API std::string line_subject(const Tokenizer& tokenizer, const std::vector<int32_t>& line, std::string_view lang,
                                     const StudyLabels& examined);
 
+// How a tie on support is broken among the candidates of a step (see "Wording" above): the
+// earliest taking part (the chosen draft's own piece first), or the most central wording.
+enum class WordingChoice { Draft, Central };
+
+OPHTHA_API const char* wording_choice_name(WordingChoice wording);  // "draft", "central"
+
 // Chooses line k of a report among `candidates` (candidates[0] the chosen draft's own line, then
 // the alternatives). An alternative takes part only when it has the same line_subject as
 // candidates[0], or candidates[0]'s subject less the (eye, modality) pairs `evidence` holds no
@@ -95,12 +111,14 @@ OPHTHA_API std::string line_subject(const Tokenizer& tokenizer, const std::vecto
 // `before` + candidate + `after` by consensus_choice over them all, with `evidence` at
 // `evidence_weight`, each less the contradictions (read_report) of `before` + candidate — the
 // report up to and including it: the chosen draft's later lines are drafted again in their own
-// steps, so a line is not held to what a later line of the draft denies. Returns an index into
-// `candidates` (0 when none other takes part). Error(InvalidArgument) for no candidates, an empty
-// candidates[0], or a weight consensus_choice refuses.
+// steps, so a line is not held to what a later line of the draft denies; a tie is broken as
+// `wording` says. Returns an index into `candidates` (0 when none other takes part).
+// Error(InvalidArgument) for no candidates, an empty candidates[0], or a weight consensus_choice
+// refuses.
 OPHTHA_API size_t choose_line(const Tokenizer& tokenizer, const std::vector<int32_t>& before,
                               const std::vector<std::vector<int32_t>>& candidates, const std::vector<int32_t>& after,
-                              const StudyLabels& evidence, double evidence_weight, std::string_view lang);
+                              const StudyLabels& evidence, double evidence_weight, std::string_view lang,
+                              WordingChoice wording = WordingChoice::Central);
 
 // What a sentence step keeps: candidates[index], in place of the draft's sentence (candidates[0])
 // or, when `inserted`, before it; or, when `dropped`, nothing: the draft's sentence is left out.
@@ -117,7 +135,8 @@ struct SentenceChoice {
 // token holds a line break, else ends a sentence when its text ends with "。" or ".", else ends
 // otherwise (the report's end). As a replacement, a candidate takes part when it ends as
 // candidates[0] does and its line has candidates[0]'s line's subject (or that less the
-// examinations the evidence does not hold), scored as choose_line scores lines. In a line already
+// examinations the evidence does not hold), scored as choose_line scores lines (ties broken as
+// `wording` says; the line without the draft's sentence, below, wins no tie). In a line already
 // begun, when candidates[0] ends a sentence and adds contradictions to the report so far (it
 // denies a finding `before` states, or states one `before` denies: read_report), the line without
 // it also takes part, scored the same way, so that a stray "No cotton-wool spots." after a list
@@ -134,7 +153,8 @@ struct SentenceChoice {
 OPHTHA_API SentenceChoice choose_sentence(const Tokenizer& tokenizer, const std::vector<int32_t>& before, size_t line_start,
                                           const std::vector<std::vector<int32_t>>& candidates,
                                           const std::vector<int32_t>& after, size_t line_end, const StudyLabels& evidence,
-                                          double evidence_weight, std::string_view lang, bool may_insert);
+                                          double evidence_weight, std::string_view lang, bool may_insert,
+                                          WordingChoice wording = WordingChoice::Central);
 
 // What one refinement step redrafts: a line, or a sentence (report_sentences). On the demo model's
 // validation reports, sentences gave findings F1 0.815 / 0.819 (zh / en) against 0.797 / 0.811 by
@@ -156,6 +176,9 @@ struct LineRefinementOptions {
   // states all the line's findings and more, and the report it completes scores above the best
   // replacement (see refine_report_lines). 0: the lines keep the draft's number of sentences.
   int sentence_insertions = 0;
+  // How each step breaks a tie on support: the wording most alternatives share (Central), or the
+  // draft's own piece (Draft, as before 2026-12-01).
+  WordingChoice wording = WordingChoice::Central;
   StudyLabels evidence;      // as for consensus_choice
   double evidence_weight = 0;
   std::string lang = "en";   // the report's language, for extract_labels_from_text

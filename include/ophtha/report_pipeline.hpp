@@ -107,6 +107,11 @@ struct ReportOptions {
   // default, 0 = none (each line keeps the draft's number of sentences), at most
   // kMaxSentenceInsertions.
   int sentence_insertions = -1;
+  // With line drafts: where a step's alternatives tie on support (the same findings and grades),
+  // keep the wording most of them share (highest summed ROUGE-L against the others: a
+  // minimum-Bayes-risk choice, line_refinement.hpp "Wording"); false keeps the draft's own, as
+  // before 2026-12-01.
+  bool central_wording = true;
   uint64_t seed = 0;
   bool check_images = true;       // run the auxiliary heads' modality and gradability checks
   float modality_threshold = 0.9f;  // an image is left out when another modality is this likely

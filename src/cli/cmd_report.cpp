@@ -47,6 +47,8 @@ static const char* kReportHelp =
     "  --sentence-insertions N  with line drafts, the most sentences a line may gain (default: the\n"
     "                        bundle's; 0 = none): a drafted sentence is inserted when the line then\n"
     "                        states all its findings and more and the report agrees better\n"
+    "  --draft-wording       with line drafts, where alternatives tie on what they state, keep the\n"
+    "                        draft's own wording (default: the wording most alternatives share)\n"
     "  --max-tokens N        report length limit in tokens (default: the bundle's)\n"
     "  --threads N           CPU threads (default: all available)\n"
     "  --drafts              also give every draft and the chosen one's index: with --json (and in\n"
@@ -77,6 +79,7 @@ void read_decoding_options(const Args& a, ReportOptions& o) {
   o.sentence_insertions = static_cast<int>(a.integer_or("--sentence-insertions", -1, 0, kMaxSentenceInsertions));
   o.max_tokens = static_cast<int>(a.integer_or("--max-tokens", 0, 1, 1 << 20));
   o.check_images = !a.flag("--no-image-checks");
+  o.central_wording = !a.flag("--draft-wording");
 }
 
 // --drafts: every draft in order and the index of the one that became the report. One draft (no
@@ -200,7 +203,7 @@ int run_report(const Args& raw) {
   a.parse({"--image", "--findings", "--lang", "--model", "--seed", "--temp", "--candidates", "--candidate-temp",
            "--evidence-weight", "--line-drafts", "--sentence-insertions", "--max-tokens", "--threads", "--manifest",
            "--out", "--split", "--langs", "--limit", "--jobs"},
-          {"--json", "--no-image-checks", "--text-only", "--drafts"});
+          {"--json", "--no-image-checks", "--text-only", "--drafts", "--draft-wording"});
   if (a.wants_help()) return std::fputs(kReportHelp, stdout), 0;
   if (a.has("--manifest")) return report_manifest(a);
 

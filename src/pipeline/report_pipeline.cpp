@@ -312,6 +312,7 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
     refine.evidence_weight = weigh_evidence ? evidence_weight : 0.0;
     refine.lang = options.lang;
     refine.sentence_insertions = sentence_insertions;
+    refine.wording = options.central_wording ? WordingChoice::Central : WordingChoice::Draft;
     const auto refine_start = Clock::now();
     const RefinedReport refined = refine_report_lines(*session_, prompt_logits, results[report.chosen].tokens, refine);
     report.decode_seconds += seconds_since(refine_start);

@@ -235,6 +235,50 @@ TEST_CASE("choose_sentence: a sentence naming a finding the line lacks goes in b
                       ErrorCode::InvalidArgument, "line_end is");
 }
 
+TEST_CASE("choose_sentence: among alternatives stating the same, the wording most of them share is kept") {
+  const auto sentences_of = [](const std::string& line) { return report_sentences(llama2(), tokens(line)); };
+  const auto draft = sentences_of("Fundus photograph, right eye (OD): Image quality good. Scattered microaneurysms. Vertical C/D 0.40.\n");
+  const auto usual =
+      sentences_of("Fundus photograph, right eye (OD): Image quality good. Microaneurysms at the posterior pole. Vertical C/D 0.40.\n");
+  const auto exudates =
+      sentences_of("Fundus photograph, right eye (OD): Image quality good. Hard exudates at the posterior pole. Vertical C/D 0.40.\n");
+  REQUIRE(draft.size() == 3);
+  REQUIRE(usual.size() == 3);
+  REQUIRE(exudates.size() == 3);
+  const std::vector<int32_t> title = tokens(kTitle);
+  std::vector<int32_t> before = title;
+  before.insert(before.end(), draft[0].begin(), draft[0].end());
+  const std::vector<int32_t>& after = draft[2];
+  // The three microaneurysm sentences tie on support; the wording two of them share is kept
+  // (summed ROUGE-L 1 + 0.44 each, against 2 × 0.44 for the draft's), or the draft's own when
+  // ties keep it.
+  const std::vector<std::vector<int32_t>> candidates = {draft[1], usual[1], usual[1]};
+  CHECK(choose_sentence(llama2(), before, title.size(), candidates, after, after.size(), {}, 0.0, "en", false).index == 1);
+  CHECK(choose_sentence(llama2(), before, title.size(), candidates, after, after.size(), {}, 0.0, "en", false,
+                        WordingChoice::Draft).index == 0);
+  CHECK(choose_line(llama2(), tokens(kTitle), {tokens(kOdFundus), tokens(kOdFundusExudates), tokens(kOdFundus)},
+                    tokens(kDiagnosis), {}, 0.0, "en") == 0);  // the same words twice: the earliest of them
+  // Two statements tie, two lines each: the wording chooses within the draft's statement only.
+  // (The exudates line, twice, has the most central wording of the four: chosen across
+  // statements it would win, summed ROUGE-L 1 + 0.91 + 0.82 = 2.73 against 2 × 0.91 + 0.90 = 2.72
+  // for the draft's.)
+  const std::vector<int32_t> scattered = tokens("Fundus photograph, right eye (OD): Good image quality. Scattered microaneurysms.\n");
+  const std::vector<std::vector<int32_t>> two_statements = {tokens(kOdFundus), tokens(kOdFundusExudates), scattered,
+                                                            tokens(kOdFundusExudates)};
+  CHECK(choose_line(llama2(), tokens(kTitle), two_statements, tokens(kDiagnosis), {}, 0.0, "en") == 0);
+  // What is stated comes first: the evidence of hard exudates outweighs any wording, though the
+  // exudates sentence shares the fewest words with the others.
+  const StudyLabels evidence = evidence_of("Fundus photograph, right eye (OD): Hard exudates. Vertical C/D 0.40.\n");
+  const std::vector<std::vector<int32_t>> with_exudates = {draft[1], exudates[1], usual[1], usual[1]};
+  for (WordingChoice wording : {WordingChoice::Draft, WordingChoice::Central})
+    CHECK(choose_sentence(llama2(), before, title.size(), with_exudates, after, after.size(), evidence, 1.0, "en", false, wording)
+              .index == 1);
+  // Without the evidence the microaneurysm sentences outnumber it, and their shared wording is kept.
+  CHECK(choose_sentence(llama2(), before, title.size(), with_exudates, after, after.size(), {}, 0.0, "en", false).index == 2);
+  CHECK(std::string(wording_choice_name(WordingChoice::Central)) == "central");
+  CHECK(std::string(wording_choice_name(WordingChoice::Draft)) == "draft");
+}
+
 TEST_CASE("choose_sentence: a sentence denying a finding the report already states gives way to one that does not") {
   const auto sentences_of = [](const std::string& line) { return report_sentences(llama2(), tokens(line)); };
   const auto draft = sentences_of(
@@ -284,7 +328,8 @@ TEST_CASE("choose_sentence: a sentence denying a finding the report already stat
   const auto microaneurysms = sentences_of("Fundus photograph, right eye (OD): Microaneurysms. No cotton-wool spots.\n");
   std::vector<int32_t> before_ma = title;
   before_ma.insert(before_ma.end(), microaneurysms[0].begin(), microaneurysms[0].end());
-  kept = choose_sentence(llama2(), before_ma, title.size(), candidates, after, after.size(), evidence, 0.0, "en", false);
+  kept = choose_sentence(llama2(), before_ma, title.size(), candidates, after, after.size(), evidence, 0.0, "en", false,
+                         WordingChoice::Draft);
   CHECK(kept.index == 0);
   CHECK_FALSE(kept.dropped);
 
