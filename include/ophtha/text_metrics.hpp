@@ -89,6 +89,10 @@ OPHTHA_API double sentence_rouge_l(const ReportTokens& hypothesis,
                                    const std::vector<ReportTokens>& references, double beta = 1.2);
 OPHTHA_API double sentence_rouge_l(std::string_view hypothesis,
                                    const std::vector<std::string>& references, double beta = 1.2);
+// ROUGE-L of every ordered pair of `texts`, each other text the one reference: an (N × N) matrix,
+// row i column j = sentence_rouge_l(texts[i], {texts[j]}, beta) (to the last bit), the diagonal 0.
+// One LCS per unordered pair and no copies: for comparing many candidates with each other.
+OPHTHA_API std::vector<std::vector<double>> pairwise_rouge_l(const std::vector<ReportTokens>& texts, double beta = 1.2);
 OPHTHA_API CorpusScore rouge_l(const TokenizedCorpus& corpus, double beta = 1.2);
 OPHTHA_API CorpusScore rouge_l(const std::vector<std::string>& hypotheses,
                                const std::vector<std::vector<std::string>>& references,

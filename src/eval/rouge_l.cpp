@@ -21,6 +21,13 @@ size_t lcs_length(const std::vector<int32_t>& a, const std::vector<int32_t>& b) 
   return row[b.size()];
 }
 
+// F from the best precision and recall; 0 when either is 0.
+double f_measure(double precision, double recall, double beta) {
+  if (precision == 0.0 || recall == 0.0) return 0.0;
+  const double beta2 = beta * beta;
+  return ((1.0 + beta2) * precision * recall) / (recall + beta2 * precision);
+}
+
 double rouge_l_of(const std::vector<int32_t>& hypothesis,
                   const std::vector<std::vector<int32_t>>& references, double beta) {
   if (hypothesis.empty()) return 0.0;
@@ -31,9 +38,7 @@ double rouge_l_of(const std::vector<int32_t>& hypothesis,
     precision = std::max(precision, lcs / static_cast<double>(hypothesis.size()));
     if (!reference.empty()) recall = std::max(recall, lcs / static_cast<double>(reference.size()));
   }
-  if (precision == 0.0 || recall == 0.0) return 0.0;
-  const double beta2 = beta * beta;
-  return ((1.0 + beta2) * precision * recall) / (recall + beta2 * precision);
+  return f_measure(precision, recall, beta);
 }
 
 void check_beta(double beta) {
@@ -41,6 +46,27 @@ void check_beta(double beta) {
 }
 
 }  // namespace
+
+std::vector<std::vector<double>> pairwise_rouge_l(const std::vector<ReportTokens>& texts, double beta) {
+  check_beta(beta);
+  eval::TokenIds ids;
+  std::vector<std::vector<int32_t>> encoded;
+  encoded.reserve(texts.size());
+  for (const ReportTokens& text : texts) encoded.push_back(ids.encode(text));
+  std::vector<std::vector<double>> scores(texts.size(), std::vector<double>(texts.size(), 0.0));
+  for (size_t i = 0; i < encoded.size(); ++i)
+    for (size_t j = i + 1; j < encoded.size(); ++j) {
+      const std::vector<int32_t>& a = encoded[i];
+      const std::vector<int32_t>& b = encoded[j];
+      if (a.empty() || b.empty()) continue;
+      // As rouge_l_of with one reference: the LCS of (reference, hypothesis) is the pair's either way.
+      const double lcs = static_cast<double>(lcs_length(b, a));
+      const double a_share = lcs / static_cast<double>(a.size()), b_share = lcs / static_cast<double>(b.size());
+      scores[i][j] = f_measure(a_share, b_share, beta);  // a the hypothesis: precision a_share, recall b_share
+      scores[j][i] = f_measure(b_share, a_share, beta);
+    }
+  return scores;
+}
 
 CorpusScore rouge_l(const TokenizedCorpus& corpus, double beta) {
   eval::check_corpus(corpus, "ROUGE-L");

@@ -199,12 +199,12 @@ size_t most_central_wording(const Tokenizer& tokenizer, const std::vector<std::v
   if (tied.size() < 2) return best;
   std::vector<ReportTokens> words;
   for (size_t i : taking_part) words.push_back(i == kDropped ? ReportTokens() : tokenize_report(tokenizer.decode(candidates[i])));
+  const std::vector<std::vector<double>> rouge = pairwise_rouge_l(words, kWordingBeta);  // the dropped piece's: 0
   size_t central = tied.front();
   double central_sum = -1;
   for (size_t t : tied) {
     double sum = 0;
-    for (size_t j = 0; j < taking_part.size(); ++j)
-      if (j != t && taking_part[j] != kDropped) sum += sentence_rouge_l(words[t], {words[j]}, kWordingBeta);
+    for (size_t j = 0; j < taking_part.size(); ++j) sum += rouge[t][j];
     if (outscores(sum, central_sum)) central = t, central_sum = sum;
   }
   return central;

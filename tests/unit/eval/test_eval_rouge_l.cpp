@@ -77,3 +77,31 @@ TEST_CASE("empty texts score 0 and corpus errors name the index") {
     CHECK(std::string(error.what()) == "ROUGE-L: hypothesis 2 has no references");
   }
 }
+
+// Every ordered pair scored as sentence_rouge_l scores it with the other as the one reference,
+// bit for bit (line refinement sums these to choose a wording), an empty text scoring 0 both ways.
+TEST_CASE("pairwise_rouge_l gives each ordered pair what sentence_rouge_l gives it") {
+  const std::vector<ReportTokens> texts = {{"police", "killed", "the", "gunman"},
+                                           {"the", "gunman", "kill", "police"},
+                                           {"police", "kill", "the", "gunman", "today"},
+                                           {},
+                                           {"a", "b"}};
+  for (double beta : {1.0, 1.2}) {
+    const std::vector<std::vector<double>> scores = ophtha::pairwise_rouge_l(texts, beta);
+    REQUIRE(scores.size() == texts.size());
+    for (size_t i = 0; i < texts.size(); ++i) {
+      REQUIRE(scores[i].size() == texts.size());
+      CHECK(scores[i][i] == 0.0);
+      for (size_t j = 0; j < texts.size(); ++j)
+        if (j != i) CHECK(scores[i][j] == ophtha::sentence_rouge_l(texts[i], {texts[j]}, beta));
+    }
+  }
+  // Lin's example both ways, and β = 1.2 not symmetric: "police kill the gunman today" against S1
+  // has P = 3/5, R = 3/4 as hypothesis and the reverse as reference.
+  const std::vector<std::vector<double>> scores = ophtha::pairwise_rouge_l(texts);
+  CHECK(scores[0][1] == doctest::Approx(0.5).epsilon(1e-12));
+  CHECK(scores[2][0] == doctest::Approx(2.44 * 0.6 * 0.75 / (0.75 + 1.44 * 0.6)).epsilon(1e-12));
+  CHECK(scores[0][2] == doctest::Approx(2.44 * 0.75 * 0.6 / (0.6 + 1.44 * 0.75)).epsilon(1e-12));
+  CHECK(ophtha::pairwise_rouge_l({}).empty());
+  CHECK_THROWS_AS(ophtha::pairwise_rouge_l(texts, 0.0), ophtha::Error);
+}
