@@ -101,8 +101,6 @@ OPHTHA_API std::string line_subject(const Tokenizer& tokenizer, const std::vecto
 // earliest taking part (the chosen draft's own piece first), or the most central wording.
 enum class WordingChoice { Draft, Central };
 
-OPHTHA_API const char* wording_choice_name(WordingChoice wording);  // "draft", "central"
-
 // Chooses line k of a report among `candidates` (candidates[0] the chosen draft's own line, then
 // the alternatives). An alternative takes part only when it has the same line_subject as
 // candidates[0], or candidates[0]'s subject less the (eye, modality) pairs `evidence` holds no

@@ -21,6 +21,7 @@
 
 #include "ophtha/manifest.hpp"
 #include "ophtha/random.hpp"
+#include "ophtha/report_tokenizer.hpp"
 #include "ophtha/report_writer.hpp"
 #include "ophtha/text_metrics.hpp"
 
@@ -28,12 +29,14 @@ namespace {
 
 // The index of the text with the highest summed ROUGE-L (β = 1) against the others; ties to the first.
 size_t most_central(const std::vector<std::string>& texts) {
+  std::vector<ophtha::ReportTokens> words;
+  for (const std::string& text : texts) words.push_back(ophtha::tokenize_report(text));
+  const std::vector<std::vector<double>> rouge = ophtha::pairwise_rouge_l(words, 1.0);
   size_t best = 0;
   double best_sum = -1;
   for (size_t i = 0; i < texts.size(); ++i) {
     double sum = 0;
-    for (size_t j = 0; j < texts.size(); ++j)
-      if (j != i) sum += ophtha::sentence_rouge_l(texts[i], {texts[j]}, 1.0);
+    for (double r : rouge[i]) sum += r;
     if (sum > best_sum) best = i, best_sum = sum;
   }
   return best;

@@ -120,14 +120,6 @@ bool sentence_ends_before(const Tokenizer& tokenizer, std::string_view before, i
   return !before.empty() && before.back() == '.' && !text.empty() && text.front() == ' ';
 }
 
-const char* wording_choice_name(WordingChoice wording) {
-  switch (wording) {
-    case WordingChoice::Draft: return "draft";
-    case WordingChoice::Central: return "central";
-  }
-  return "central";
-}
-
 const char* refinement_step_name(RefinementStep step) {
   switch (step) {
     case RefinementStep::Line: return "line";
@@ -193,11 +185,13 @@ size_t most_central_wording(const Tokenizer& tokenizer, const std::vector<std::v
                             const std::vector<size_t>& taking_part, const std::vector<StudyLabels>& completed,
                             const std::vector<double>& support, size_t best) {
   if (taking_part[best] == kDropped) return best;
-  const nlohmann::json stated = to_json(completed[best]);
-  std::vector<size_t> tied;
+  std::vector<size_t> tied;  // on support first; their labels are compared only when there are two
   for (size_t t = 0; t < taking_part.size(); ++t)
-    if (taking_part[t] != kDropped && !outscores(support[best], support[t]) && (t == best || to_json(completed[t]) == stated))
-      tied.push_back(t);
+    if (taking_part[t] != kDropped && !outscores(support[best], support[t])) tied.push_back(t);
+  if (tied.size() < 2) return best;
+  const nlohmann::json stated = to_json(completed[best]);
+  tied.erase(std::remove_if(tied.begin(), tied.end(), [&](size_t t) { return t != best && to_json(completed[t]) != stated; }),
+             tied.end());
   if (tied.size() < 2) return best;
   std::vector<ReportTokens> words;
   for (size_t i : taking_part) words.push_back(i == kDropped ? ReportTokens() : tokenize_report(tokenizer.decode(candidates[i])));

@@ -275,8 +275,6 @@ TEST_CASE("choose_sentence: among alternatives stating the same, the wording mos
               .index == 1);
   // Without the evidence the microaneurysm sentences outnumber it, and their shared wording is kept.
   CHECK(choose_sentence(llama2(), before, title.size(), with_exudates, after, after.size(), {}, 0.0, "en", false).index == 2);
-  CHECK(std::string(wording_choice_name(WordingChoice::Central)) == "central");
-  CHECK(std::string(wording_choice_name(WordingChoice::Draft)) == "draft");
 }
 
 TEST_CASE("choose_sentence: a sentence denying a finding the report already states gives way to one that does not") {
