@@ -22,6 +22,12 @@ struct OPHTHA_API GenerateOptions {
   SamplerParams sampling;                  // temperature <= 0 → greedy
   std::vector<std::string> stop_strings;   // generation ends before any of these
   bool ignore_eos = false;
+  // Tokens taken as the continuation's first ones in place of sampled ones — a forced start, as in
+  // lexically constrained decoding (line_refinement.hpp's guided alternatives): each is streamed,
+  // checked for stop strings and EOS, and counted toward max_tokens as a sampled token is, and
+  // sampling begins from the logits after the last. Ids outside the vocabulary:
+  // Error(InvalidArgument).
+  std::vector<int32_t> prefix;
   // Called on the generating thread with each new piece of text (complete UTF-8 only; may be
   // empty while a character or a possible stop string is still incomplete) and the token id.
   // Returning false cancels generation (StopReason::Cancelled).

@@ -174,6 +174,16 @@ struct LineRefinementOptions {
   // states all the line's findings and more, and the report it completes scores above the best
   // replacement (see refine_report_lines). 0: the lines keep the draft's number of sentences.
   int sentence_insertions = 0;
+  // Sentence steps with sentence_insertions and evidence only, in lines that describe images (not
+  // opens_summary_section, report_extractor.hpp): guided alternatives per finding the evidence
+  // holds for the line's eye and modality that the report, completed with the draft's sentences,
+  // does not state — alternatives whose first tokens are the finding's name
+  // (report_writer.hpp finding_phrase; GenerateOptions::prefix), the rest of the sentence sampled.
+  // The drafts rarely name what the heads alone read (a finding no alternative states cannot be
+  // kept); a guided alternative is weighed only as an insertion, against the replacements, never
+  // votes among them, and goes in only when the report it completes scores above the best
+  // replacement. 0: none. At most LlamaSession::kMaxBranches less line_drafts alternatives a step.
+  int guided_drafts = 0;
   // How each step breaks a tie on support: the wording most alternatives share (Central), or the
   // draft's own piece (Draft, as before 2026-12-01).
   WordingChoice wording = WordingChoice::Central;
@@ -189,6 +199,7 @@ struct RefinedReport {
   size_t steps = 0;               // lines or sentences drafted: the draft's, and one per insertion
   size_t replaced_steps = 0;      // of the draft's, where an alternative was kept
   size_t inserted_sentences = 0;  // sentences inserted (LineRefinementOptions::sentence_insertions)
+  size_t guided_sentences = 0;    // of those, guided alternatives (LineRefinementOptions::guided_drafts)
   size_t dropped_sentences = 0;   // draft's sentences left out for contradicting the report (choose_sentence)
 };
 

@@ -34,6 +34,7 @@ inline constexpr int kBundleFormatVersion = 1;
 inline constexpr int kMaxReportCandidates = 128;  // generation.candidates and ReportOptions::candidates at most
 inline constexpr float kMaxEvidenceWeight = 100.0f;  // generation.evidence_weight and ReportOptions::evidence_weight at most
 inline constexpr int kMaxSentenceInsertions = 16;  // generation.sentence_insertions and ReportOptions::sentence_insertions at most
+inline constexpr int kMaxGuidedDrafts = 16;  // generation.guided_drafts and ReportOptions::guided_drafts at most
 
 // How the prompt is built for a study (docs/formats.md, "Prompt"):
 //   template[lang] with "{images}" and "{findings}" placeholders;
@@ -67,6 +68,9 @@ struct BundleGeneration {
   // With line refinement: the most sentences it may insert in a line (LineRefinementOptions::
   // sentence_insertions); 0 = none, the lines keep the draft's number of sentences.
   int sentence_insertions = 0;
+  // With sentence insertions and evidence: guided alternatives per finding the evidence holds that
+  // the report does not state (LineRefinementOptions::guided_drafts); 0 = none.
+  int guided_drafts = 0;
 };
 
 struct OPHTHA_API ModelBundle {

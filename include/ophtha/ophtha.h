@@ -398,6 +398,12 @@ typedef struct ophtha_report_params {
                                   when the line then states all its findings and more and the report
                                   agrees better with the others and the evidence. 0 (default): the
                                   bundle's; < 0: none */
+  int32_t guided_drafts;       /* with sentence insertions and the evidence weighed, alternatives per
+                                  finding the evidence holds for a line's eye and modality that the
+                                  report does not state, each starting with the finding's name and
+                                  written on by the model (at most 16); one goes in only as an
+                                  insertion that agrees better (docs/reports.md, "Guided
+                                  alternatives"). 0 (default): the bundle's; < 0: none */
 } ophtha_report_params;
 
 /* As ophtha_model_params_default, for report parameters. */
@@ -443,6 +449,8 @@ typedef struct ophtha_report_info {
   int32_t n_inserted_sentences; /* sentences line refinement inserted (sentence_insertions) */
   int32_t n_dropped_sentences;  /* sentences of the chosen draft line refinement left out because
                                    they contradicted the report (docs/reports.md) */
+  int32_t n_guided_sentences;   /* of the inserted sentences, those begun as guided alternatives
+                                   (guided_drafts) */
 } ophtha_report_info;
 
 /* Describes `report` in *out_info. Errors: INVALID_ARGUMENT (NULL report or out_info, a

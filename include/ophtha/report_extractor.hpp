@@ -67,6 +67,12 @@ struct ReportReading {
   std::vector<EyeFinding> repetitions;
 };
 
+// Whether `line` opens one of a report's summary sections rather than describing images: it
+// begins (after spaces) with a heading the extractor reads as a section's — "Impression",
+// "Diagnosis", "Assessment", "Conclusion", "Recommendation(s)", "Plan", "Advice", "诊断", "印象",
+// "结论", "建议", "处理意见", "随访建议", "诊断意见" (any case; an English one as a whole word).
+OPHTHA_API bool opens_summary_section(std::string_view line);
+
 // extract_labels_from_text, and the report's contradictions and repetitions, read in one pass.
 // Same errors.
 OPHTHA_API ReportReading read_report(std::string_view report, std::string_view lang = "auto");

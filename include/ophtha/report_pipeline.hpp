@@ -107,6 +107,12 @@ struct ReportOptions {
   // default, 0 = none (each line keeps the draft's number of sentences), at most
   // kMaxSentenceInsertions.
   int sentence_insertions = -1;
+  // With line drafts, sentence insertions and the evidence weighed: guided alternatives per finding
+  // the evidence holds for a line's eye and modality that the report does not state — sentences the
+  // language model writes after the finding's name, kept only as insertions that score above the
+  // best replacement (LineRefinementOptions::guided_drafts). < 0 = the bundle's default, 0 = none,
+  // at most kMaxGuidedDrafts.
+  int guided_drafts = -1;
   // With line drafts: where a step's alternatives tie on support (the same findings and grades),
   // keep the wording most of them share (highest summed ROUGE-L against the others: a
   // minimum-Bayes-risk choice, line_refinement.hpp "Wording"); false keeps the draft's own, as
@@ -142,6 +148,7 @@ struct Report {
   size_t chosen = 0;                // the index of the draft that became the report
   int refined_lines = 0;            // lines of the chosen draft in which line refinement replaced, inserted or dropped a sentence
   int inserted_sentences = 0;       // sentences line refinement inserted
+  int guided_sentences = 0;         // of those, guided alternatives (guided_drafts)
   int dropped_sentences = 0;        // sentences of the chosen draft line refinement left out for contradicting the report
   std::vector<std::string> drafts;  // every draft's text in order when candidates > 1 (else empty)
   double embed_seconds = 0;

@@ -40,4 +40,9 @@ OPHTHA_API std::string write_report(const StudyLabels& labels, std::string_view 
 OPHTHA_API std::string write_instrument_findings(const EyeLabels& labels, Eye eye, Modality modality,
                                                  std::string_view lang, Random& rng);
 
+// The words the writer names `finding` with first ("cotton-wool spots", "棉絮斑"): the
+// phrasebook's first written form, which extract_labels_from_text reads as that finding.
+// Error(InvalidArgument) for a language other than "zh" / "en".
+OPHTHA_API std::string finding_phrase(Finding finding, std::string_view lang);
+
 }  // namespace ophtha

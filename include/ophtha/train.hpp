@@ -94,6 +94,7 @@ struct OPHTHA_API ImageTrainConfig {
   double evidence_weight = 0.0;               // output.evidence_weight: the heads' and findings text's weight among drafts
   int line_drafts = 0;                        // output.line_drafts: the bundle's line refinement (line_refinement.hpp)
   int sentence_insertions = 0;                // output.sentence_insertions: sentences it may insert per line
+  int guided_drafts = 0;                      // output.guided_drafts: guided alternatives per unstated finding
 };
 
 struct OPHTHA_API TrainConfig {

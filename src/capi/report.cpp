@@ -24,7 +24,7 @@ const StructLayout kReportParams = {
      OPHTHA_REPORT_FIELD(token_callback), OPHTHA_REPORT_FIELD(token_user_data),
      OPHTHA_REPORT_FIELD(abort_callback), OPHTHA_REPORT_FIELD(abort_user_data), OPHTHA_REPORT_FIELD(candidates),
      OPHTHA_REPORT_FIELD(candidate_temperature), OPHTHA_REPORT_FIELD(evidence_weight),
-     OPHTHA_REPORT_FIELD(line_drafts), OPHTHA_REPORT_FIELD(sentence_insertions)}};
+     OPHTHA_REPORT_FIELD(line_drafts), OPHTHA_REPORT_FIELD(sentence_insertions), OPHTHA_REPORT_FIELD(guided_drafts)}};
 #undef OPHTHA_REPORT_FIELD
 
 #define OPHTHA_REPORT_INFO_FIELD(field) OPHTHA_FIELD_END(ophtha_report_info, field)
@@ -35,7 +35,8 @@ const StructLayout kReportInfo = {
      OPHTHA_REPORT_INFO_FIELD(embed_seconds), OPHTHA_REPORT_INFO_FIELD(prefill_seconds),
      OPHTHA_REPORT_INFO_FIELD(decode_seconds), OPHTHA_REPORT_INFO_FIELD(n_candidates),
      OPHTHA_REPORT_INFO_FIELD(chosen_candidate), OPHTHA_REPORT_INFO_FIELD(n_refined_lines),
-     OPHTHA_REPORT_INFO_FIELD(n_inserted_sentences), OPHTHA_REPORT_INFO_FIELD(n_dropped_sentences)}};
+     OPHTHA_REPORT_INFO_FIELD(n_inserted_sentences), OPHTHA_REPORT_INFO_FIELD(n_dropped_sentences),
+     OPHTHA_REPORT_INFO_FIELD(n_guided_sentences)}};
 #undef OPHTHA_REPORT_INFO_FIELD
 
 // The C defaults are ReportOptions' defaults: one source of truth.
@@ -56,6 +57,7 @@ ophtha_report_params report_defaults() {
   p.evidence_weight = 0.0f;        // the bundle's (ReportOptions: -1; its 0, "none", is < 0 here)
   p.line_drafts = 0;               // the bundle's (ReportOptions: -1; its 0, "none", is < 0 here)
   p.sentence_insertions = 0;       // the bundle's (likewise)
+  p.guided_drafts = 0;             // the bundle's (likewise)
   return p;
 }
 
@@ -119,6 +121,7 @@ ophtha_status ophtha_report_generate(ophtha_session* session, const ophtha_image
     options.evidence_weight = p.evidence_weight == 0.0f ? -1.0f : p.evidence_weight < 0.0f ? 0.0f : p.evidence_weight;
     options.line_drafts = p.line_drafts == 0 ? -1 : p.line_drafts < 0 ? 0 : p.line_drafts;
     options.sentence_insertions = p.sentence_insertions == 0 ? -1 : p.sentence_insertions < 0 ? 0 : p.sentence_insertions;
+    options.guided_drafts = p.guided_drafts == 0 ? -1 : p.guided_drafts < 0 ? 0 : p.guided_drafts;
     std::string piece;
     if (p.token_callback)
       options.on_text = [&](std::string_view text) {
@@ -152,6 +155,7 @@ ophtha_status ophtha_report_get_info(const ophtha_report* report, ophtha_report_
     info.n_refined_lines = report->result.refined_lines;
     info.n_inserted_sentences = report->result.inserted_sentences;
     info.n_dropped_sentences = report->result.dropped_sentences;
+    info.n_guided_sentences = report->result.guided_sentences;
     write_output(kReportInfo, out_info, info);
   });
 }

@@ -47,6 +47,10 @@ static const char* kReportHelp =
     "  --sentence-insertions N  with line drafts, the most sentences a line may gain (default: the\n"
     "                        bundle's; 0 = none): a drafted sentence is inserted when the line then\n"
     "                        states all its findings and more and the report agrees better\n"
+    "  --guided-drafts N     with sentence insertions, N alternatives per finding the evidence holds\n"
+    "                        and the report does not state, each starting with the finding's name\n"
+    "                        (default: the bundle's; 0 = none); one goes in only when the report\n"
+    "                        then agrees better with the other alternatives and the evidence\n"
     "  --draft-wording       with line drafts, where alternatives tie on what they state, keep the\n"
     "                        draft's own wording (default: the wording most alternatives share)\n"
     "  --max-tokens N        report length limit in tokens (default: the bundle's)\n"
@@ -77,6 +81,7 @@ void read_decoding_options(const Args& a, ReportOptions& o) {
   o.evidence_weight = static_cast<float>(a.number_or("--evidence-weight", -1.0, 0.0, kMaxEvidenceWeight));
   o.line_drafts = static_cast<int>(a.integer_or("--line-drafts", -1, 0, kMaxReportCandidates));
   o.sentence_insertions = static_cast<int>(a.integer_or("--sentence-insertions", -1, 0, kMaxSentenceInsertions));
+  o.guided_drafts = static_cast<int>(a.integer_or("--guided-drafts", -1, 0, kMaxGuidedDrafts));
   o.max_tokens = static_cast<int>(a.integer_or("--max-tokens", 0, 1, 1 << 20));
   o.check_images = !a.flag("--no-image-checks");
   o.central_wording = !a.flag("--draft-wording");
@@ -201,7 +206,7 @@ int report_manifest(const Args& a) {
 int run_report(const Args& raw) {
   Args a = raw;
   a.parse({"--image", "--findings", "--lang", "--model", "--seed", "--temp", "--candidates", "--candidate-temp",
-           "--evidence-weight", "--line-drafts", "--sentence-insertions", "--max-tokens", "--threads", "--manifest",
+           "--evidence-weight", "--line-drafts", "--sentence-insertions", "--guided-drafts", "--max-tokens", "--threads", "--manifest",
            "--out", "--split", "--langs", "--limit", "--jobs"},
           {"--json", "--no-image-checks", "--text-only", "--drafts", "--draft-wording"});
   if (a.wants_help()) return std::fputs(kReportHelp, stdout), 0;
@@ -269,10 +274,11 @@ int run_report(const Args& raw) {
   }
   std::fprintf(stderr,
                "[model %s from %s; %lld prompt tokens, %lld generated; draft %zu of %d chosen, lines refined %d, sentences "
-               "inserted %d, dropped %d; embed %.2f s, prefill %.2f s, decode %.2f s]\n",
+               "inserted %d (%d guided), dropped %d; embed %.2f s, prefill %.2f s, decode %.2f s]\n",
                model->bundle().name.c_str(), model->bundle().folder.c_str(),
                static_cast<long long>(report.prompt_tokens), static_cast<long long>(report.generated_tokens),
-               report.chosen + 1, report.candidates, report.refined_lines, report.inserted_sentences, report.dropped_sentences, report.embed_seconds, report.prefill_seconds, report.decode_seconds);
+               report.chosen + 1, report.candidates, report.refined_lines, report.inserted_sentences, report.guided_sentences,
+               report.dropped_sentences, report.embed_seconds, report.prefill_seconds, report.decode_seconds);
   return 0;
 }
 

@@ -41,7 +41,9 @@ class DraftDecoder {
   // Samples from `logits` (vocab); returns true when the sampled token is to be run next.
   // `room_left`: whether the sequence has a position for it.
   bool step(const at::Tensor& logits, bool room_left) {
-    const int32_t id = sampler_.sample(logits.data_ptr<float>(), static_cast<int32_t>(logits.numel()), history_);
+    const int32_t id = forced_ < options_.prefix.size()
+                           ? options_.prefix[forced_++]
+                           : sampler_.sample(logits.data_ptr<float>(), static_cast<int32_t>(logits.numel()), history_);
     if (id == tokenizer_.eos_id() && !options_.ignore_eos) return end(StopReason::Eos);
     result_.tokens.push_back(id);
     history_.push_back(id);
@@ -86,6 +88,7 @@ class DraftDecoder {
   StopStringMatcher stops_;
   std::vector<int32_t> history_;
   GenerateResult result_;
+  size_t forced_ = 0;  // how many of options_.prefix were taken
   bool ended_ = false;
 };
 
@@ -110,8 +113,12 @@ struct AbortCheckScope {
   LlamaSession& session;
 };
 
-void validate(const GenerateOptions& options) {
+void validate(const GenerateOptions& options, const LlamaSession& session) {
   if (options.max_tokens < 0) fail(ErrorCode::InvalidArgument, "max_tokens must be >= 0, got {}", options.max_tokens);
+  const int64_t vocab = session.model().config().vocab_size;
+  for (size_t i = 0; i < options.prefix.size(); ++i)
+    if (options.prefix[i] < 0 || options.prefix[i] >= vocab)
+      fail(ErrorCode::InvalidArgument, "prefix token {} is id {}, outside the vocabulary of {}", i, options.prefix[i], vocab);
 }
 
 void check_prompt_logits(const LlamaSession& session, const at::Tensor& prompt_logits) {
@@ -134,7 +141,7 @@ const char* stop_reason_name(StopReason reason) {
 }
 
 GenerateResult generate(LlamaSession& session, const std::vector<int32_t>& prompt, const GenerateOptions& options) {
-  validate(options);
+  validate(options, session);
   if (prompt.empty()) fail(ErrorCode::InvalidArgument, "the prompt has no tokens");
   AbortCheckScope abort_scope(session, options.should_abort);
   GenerateResult result;
@@ -147,7 +154,7 @@ GenerateResult generate(LlamaSession& session, const std::vector<int32_t>& promp
 
 GenerateResult generate_from_embeddings(LlamaSession& session, const at::Tensor& prompt_embeddings,
                                         const GenerateOptions& options) {
-  validate(options);  // before the prompt pass, not after it
+  validate(options, session);  // before the prompt pass, not after it
   const auto start = Clock::now();
   const at::Tensor logits = prefill_embeddings(session, prompt_embeddings, options.should_abort);
   const double prefill_seconds = seconds_since(start);
@@ -165,7 +172,7 @@ at::Tensor prefill_embeddings(LlamaSession& session, const at::Tensor& prompt_em
 
 GenerateResult generate_after_prompt(LlamaSession& session, const at::Tensor& prompt_logits,
                                      const GenerateOptions& options) {
-  validate(options);
+  validate(options, session);
   check_prompt_logits(session, prompt_logits);
   AbortCheckScope abort_scope(session, options.should_abort);
   return decode_loop(session, prompt_logits.contiguous(), {}, options, GenerateResult{});
@@ -178,7 +185,7 @@ std::vector<GenerateResult> generate_drafts_after_prompt(LlamaSession& session, 
          drafts.size());
   check_prompt_logits(session, prompt_logits);
   int32_t longest = 0;
-  for (const GenerateOptions& d : drafts) validate(d), longest = std::max(longest, d.max_tokens);
+  for (const GenerateOptions& d : drafts) validate(d, session), longest = std::max(longest, d.max_tokens);
   // A draft runs at most max_tokens - 1 of its tokens (the last one sampled is not run).
   const int64_t capacity =
       std::min<int64_t>(std::max<int32_t>(longest - 1, 0), session.context_length() - session.position());

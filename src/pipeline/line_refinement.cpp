@@ -9,6 +9,7 @@
 #include "ophtha/error.hpp"
 #include "ophtha/report_consensus.hpp"
 #include "ophtha/report_extractor.hpp"
+#include "ophtha/report_writer.hpp"
 #include "ophtha/report_tokenizer.hpp"
 #include "ophtha/study_json.hpp"
 #include "ophtha/text_metrics.hpp"
@@ -349,12 +350,64 @@ size_t choose_line(const Tokenizer& tokenizer, const std::vector<int32_t>& befor
   return choose_piece(tokenizer, before, before.size(), candidates, endings, after, 0, evidence, evidence_weight, lang, wording).best;
 }
 
+namespace {
+
+// The tokens that continue a report with `text` where the report so far ends with `anchor`: the tail
+// of encode(anchor + text) whose bytes are `text`, so that the tokens are the ones the tokenizer
+// (and the model, which was trained on its output) uses mid-text — no dummy-prefix space before a
+// Chinese phrase, "▁Cotton" after ". " in English. Empty when the tokenizer merges across the
+// anchor and no such tail exists.
+std::vector<int32_t> continuation_tokens(const Tokenizer& tokenizer, std::string_view anchor, std::string_view text) {
+  const std::vector<int32_t> ids = tokenizer.encode(std::string(anchor) + std::string(text), false);
+  std::string tail;
+  for (size_t j = ids.size(); j-- > 0;) {
+    tail.insert(0, tokenizer.token_bytes(ids[j]));
+    if (tail == text) return slice(ids, j, ids.size());
+    if (tail.size() >= text.size()) break;
+  }
+  return {};
+}
+
+// The findings `evidence` holds for the eyes and modalities `line` speaks of (imaged and gradable
+// in the evidence) that `stated` (the labels of the report as it would be completed) does not
+// state for that eye — what a guided alternative may add to the line. In Finding order, no repeats.
+std::vector<Finding> unstated_evidence(const StudyLabels& line, const StudyLabels& stated, const StudyLabels& evidence) {
+  std::vector<Finding> missing;
+  for (const auto& [eye, said] : line.eyes) {
+    const auto held = evidence.eyes.find(eye);
+    if (held == evidence.eyes.end()) continue;
+    const auto completed = stated.eyes.find(eye);
+    for (Finding f : held->second.findings) {
+      const Modality m = finding_modality(f);
+      const auto in = [m](const std::vector<Modality>& v) { return std::find(v.begin(), v.end(), m) != v.end(); };
+      if (!in(said.imaged) || !in(held->second.imaged) || in(held->second.ungradable)) continue;
+      if (completed != stated.eyes.end() && completed->second.has(f)) continue;
+      if (std::find(missing.begin(), missing.end(), f) == missing.end()) missing.push_back(f);
+    }
+  }
+  std::sort(missing.begin(), missing.end());
+  return missing;
+}
+
+// A guided alternative's forced start: the phrase naming `finding` as a new sentence's first
+// words, in the tokens that continue the report after a sentence's end.
+std::vector<int32_t> guided_start(const Tokenizer& tokenizer, Finding finding, std::string_view lang) {
+  std::string phrase = finding_phrase(finding, lang);
+  if (lang == "zh") return continuation_tokens(tokenizer, kFullStop, phrase);
+  if (!phrase.empty() && phrase.front() >= 'a' && phrase.front() <= 'z') phrase.front() = static_cast<char>(phrase.front() - 'a' + 'A');
+  return continuation_tokens(tokenizer, ".", " " + phrase);
+}
+
+}  // namespace
+
 RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& prompt_logits,
                                   const std::vector<int32_t>& report, const LineRefinementOptions& options) {
   if (options.line_drafts < 1 || options.line_drafts > LlamaSession::kMaxBranches)
     fail(ErrorCode::InvalidArgument, "line drafts is {}, expected 1 ... {}", options.line_drafts, LlamaSession::kMaxBranches);
   if (options.sentence_insertions < 0)
     fail(ErrorCode::InvalidArgument, "sentence insertions is {}, expected >= 0", options.sentence_insertions);
+  if (options.guided_drafts < 0 || options.guided_drafts > LlamaSession::kMaxBranches)
+    fail(ErrorCode::InvalidArgument, "guided drafts is {}, expected 0 ... {}", options.guided_drafts, LlamaSession::kMaxBranches);
   if (!(options.drafting.sampling.temperature > 0 && std::isfinite(options.drafting.sampling.temperature)))
     fail(ErrorCode::InvalidArgument, "line drafts are sampled at temperature {}, expected > 0",
          options.drafting.sampling.temperature);
@@ -377,12 +430,36 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
       if (line_open) line_end = after.size(), line_open = !ends_line(tokenizer, pieces[j]);
     }
     const int64_t budget = std::max<int64_t>(1, options.drafting.max_tokens - static_cast<int64_t>(refined.tokens.size()));
-    std::vector<GenerateOptions> drafts(n, options.drafting);
+    // Guided alternatives (sentence steps in a line already begun, where a sentence may still go
+    // in, and not in an impression or a recommendation): for each finding the evidence holds for
+    // this line's eye and modality that the report,
+    // completed with the draft's sentences, does not state, guided_drafts alternatives that start
+    // with its name; the language model writes the rest of the sentence. They are weighed only as
+    // insertions, never as replacements, so they do not vote in the step's consensus.
+    std::vector<std::vector<int32_t>> starts;
+    const bool may_insert =
+        by_sentence && refined.tokens.size() > line_start && line_insertions < static_cast<size_t>(options.sentence_insertions);
+    if (may_insert && options.guided_drafts > 0 && !options.evidence.eyes.empty() &&
+        !opens_summary_section(tokenizer.decode(slice(refined.tokens, line_start, refined.tokens.size())))) {
+      const StudyLabels line = extract_labels_from_text(
+          tokenizer.decode(joined(slice(refined.tokens, line_start, refined.tokens.size()), pieces[k], slice(after, 0, line_end))),
+          options.lang);
+      const StudyLabels stated = extract_labels_from_text(tokenizer.decode(joined(refined.tokens, pieces[k], after)), options.lang);
+      for (Finding f : unstated_evidence(line, stated, options.evidence)) {
+        std::vector<int32_t> start = guided_start(tokenizer, f, options.lang);
+        if (start.empty()) continue;
+        for (int g = 0; g < options.guided_drafts && n + starts.size() < static_cast<size_t>(LlamaSession::kMaxBranches); ++g)
+          starts.push_back(start);
+      }
+    }
+    const size_t total = n + starts.size();
+    std::vector<GenerateOptions> drafts(total, options.drafting);
     // Sentence steps: a draft stops at the token after its sentence's end (which is then dropped),
     // or at a line break.
-    std::vector<std::string> bytes(n);
-    std::vector<char> cut(n, 0);
-    for (size_t i = 0; i < n; ++i) {
+    std::vector<std::string> bytes(total);
+    std::vector<char> cut(total, 0);
+    for (size_t i = 0; i < total; ++i) {
+      if (i >= n) drafts[i].prefix = starts[i - n];
       drafts[i].max_tokens = static_cast<int32_t>(budget);
       drafts[i].on_token = nullptr;
       drafts[i].sampling.seed = options.drafting.sampling.seed + 7919u * static_cast<uint64_t>(refined.steps + 1) + i;
@@ -403,21 +480,22 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
                                    : k + 1 < pieces.size() && by_sentence ? Ending::Sentence
                                                                           : Ending::Other};
     std::vector<GenerateResult> results = generate_drafts_after_prompt(session, logits, drafts);
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i = 0; i < total; ++i) {
       std::vector<int32_t>& tokens = results[i].tokens;
       if (cut[i]) tokens.pop_back();
       endings.push_back(ends_line(tokenizer, tokens) ? Ending::LineBreak : cut[i] ? Ending::Sentence : Ending::Other);
       candidates.push_back(std::move(tokens));
     }
-    const PieceChoice choice = choose_piece(tokenizer, refined.tokens, line_start, candidates, endings, after, line_end,
-                                            options.evidence, options.evidence_weight, options.lang, options.wording, by_sentence);
+    const std::vector<std::vector<int32_t>> replacements(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(n + 1));
+    const std::vector<Ending> replacement_endings(endings.begin(), endings.begin() + static_cast<std::ptrdiff_t>(n + 1));
+    const PieceChoice choice = choose_piece(tokenizer, refined.tokens, line_start, starts.empty() ? candidates : replacements,
+                                            starts.empty() ? endings : replacement_endings, after, line_end, options.evidence,
+                                            options.evidence_weight, options.lang, options.wording, by_sentence);
     // A sentence inserted before the draft's, in a line already begun: the draft's sentence is
     // then redrafted in the next step.
-    const size_t inserted =
-        by_sentence && refined.tokens.size() > line_start && line_insertions < static_cast<size_t>(options.sentence_insertions)
-            ? choose_insertion(tokenizer, refined.tokens, line_start, candidates, endings, after, line_end, choice,
-                               options.evidence, options.evidence_weight, options.lang)
-            : 0;
+    const size_t inserted = may_insert ? choose_insertion(tokenizer, refined.tokens, line_start, candidates, endings, after,
+                                                          line_end, choice, options.evidence, options.evidence_weight, options.lang)
+                                       : 0;
     if (inserted == 0 && choice.best == kDropped) {  // the draft's sentence left out; the line goes on
       ++refined.dropped_sentences;
       line_replaced = true;
@@ -427,6 +505,7 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
     const size_t best = inserted != 0 ? inserted : choice.best;
     refined.replaced_steps += inserted == 0 && best != 0;
     refined.inserted_sentences += inserted != 0;
+    refined.guided_sentences += inserted > n;
     line_insertions += inserted != 0;
     line_replaced = line_replaced || best != 0;
     logits = session.forward_tokens(candidates[best]);

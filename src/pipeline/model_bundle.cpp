@@ -329,7 +329,7 @@ ModelBundle read_bundle_manifest(const std::string& path) {
       c.problem("generation", "expected an object");
     } else {
       c.known_keys(*gen, "generation", {"max_tokens", "temperature", "top_p", "top_k", "candidates", "candidate_temperature",
-                                           "evidence_weight", "line_drafts", "sentence_insertions"});
+                                           "evidence_weight", "line_drafts", "sentence_insertions", "guided_drafts"});
       b.generation.max_tokens = static_cast<int>(c.number_at(*gen, "generation", "max_tokens", b.generation.max_tokens, 1, 1 << 20));
       b.generation.temperature = static_cast<float>(c.number_at(*gen, "generation", "temperature", b.generation.temperature, 0, 100));
       b.generation.top_p = static_cast<float>(c.number_at(*gen, "generation", "top_p", b.generation.top_p, 0, 1));
@@ -342,6 +342,8 @@ ModelBundle read_bundle_manifest(const std::string& path) {
       b.generation.line_drafts = static_cast<int>(c.number_at(*gen, "generation", "line_drafts", b.generation.line_drafts, 0, kMaxReportCandidates));
       b.generation.sentence_insertions = static_cast<int>(
           c.number_at(*gen, "generation", "sentence_insertions", b.generation.sentence_insertions, 0, kMaxSentenceInsertions));
+      b.generation.guided_drafts =
+          static_cast<int>(c.number_at(*gen, "generation", "guided_drafts", b.generation.guided_drafts, 0, kMaxGuidedDrafts));
       if (b.generation.line_drafts > 0 && !(b.generation.candidate_temperature > 0))
         c.problem("generation.candidate_temperature",
                   fmt::format("is {}, expected > 0: the {} line drafts (generation.line_drafts) are sampled at it",
@@ -391,6 +393,7 @@ void write_bundle_manifest(const ModelBundle& b) {
     root["generation"]["candidate_temperature"] = b.generation.candidate_temperature;
   }
   if (b.generation.sentence_insertions != 0) root["generation"]["sentence_insertions"] = b.generation.sentence_insertions;
+  if (b.generation.guided_drafts != 0) root["generation"]["guided_drafts"] = b.generation.guided_drafts;
   const std::string text = root.dump(2) + "\n";
   AtomicFileWriter out(b.folder + "/" + kBundleManifestName);
   out.write(text.data(), text.size());

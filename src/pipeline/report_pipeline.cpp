@@ -170,6 +170,10 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
          options.sentence_insertions, kMaxSentenceInsertions);
   const int sentence_insertions =
       options.sentence_insertions >= 0 ? options.sentence_insertions : bundle.generation.sentence_insertions;
+  if (options.guided_drafts > kMaxGuidedDrafts)
+    fail(ErrorCode::InvalidArgument, "guided_drafts is {}, expected at most {} (or < 0 for the bundle's)", options.guided_drafts,
+         kMaxGuidedDrafts);
+  const int guided_drafts = options.guided_drafts >= 0 ? options.guided_drafts : bundle.generation.guided_drafts;
   const bool weigh_evidence = (candidates > 1 || line_drafts > 0) && evidence_weight > 0;
 
   Report report;
@@ -312,12 +316,14 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
     refine.evidence_weight = weigh_evidence ? evidence_weight : 0.0;
     refine.lang = options.lang;
     refine.sentence_insertions = sentence_insertions;
+    refine.guided_drafts = guided_drafts;
     refine.wording = options.central_wording ? WordingChoice::Central : WordingChoice::Draft;
     const auto refine_start = Clock::now();
     const RefinedReport refined = refine_report_lines(*session_, prompt_logits, results[report.chosen].tokens, refine);
     report.decode_seconds += seconds_since(refine_start);
     report.refined_lines = static_cast<int>(refined.replaced_lines);
     report.inserted_sentences = static_cast<int>(refined.inserted_sentences);
+    report.guided_sentences = static_cast<int>(refined.guided_sentences);
     report.dropped_sentences = static_cast<int>(refined.dropped_sentences);
     if (refined.replaced_lines > 0) {
       report.text = model_->llm()->tokenizer().decode(refined.tokens);  // decode drops the dummy prefix itself

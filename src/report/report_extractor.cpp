@@ -44,6 +44,11 @@ struct Entry {
   int a = 0, b = 0;
 };
 
+// The headings of a report's summary sections (impression, recommendation), normalised.
+constexpr std::array<const char*, 15> kSectionHeaders = {
+    "impression", "diagnosis", "assessment", "conclusion", "recommendation", "recommendations", "plan", "advice",
+    "诊断", "印象", "结论", "建议", "处理意见", "随访建议", "诊断意见"};
+
 bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -75,9 +80,7 @@ class Lexicon {
                           "insufficient image quality", "inadequate for grading", "too poor to grade",
                           "无法分级", "无法评估", "无法判读", "不可分级", "不能分级", "无法读片"})
       add(p, Kind::Ungradable);
-    for (const char* p : {"impression", "diagnosis", "assessment", "conclusion", "recommendation", "recommendations", "plan",
-                          "advice", "诊断", "印象", "结论", "建议", "处理意见", "随访建议", "诊断意见"})
-      add(p, Kind::SectionHeader);
+    for (const char* p : kSectionHeaders) add(p, Kind::SectionHeader);
     for (const char* p : {"无需", "无须", "不需", "无可分级", "无明显异常", "gland dysfunction", "睑板腺功能障碍"}) add(p, Kind::Inert);
     add("icdr", Kind::AnchorIcdr);
     add("areds", Kind::AnchorAreds);
@@ -533,6 +536,19 @@ ReportReading read_report(std::string_view report, std::string_view lang) {
   const std::string text = normalise_for_matching(report);
   const Extraction x = scan(text);
   return {assemble(x), contradictions(x), repetitions(x, text)};
+}
+
+bool opens_summary_section(std::string_view line) {
+  const size_t first = line.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return false;
+  const std::string text = normalise_for_matching(line.substr(first, 64));
+  for (const char* header : kSectionHeaders) {
+    const std::string_view h = header;
+    if (text.compare(0, h.size(), h) != 0) continue;
+    // An English heading is a whole word ("Plan:", not "Planar"); a Chinese one needs no boundary.
+    if (!is_alnum(h.front()) || text.size() == h.size() || !is_alnum(text[h.size()])) return true;
+  }
+  return false;
 }
 
 }  // namespace ophtha

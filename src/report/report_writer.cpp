@@ -458,6 +458,10 @@ std::string write_report(const StudyLabels& labels, std::string_view lang, Rando
   return Writer(l, rng).report(labels);
 }
 
+std::string finding_phrase(Finding finding, std::string_view lang) {
+  return finding_phrases(finding)[parse_lang(lang, "finding_phrase")].written.front();
+}
+
 std::string write_instrument_findings(const EyeLabels& labels, Eye eye, Modality modality, std::string_view lang, Random& rng) {
   if (!listed(labels.imaged, modality)) {
     std::string imaged;

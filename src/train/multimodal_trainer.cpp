@@ -127,6 +127,7 @@ ModelBundle bundle_for(const TrainConfig& c) {
   b.generation.evidence_weight = static_cast<float>(c.images.evidence_weight);
   b.generation.line_drafts = c.images.line_drafts;
   b.generation.sentence_insertions = c.images.sentence_insertions;
+  b.generation.guided_drafts = c.images.guided_drafts;
   return b;
 }
 

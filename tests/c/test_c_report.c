@@ -128,6 +128,7 @@ int main(int argc, char **argv) {
   CHECK(info.n_candidates == 4 && info.chosen_candidate >= 0 && info.chosen_candidate < 4);
   CHECK(params.line_drafts == 0 && info.n_refined_lines == 0); /* the random bundle refines no lines */
   CHECK(params.sentence_insertions == 0 && info.n_inserted_sentences == 0 && info.n_dropped_sentences == 0);
+  CHECK(params.guided_drafts == 0 && info.n_guided_sentences == 0);
   {
     /* Every draft can be read, in order (the first is greedy: the report written once above); the
      * chosen one is the report text. */
@@ -192,6 +193,10 @@ int main(int argc, char **argv) {
   CHECK_STATUS(ophtha_report_generate(session, (const ophtha_image *const *)images, 6, &params, &untouched),
                OPHTHA_STATUS_INVALID_ARGUMENT, "sentence_insertions is 17, expected at most 16");
   params.sentence_insertions = 0;
+  params.guided_drafts = 17;
+  CHECK_STATUS(ophtha_report_generate(session, (const ophtha_image *const *)images, 6, &params, &untouched),
+               OPHTHA_STATUS_INVALID_ARGUMENT, "guided_drafts is 17, expected at most 16");
+  params.guided_drafts = 0;
   params.candidates = 129;
   CHECK_STATUS(ophtha_report_generate(session, (const ophtha_image *const *)images, 6, &params, &untouched),
                OPHTHA_STATUS_INVALID_ARGUMENT, "candidates is 129");

@@ -92,10 +92,12 @@ class Report:
     refined_lines: int
     inserted_sentences: int
     dropped_sentences: int
+    guided_sentences: int
     def __init__(self, text: str, structured: dict[str, Any], n_prompt_tokens: int, n_generated_tokens: int,
                  embed_seconds: float, prefill_seconds: float, decode_seconds: float, n_candidates: int = ...,
                  chosen_candidate: int = ..., drafts: Optional[list[str]] = ...,
-                 refined_lines: int = ..., inserted_sentences: int = ..., dropped_sentences: int = ...) -> None: ...
+                 refined_lines: int = ..., inserted_sentences: int = ..., dropped_sentences: int = ...,
+                 guided_sentences: int = ...) -> None: ...
     @property
     def image_checks(self) -> list[dict[str, Any]]: ...
     @property
@@ -140,7 +142,7 @@ class Session:
                max_tokens: Optional[int] = None, top_p: Optional[float] = None, candidates: Optional[int] = None,
                candidate_temperature: Optional[float] = None,
                evidence_weight: Optional[float] = None, line_drafts: Optional[int] = None,
-               sentence_insertions: Optional[int] = None,
+               sentence_insertions: Optional[int] = None, guided_drafts: Optional[int] = None,
                check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> Report: ...
@@ -150,7 +152,7 @@ class Session:
                max_tokens: Optional[int] = None, top_p: Optional[float] = None, candidates: Optional[int] = None,
                candidate_temperature: Optional[float] = None,
                evidence_weight: Optional[float] = None, line_drafts: Optional[int] = None,
-               sentence_insertions: Optional[int] = None,
+               sentence_insertions: Optional[int] = None, guided_drafts: Optional[int] = None,
                check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> ReportStream: ...
@@ -199,7 +201,7 @@ class Model:
                max_tokens: Optional[int] = None, top_p: Optional[float] = None, candidates: Optional[int] = None,
                candidate_temperature: Optional[float] = None,
                evidence_weight: Optional[float] = None, line_drafts: Optional[int] = None,
-               sentence_insertions: Optional[int] = None,
+               sentence_insertions: Optional[int] = None, guided_drafts: Optional[int] = None,
                check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> Report: ...
@@ -209,7 +211,7 @@ class Model:
                max_tokens: Optional[int] = None, top_p: Optional[float] = None, candidates: Optional[int] = None,
                candidate_temperature: Optional[float] = None,
                evidence_weight: Optional[float] = None, line_drafts: Optional[int] = None,
-               sentence_insertions: Optional[int] = None,
+               sentence_insertions: Optional[int] = None, guided_drafts: Optional[int] = None,
                check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> ReportStream: ...

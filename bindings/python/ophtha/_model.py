@@ -281,7 +281,7 @@ class Session:
 
     def report(self, images=(), *, findings="", lang="en", stream=False, seed=_REPORT_DEFAULTS["seed"],
                temperature=None, max_tokens=None, top_p=None, candidates=None, candidate_temperature=None,
-               evidence_weight=None, line_drafts=None, sentence_insertions=None,
+               evidence_weight=None, line_drafts=None, sentence_insertions=None, guided_drafts=None,
                check_images=_REPORT_DEFAULTS["check_images"],
                modality_threshold=_REPORT_DEFAULTS["modality_threshold"], on_text=None, should_abort=None,
                poll_interval=_ophtha.DEFAULT_POLL_SECONDS):
@@ -330,6 +330,11 @@ class Session:
                 a line: a drafted sentence goes in before the draft's when the line then states
                 all its findings and more and the report agrees better with the others and the
                 evidence (Report.inserted_sentences counts them). 0: none; None: the bundle's.
+            guided_drafts: 0 to 16, with sentence insertions and the evidence weighed, alternatives
+                per finding the evidence holds for a line's eye and modality that the report does
+                not state, each starting with the finding's name and written on by the model; one
+                goes in only as an insertion that agrees better (Report.guided_sentences counts
+                them). 0: none; None: the bundle's.
             check_images: let the auxiliary heads check that each image looks like its modality
                 (one that looks like another is left out; Report.image_checks says what they saw).
             modality_threshold: probability of another modality that leaves an image out.
@@ -350,8 +355,8 @@ class Session:
             should_abort raised, as for generate.
         """
         arguments = _report_arguments(images, findings, lang, max_tokens, temperature, top_p, candidates,
-                                      candidate_temperature, evidence_weight, line_drafts, sentence_insertions, seed, check_images,
-                                      modality_threshold, should_abort, poll_interval)
+                                      candidate_temperature, evidence_weight, line_drafts, sentence_insertions, guided_drafts,
+                                      seed, check_images, modality_threshold, should_abort, poll_interval)
         if stream:
             if on_text is not None:
                 raise InvalidArgumentError("report: pass on_text or stream=True, not both")
@@ -360,7 +365,7 @@ class Session:
 
 
 def _report_arguments(images, findings, lang, max_tokens, temperature, top_p, candidates, candidate_temperature,
-                      evidence_weight, line_drafts, sentence_insertions, seed,
+                      evidence_weight, line_drafts, sentence_insertions, guided_drafts, seed,
                       check_images, modality_threshold, should_abort, poll_interval):
     """The extension's report arguments, checked; `images` converted to _ophtha.Image objects."""
     if isinstance(images, (str, bytes, os.PathLike, np.ndarray, dict, Image)):
@@ -388,6 +393,9 @@ def _report_arguments(images, findings, lang, max_tokens, temperature, top_p, ca
     if sentence_insertions is not None and not 0 <= int(sentence_insertions) <= 16:
         raise InvalidArgumentError(
             f"sentence_insertions is {sentence_insertions}, expected an integer in [0, 16] or None (the bundle's)")
+    if guided_drafts is not None and not 0 <= int(guided_drafts) <= 16:
+        raise InvalidArgumentError(
+            f"guided_drafts is {guided_drafts}, expected an integer in [0, 16] or None (the bundle's)")
     return dict(
         images=[study_image(spec, f"images[{i}]") for i, spec in enumerate(images)],
         findings=findings, lang=lang,
@@ -403,6 +411,7 @@ def _report_arguments(images, findings, lang, max_tokens, temperature, top_p, ca
         # The C ABI's line_drafts: 0 the bundle's, < 0 none.
         line_drafts=0 if line_drafts is None else int(line_drafts) if int(line_drafts) > 0 else -1,
         sentence_insertions=0 if sentence_insertions is None else int(sentence_insertions) if int(sentence_insertions) > 0 else -1,
+        guided_drafts=0 if guided_drafts is None else int(guided_drafts) if int(guided_drafts) > 0 else -1,
         seed=seed, check_images=bool(check_images),
         modality_threshold=float(modality_threshold), should_abort=should_abort, poll_seconds=float(poll_interval))
 

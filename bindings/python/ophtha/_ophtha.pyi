@@ -72,7 +72,7 @@ class Session:
                  poll_seconds: float) -> dict[str, Any]: ...
     def report(self, images: list[Image], findings: str, lang: str, max_tokens: int, temperature: float, top_p: float,
                candidates: int, candidate_temperature: float, evidence_weight: float, line_drafts: int,
-               sentence_insertions: int, seed: int, check_images: bool, modality_threshold: float, on_text: Optional[Callable[[str], Any]],
+               sentence_insertions: int, guided_drafts: int, seed: int, check_images: bool, modality_threshold: float, on_text: Optional[Callable[[str], Any]],
                should_abort: Optional[Callable[[], Any]], cancel: Optional[CancelFlag],
                poll_seconds: float) -> dict[str, Any]: ...
 

@@ -78,11 +78,13 @@ class Report:
         inserted_sentences: sentences line refinement inserted (0 without).
         dropped_sentences: sentences of the chosen draft line refinement left out because they
             contradicted the report so far (0 without).
+        guided_sentences: of the inserted sentences, those begun as guided alternatives
+            (report(guided_drafts=); 0 without).
     """
 
     def __init__(self, text, structured, n_prompt_tokens, n_generated_tokens, embed_seconds, prefill_seconds,
                  decode_seconds, n_candidates=1, chosen_candidate=0, drafts=None, refined_lines=0,
-                 inserted_sentences=0, dropped_sentences=0):
+                 inserted_sentences=0, dropped_sentences=0, guided_sentences=0):
         self.text = text
         self.structured = structured
         self.n_prompt_tokens = n_prompt_tokens
@@ -96,6 +98,7 @@ class Report:
         self.refined_lines = refined_lines
         self.inserted_sentences = inserted_sentences
         self.dropped_sentences = dropped_sentences
+        self.guided_sentences = guided_sentences
 
     @property
     def image_checks(self):
@@ -123,4 +126,4 @@ def report_of(raw):
     return Report(raw["text"], json.loads(raw["json"]), raw["n_prompt_tokens"], raw["n_generated_tokens"],
                   raw["embed_seconds"], raw["prefill_seconds"], raw["decode_seconds"], raw["n_candidates"],
                   raw["chosen_candidate"], raw["drafts"], raw["n_refined_lines"],
-                  raw["n_inserted_sentences"], raw["n_dropped_sentences"])
+                  raw["n_inserted_sentences"], raw["n_dropped_sentences"], raw["n_guided_sentences"])

@@ -255,7 +255,7 @@ class Session {
   // the ophtha_report_info fields.
   py::dict report(const py::list& images, const std::string& findings, const std::string& lang, int32_t max_tokens,
                   float temperature, float top_p, int32_t candidates, float candidate_temperature, float evidence_weight, int32_t line_drafts,
-                  int32_t sentence_insertions, uint64_t seed,
+                  int32_t sentence_insertions, int32_t guided_drafts, uint64_t seed,
                   bool check_images, float modality_threshold, py::object on_text, py::object should_abort, std::shared_ptr<CancelFlag> cancel,
                   double poll_seconds) {
     refuse_reentry("report");
@@ -283,6 +283,7 @@ class Session {
     p.evidence_weight = evidence_weight;
     p.line_drafts = line_drafts;
     p.sentence_insertions = sentence_insertions;
+    p.guided_drafts = guided_drafts;
     p.seed = seed;
     p.check_images = check_images;
     p.modality_threshold = modality_threshold;
@@ -338,6 +339,7 @@ class Session {
     result["n_refined_lines"] = info.n_refined_lines;
     result["n_inserted_sentences"] = info.n_inserted_sentences;
     result["n_dropped_sentences"] = info.n_dropped_sentences;
+    result["n_guided_sentences"] = info.n_guided_sentences;
     py::list draft_texts;
     for (const std::string& d : drafts) draft_texts.append(py::str(d));
     result["drafts"] = draft_texts;
@@ -515,13 +517,13 @@ void bind_model(py::module_& m) {
       .def("report", &Session::report, py::arg("images"), py::arg("findings"), py::arg("lang"),
            py::arg("max_tokens"), py::arg("temperature"), py::arg("top_p"), py::arg("candidates"),
            py::arg("candidate_temperature"), py::arg("evidence_weight"), py::arg("line_drafts"),
-           py::arg("sentence_insertions"), py::arg("seed"),
+           py::arg("sentence_insertions"), py::arg("guided_drafts"), py::arg("seed"),
            py::arg("check_images"),
            py::arg("modality_threshold"), py::arg("on_text"), py::arg("should_abort"), py::arg("cancel"),
            py::arg("poll_seconds"),
            "ophtha_report_generate with the GIL released on a list of Image; callbacks as generate. Returns a "
            "dict: text, json (the structured report, serialised), n_prompt_tokens, n_generated_tokens, "
-           "embed_seconds, prefill_seconds, decode_seconds, n_candidates, chosen_candidate, n_refined_lines, n_inserted_sentences, n_dropped_sentences, drafts.");
+           "embed_seconds, prefill_seconds, decode_seconds, n_candidates, chosen_candidate, n_refined_lines, n_inserted_sentences, n_dropped_sentences, n_guided_sentences, drafts.");
 }
 
 }  // namespace ophtha_python

@@ -87,10 +87,13 @@ def test_drafts_stream_the_chosen_report_whole_and_say_which_was_chosen(bundle):
                          line_drafts=0).refined_lines == 0
     # Sentence insertions: the random bundle's sentences name no finding, so none goes in; without
     # insertions the report is the same.
-    for insertions in (0, 4):
+    # Guided alternatives, likewise: whatever the evidence holds, a random bundle's guided sentence
+    # is scored as any other insertion and none wins here.
+    for insertions, guided in ((0, 0), (4, 0), (4, 2)):
         inserted = bundle.report([OD_CFP], findings="x", max_tokens=10, candidates=3, candidate_temperature=1.5, seed=4,
-                                 line_drafts=2, sentence_insertions=insertions)
+                                 line_drafts=2, sentence_insertions=insertions, guided_drafts=guided)
         assert inserted.inserted_sentences == 0 and inserted.text == refined.text
+        assert inserted.guided_sentences == 0
         assert inserted.dropped_sentences == 0  # and none states or denies a finding to contradict
 
 
@@ -170,6 +173,7 @@ def test_report_and_embed_on_a_plain_language_model_raise_unsupported(model):
     ([OD_CFP], {"line_drafts": 129}, ophtha.InvalidArgumentError, "line_drafts is 129, expected an integer in [0, 128]"),
     ([OD_CFP], {"sentence_insertions": 17}, ophtha.InvalidArgumentError,
      "sentence_insertions is 17, expected an integer in [0, 16]"),
+    ([OD_CFP], {"guided_drafts": 17}, ophtha.InvalidArgumentError, "guided_drafts is 17, expected an integer in [0, 16]"),
     ([OD_CFP], {"evidence_weight": float("nan")}, ophtha.InvalidArgumentError, "evidence_weight is nan"),
 ])
 def test_bad_input_raises_the_error_class_with_the_message(bundle, images, options, error, fragment):

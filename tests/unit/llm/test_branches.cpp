@@ -236,3 +236,55 @@ TEST_CASE("drafts stop cleanly where the context ends, and bad draft calls are r
   CHECK(code_of([&] { generate_drafts_after_prompt(session, prompt_logits, aborting); }) == ErrorCode::Aborted);
   CHECK(session.position() == prompt_end);
 }
+
+TEST_CASE("a draft's prefix is its first tokens, and it goes on as the model goes on after them") {
+  const auto m = model();
+  LlamaSession session(m);
+  const at::Tensor prompt_logits = session.forward_tokens(prompt(*m));
+  const int64_t prompt_end = session.position();
+  const std::vector<int32_t> start = {token_of(*m, 1, 0), token_of(*m, 1, 1), token_of(*m, 1, 2)};
+  // The reference: the prefix run as part of the prompt, then decoding from its last logits.
+  const at::Tensor after_start = session.forward_tokens(start);
+  std::vector<GenerateResult> want;
+  for (const GenerateOptions& d : {sampled(9, 0, 0), sampled(9, 0.8f, 3)}) {
+    session.rewind(prompt_end + static_cast<int64_t>(start.size()));
+    want.push_back(generate_after_prompt(session, after_start, d));
+  }
+  std::vector<GenerateOptions> drafts = {sampled(12, 0, 0), sampled(12, 0.8f, 3), sampled(2, 0.8f, 3), sampled(12, 0.8f, 9)};
+  for (size_t i = 0; i < 3; ++i) drafts[i].prefix = start;
+  session.rewind(prompt_end);
+  const GenerateResult one = generate_after_prompt(session, prompt_logits, drafts[1]);
+  session.rewind(prompt_end);
+  const std::vector<GenerateResult> got = generate_drafts_after_prompt(session, prompt_logits, drafts);
+  for (size_t i = 0; i < 2; ++i) {
+    INFO("draft ", i);
+    std::vector<int32_t> expected = start;
+    expected.insert(expected.end(), want[i].tokens.begin(), want[i].tokens.end());
+    CHECK(got[i].tokens == expected);
+    REQUIRE(got[i].text.size() >= want[i].text.size());
+    CHECK(got[i].text.substr(got[i].text.size() - want[i].text.size()) == want[i].text);
+  }
+  CHECK(one.tokens == got[1].tokens);  // side by side as one after another
+  // The prefix counts toward max_tokens: two tokens, both forced.
+  CHECK(got[2].tokens == std::vector<int32_t>(start.begin(), start.begin() + 2));
+  CHECK(got[2].reason == StopReason::TokenLimit);
+  CHECK(got[3].tokens.front() != start.front());  // no prefix: sampled (seed 9 differs from the forced start)
+
+  // A stop string inside the prefix ends the draft there, as a sampled one would.
+  GenerateOptions stopping = sampled(12, 0.8f, 3);
+  stopping.prefix = start;
+  stopping.stop_strings = {m->tokenizer().decode({start[0], start[1]}).substr(1)};
+  session.rewind(prompt_end);
+  const GenerateResult stopped = generate_after_prompt(session, prompt_logits, stopping);
+  CHECK(stopped.reason == StopReason::StopString);
+  CHECK(stopped.tokens.size() <= 2);
+
+  GenerateOptions outside = sampled(12, 0.8f, 3);
+  outside.prefix = {start[0], static_cast<int32_t>(m->config().vocab_size)};
+  session.rewind(prompt_end);
+  CHECK(code_of([&] { generate_after_prompt(session, prompt_logits, outside); }) == ErrorCode::InvalidArgument);
+  CHECK(code_of([&] { generate_drafts_after_prompt(session, prompt_logits, {outside}); }) == ErrorCode::InvalidArgument);
+  outside.prefix = {-1};
+  CHECK(code_of([&] { generate_after_prompt(session, prompt_logits, outside); }) == ErrorCode::InvalidArgument);
+  CHECK(session.position() == prompt_end);
+}

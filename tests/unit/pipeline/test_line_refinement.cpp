@@ -532,3 +532,68 @@ TEST_CASE("on the demo model the refined report keeps the chosen draft's layout,
   test::check_message(test::error_from([&] { session.generate(study, options); }), ErrorCode::InvalidArgument,
                       "candidate_temperature is 0, expected > 0 when 2 line drafts are sampled");
 }
+
+TEST_CASE("refine_report_lines: guided alternatives write the findings the evidence holds that no draft states") {
+  // The demo model told nothing (no image, "none given"), a draft naming microaneurysms only, and
+  // evidence — as the heads would read the photograph — holding hard exudates and cotton-wool spots
+  // as well. Unguided alternatives cannot know of them; a guided one starts with a finding's name
+  // and the model writes the rest of its sentence.
+  const auto model = ReportModel::load(std::string(OPHTHA_SOURCE_DIR) + "/models/demo");
+  const Tokenizer& tokenizer = model->llm()->tokenizer();
+  const std::string draft_text =
+      "OD Colour fundus photography (CFP): Image quality good. Microaneurysms. Vertical C/D 0.40.\n"
+      "Diagnosis: Right eye (OD): mild non-proliferative diabetic retinopathy (ICDR grade 1); vertical C/D 0.40.\n"
+      "Recommendation: Right eye (OD): routine rescreening in 12 months.";
+  const std::vector<int32_t> draft = tokenizer.encode(draft_text, false);
+  StudyLabels evidence;
+  evidence.eyes[Eye::OD].imaged = {Modality::Cfp};
+  evidence.eyes[Eye::OD].findings = {Finding::Microaneurysms, Finding::HardExudates, Finding::CottonWoolSpots};
+
+  LineRefinementOptions options;
+  options.line_drafts = 4;
+  options.sentence_insertions = 2;
+  options.evidence = evidence;
+  options.evidence_weight = 1.0;
+  options.drafting.max_tokens = 160;
+  options.drafting.sampling.temperature = 1.0f;
+  options.drafting.sampling.seed = 3;
+  const auto refine = [&](int guided) {
+    LlamaSession session(model->llm());
+    const at::Tensor logits = session.forward_tokens(tokenizer.encode(
+        "Ophthalmic examination.\nInstrument findings:\nnone given\nWrite the diagnostic report in English.\nReport:\n", true));
+    options.guided_drafts = guided;
+    return refine_report_lines(session, logits, draft, options);
+  };
+  const RefinedReport unguided = refine(0);
+  const RefinedReport guided = refine(2);
+  CHECK(unguided.guided_sentences == 0);
+  const std::string text = tokenizer.decode(guided.tokens);
+  MESSAGE("guided: " << text);
+  MESSAGE("unguided: " << tokenizer.decode(unguided.tokens));
+  REQUIRE(guided.guided_sentences > 0);
+  CHECK(guided.guided_sentences <= guided.inserted_sentences);
+  // Each guided sentence went into the findings line, starting with an unstated finding's name; the
+  // impression and the recommendation gained none.
+  const std::vector<std::vector<int32_t>> lines = report_lines(tokenizer, guided.tokens);
+  REQUIRE(lines.size() == 3);
+  size_t named = 0;
+  for (const auto& sentence : report_sentences(tokenizer, lines[0])) {
+    const std::string s = tokenizer.decode(sentence);
+    named += s.rfind("Hard exudates", 0) == 0 || s.rfind("Cotton-wool spots", 0) == 0;
+  }
+  CHECK(named >= guided.guided_sentences);
+  CHECK(report_sentences(tokenizer, lines[1]).size() == report_sentences(tokenizer, report_lines(tokenizer, draft)[1]).size());
+  CHECK(report_sentences(tokenizer, lines[2]).size() == report_sentences(tokenizer, report_lines(tokenizer, draft)[2]).size());
+  // The report states more of what the evidence holds than the unguided refinement's.
+  const auto held = [&](const std::vector<int32_t>& tokens) {
+    const EyeLabels said = extract_labels_from_text(tokenizer.decode(tokens), "en").eyes[Eye::OD];
+    return std::count_if(evidence.eyes[Eye::OD].findings.begin(), evidence.eyes[Eye::OD].findings.end(),
+                         [&](Finding f) { return said.has(f); });
+  };
+  CHECK(held(guided.tokens) > held(unguided.tokens));
+  options.guided_drafts = -1;
+  LlamaSession session(model->llm());
+  const at::Tensor logits = session.forward_tokens(tokenizer.encode("Report:\n", true));
+  test::check_message(test::error_from([&] { refine_report_lines(session, logits, draft, options); }),
+                      ErrorCode::InvalidArgument, "guided drafts is -1, expected 0 ... 256");
+}

@@ -49,6 +49,7 @@ ModelBundle example(const std::string& dir) {
   b.generation.evidence_weight = 1.5f;
   b.generation.line_drafts = 16;
   b.generation.sentence_insertions = 3;
+  b.generation.guided_drafts = 2;
   return b;
 }
 
@@ -82,6 +83,7 @@ TEST_CASE("a bundle manifest written by write_bundle_manifest reads back field f
     CHECK(read.generation.evidence_weight == doctest::Approx(1.5));
     CHECK(read.generation.line_drafts == 16);
     CHECK(read.generation.sentence_insertions == 3);
+    CHECK(read.generation.guided_drafts == 2);
     CHECK(read.path_of(read.llm) == dir + "/llm.gguf");
   }
 }
@@ -140,6 +142,7 @@ TEST_CASE("generation.candidates and evidence_weight: 1 and 0 unless given, in r
   b.generation.evidence_weight = 0.0f;
   b.generation.line_drafts = 0;
   b.generation.sentence_insertions = 0;
+  b.generation.guided_drafts = 0;
   write_bundle_manifest(b);
   CHECK(read_bundle_manifest(dir).generation.candidates == 1);
   CHECK(read_bundle_manifest(dir).generation.evidence_weight == 0.0f);
@@ -152,6 +155,8 @@ TEST_CASE("generation.candidates and evidence_weight: 1 and 0 unless given, in r
   CHECK(text.find("evidence_weight") == std::string::npos);
   CHECK(text.find("line_drafts") == std::string::npos);
   CHECK(text.find("sentence_insertions") == std::string::npos);
+  CHECK(text.find("guided_drafts") == std::string::npos);
+  CHECK(read_bundle_manifest(dir).generation.guided_drafts == 0);
   CHECK(read_bundle_manifest(dir).generation.sentence_insertions == 0);
   CHECK(read_bundle_manifest(dir).generation.line_drafts == 0);
   const size_t at = text.find("\"max_tokens\"");
@@ -178,6 +183,9 @@ TEST_CASE("generation.candidates and evidence_weight: 1 and 0 unless given, in r
   write_text(dir + "/" + kBundleManifestName, std::string(text).insert(at, "\"sentence_insertions\": 17, "));
   const std::string inserted = error_from([&] { read_bundle_manifest(dir); }).what();
   CHECK_MESSAGE(inserted.find("generation.sentence_insertions: is 17, expected a number in [0, 16]") != std::string::npos, inserted);
+  write_text(dir + "/" + kBundleManifestName, std::string(text).insert(at, "\"guided_drafts\": -1, "));
+  const std::string guided = error_from([&] { read_bundle_manifest(dir); }).what();
+  CHECK_MESSAGE(guided.find("generation.guided_drafts: is -1, expected a number in [0, 16]") != std::string::npos, guided);
 }
 
 TEST_CASE("a bundle manifest with the wrong version, bad JSON or no file says so") {

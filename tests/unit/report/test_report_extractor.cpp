@@ -230,3 +230,19 @@ TEST_CASE("a finding named again for an eye is a repetition; a synonym in bracke
   CHECK(read_report("Right eye (OD): no microaneurysms. No microaneurysms. Left eye (OS): microaneurysms.", "en")
             .repetitions.empty());
 }
+
+TEST_CASE("opens_summary_section: a line beginning with an impression or a recommendation heading, in either language") {
+  for (const char* line : {"Diagnosis: Right eye (OD): ICDR grade 2.", "  Impression: OU: no DR.", "Recommendations: Right eye: review.",
+                           "PLAN: review in 12 months.", "Assessment:", "诊断：右眼（OD）：ICDR 2级。", "印象：双眼未见异常。",
+                           "随访建议：右眼（OD）：每年复查。", "处理意见：建议转诊。"}) {
+    INFO(line);
+    CHECK(opens_summary_section(line));
+  }
+  // Findings lines, a heading word elsewhere in the line, or a longer word beginning with one.
+  for (const char* line : {"OD Colour fundus photography (CFP): Image quality good. Microaneurysms.",
+                           "Fundus photograph, right eye (OD): consistent with the diagnosis of NPDR.", "Planar drusen.",
+                           "右眼（OD）眼底照相：图像质量良好。建议复查。", "", "   "}) {
+    INFO(line);
+    CHECK_FALSE(opens_summary_section(line));
+  }
+}

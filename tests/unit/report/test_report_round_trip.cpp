@@ -84,3 +84,28 @@ TEST_CASE("instrument lines read back to the findings of their image") {
   }
   MESSAGE(lines << " instrument lines");
 }
+
+TEST_CASE("in every written report the last two lines, and only they, open a summary section") {
+  int reports = 0;
+  for (int i = 0; i < 300; ++i) {
+    Random labels_rng = Random(21).fork(static_cast<uint64_t>(i));
+    const StudyLabels truth = sample_study_labels(labels_rng, {});
+    for (const char* lang : {"en", "zh"}) {
+      Random text_rng = labels_rng.fork(lang[0]);
+      const std::string report = write_report(truth, lang, text_rng);
+      std::vector<std::string> lines;
+      for (size_t start = 0; start <= report.size();) {
+        const size_t end = std::min(report.find('\n', start), report.size());
+        lines.push_back(report.substr(start, end - start));
+        start = end + 1;
+      }
+      REQUIRE(lines.size() >= 3);
+      for (size_t k = 0; k < lines.size(); ++k) {
+        INFO(report);
+        CHECK(opens_summary_section(lines[k]) == (k + 2 >= lines.size()));
+      }
+      ++reports;
+    }
+  }
+  MESSAGE(reports << " reports");
+}
