@@ -53,6 +53,14 @@
 // length): a minimum-Bayes-risk choice of wording, as in MBR decoding for machine translation
 // (Kumar and Byrne 2004). What is stated comes first: wording never outweighs a difference in
 // support, nor chooses between different statements that tie.
+//
+// Guided alternatives. A sentence goes in only when some alternative states it, and the
+// alternatives are samples of the model that wrote the draft: a finding the heads read but the
+// model seldom names is in none of them. With guided_drafts, alternatives that begin with the name
+// of such a finding (the evidence holds it, the report does not state it) are drafted as well and
+// weighed as insertions only — lexically constrained decoding (Hokamp & Liu 2017, "Lexically
+// constrained decoding for sequence generation using grid beam search"), checked by the same
+// verifier as every other alternative.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -174,15 +182,18 @@ struct LineRefinementOptions {
   // states all the line's findings and more, and the report it completes scores above the best
   // replacement (see refine_report_lines). 0: the lines keep the draft's number of sentences.
   int sentence_insertions = 0;
-  // Sentence steps with sentence_insertions and evidence only, in lines that describe images (not
-  // opens_summary_section, report_extractor.hpp): guided alternatives per finding the evidence
-  // holds for the line's eye and modality that the report, completed with the draft's sentences,
-  // does not state — alternatives whose first tokens are the finding's name
+  // Guided alternatives, with sentence steps, sentence_insertions and evidence at a weight > 0,
+  // in lines that describe images (not opens_summary_section, report_extractor.hpp): at each step
+  // where a sentence may be inserted, this many alternatives per finding the evidence holds for the
+  // line's eye and modality (imaged and gradable) that the report, completed with the draft's
+  // sentences, does not state — alternatives whose first tokens are the finding's name
   // (report_writer.hpp finding_phrase; GenerateOptions::prefix), the rest of the sentence sampled.
-  // The drafts rarely name what the heads alone read (a finding no alternative states cannot be
-  // kept); a guided alternative is weighed only as an insertion, against the replacements, never
-  // votes among them, and goes in only when the report it completes scores above the best
-  // replacement. 0: none. At most LlamaSession::kMaxBranches less line_drafts alternatives a step.
+  // A finding no alternative states cannot be kept, and the drafts rarely name some of what the
+  // heads read; a guided alternative is weighed only as an insertion, against the replacements
+  // (it never votes among them), and goes in only when the report it completes scores above the
+  // best replacement. Guided alternative j of step k is sampled with seed sampling.seed +
+  // 7919 (k + 1) + line_drafts + j. 0: none. The step's alternatives, guided ones included, are
+  // at most LlamaSession::kMaxBranches; guided ones beyond that are not drafted.
   int guided_drafts = 0;
   // How each step breaks a tie on support: the wording most alternatives share (Central), or the
   // draft's own piece (Draft, as before 2026-12-01).

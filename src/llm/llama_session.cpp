@@ -158,7 +158,12 @@ void LlamaSession::start_branches(int n_branches, int64_t capacity) {
                    fmt::format("{} branches of {} tokens", n_branches, capacity), "start fewer or shorter branches");
   const auto elements = static_cast<size_t>(c.n_layers * n_branches * capacity * c.kv_dim());
   try {
-    if (branch_k_.size() < elements) branch_k_.resize(elements), branch_v_.resize(elements);
+    if (branch_elements_ < elements) {  // grow: nothing held is kept, so nothing is copied
+      branch_k_.reset(), branch_v_.reset(), branch_elements_ = 0;
+      branch_k_.reset(new float[elements]);
+      branch_v_.reset(new float[elements]);
+      branch_elements_ = elements;
+    }
   } catch (const std::bad_alloc&) {
     end_branches();
     fail(ErrorCode::InvalidArgument, "{}: cannot allocate the cache of {} branches of {} tokens", model_->source(),
@@ -210,8 +215,8 @@ at::Tensor LlamaSession::forward_branches(const std::vector<int32_t>& branches, 
   hooks.attend = [&](int64_t l, const float* q, float* out) {
     for (int64_t i = 0; i < n; ++i) {  // each row's key and value after its branch's own
       const int64_t b = branches[static_cast<size_t>(i)];
-      float* k = branch_k_.data() + l * layer_stride + b * branch_capacity_ * kv_dim;
-      float* v = branch_v_.data() + l * layer_stride + b * branch_capacity_ * kv_dim;
+      float* k = branch_k_.get() + l * layer_stride + b * branch_capacity_ * kv_dim;
+      float* v = branch_v_.get() + l * layer_stride + b * branch_capacity_ * kv_dim;
       const int64_t held = branch_tokens_[static_cast<size_t>(b)];
       std::memcpy(k + held * kv_dim, s.k_rows.data() + i * kv_dim, static_cast<size_t>(kv_dim) * sizeof(float));
       std::memcpy(v + held * kv_dim, s.v_rows.data() + i * kv_dim, static_cast<size_t>(kv_dim) * sizeof(float));

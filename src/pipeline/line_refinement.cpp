@@ -431,15 +431,15 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
     }
     const int64_t budget = std::max<int64_t>(1, options.drafting.max_tokens - static_cast<int64_t>(refined.tokens.size()));
     // Guided alternatives (sentence steps in a line already begun, where a sentence may still go
-    // in, and not in an impression or a recommendation): for each finding the evidence holds for
-    // this line's eye and modality that the report,
-    // completed with the draft's sentences, does not state, guided_drafts alternatives that start
-    // with its name; the language model writes the rest of the sentence. They are weighed only as
-    // insertions, never as replacements, so they do not vote in the step's consensus.
+    // in, not in an impression or a recommendation, with the evidence weighed): for each finding
+    // the evidence holds for this line's eye and modality that the report, completed with the
+    // draft's sentences, does not state, guided_drafts alternatives that start with its name; the
+    // language model writes the rest of the sentence. They are weighed only as insertions, never
+    // as replacements, so they do not vote in the step's consensus.
     std::vector<std::vector<int32_t>> starts;
     const bool may_insert =
         by_sentence && refined.tokens.size() > line_start && line_insertions < static_cast<size_t>(options.sentence_insertions);
-    if (may_insert && options.guided_drafts > 0 && !options.evidence.eyes.empty() &&
+    if (may_insert && options.guided_drafts > 0 && options.evidence_weight > 0 && !options.evidence.eyes.empty() &&
         !opens_summary_section(tokenizer.decode(slice(refined.tokens, line_start, refined.tokens.size())))) {
       const StudyLabels line = extract_labels_from_text(
           tokenizer.decode(joined(slice(refined.tokens, line_start, refined.tokens.size()), pieces[k], slice(after, 0, line_end))),
@@ -486,8 +486,13 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
       endings.push_back(ends_line(tokenizer, tokens) ? Ending::LineBreak : cut[i] ? Ending::Sentence : Ending::Other);
       candidates.push_back(std::move(tokens));
     }
-    const std::vector<std::vector<int32_t>> replacements(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(n + 1));
-    const std::vector<Ending> replacement_endings(endings.begin(), endings.begin() + static_cast<std::ptrdiff_t>(n + 1));
+    // The replacements: the draft's piece and the unguided alternatives (all of them when none is guided).
+    std::vector<std::vector<int32_t>> replacements;
+    std::vector<Ending> replacement_endings;
+    if (!starts.empty()) {
+      replacements.assign(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(n + 1));
+      replacement_endings.assign(endings.begin(), endings.begin() + static_cast<std::ptrdiff_t>(n + 1));
+    }
     const PieceChoice choice = choose_piece(tokenizer, refined.tokens, line_start, starts.empty() ? candidates : replacements,
                                             starts.empty() ? endings : replacement_endings, after, line_end, options.evidence,
                                             options.evidence_weight, options.lang, options.wording, by_sentence);

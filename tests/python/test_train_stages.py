@@ -92,7 +92,8 @@ def test_vision_then_multimodal_stage_write_a_bundle_report_and_eval_use(ophtha,
 
     config = multimodal_config(folder, "mm")
     run = json.loads(config.read_text())
-    run["output"].update({"candidates": 3, "candidate_temperature": 0.9, "evidence_weight": 0.5})
+    run["output"].update({"candidates": 3, "candidate_temperature": 0.9, "evidence_weight": 0.5, "line_drafts": 2,
+                          "sentence_insertions": 1, "guided_drafts": 2})
     config.write_text(json.dumps(run))
     result = ophtha.ok("train", "--config", config, timeout=300)
     assert "multimodal stage: steps 4/4" in result.stdout
@@ -105,6 +106,7 @@ def test_vision_then_multimodal_stage_write_a_bundle_report_and_eval_use(ophtha,
     assert not (folder / "mm-bundle.partial").exists()
     generation = json.loads((bundle / "ophtha-bundle.json").read_text())["generation"]
     assert (generation["candidates"], generation["evidence_weight"]) == (3, 0.5), generation
+    assert (generation["line_drafts"], generation["sentence_insertions"], generation["guided_drafts"]) == (2, 1, 2), generation
     assert abs(generation["candidate_temperature"] - 0.9) < 1e-6, generation
 
     image = study["images"][0]
@@ -112,7 +114,7 @@ def test_vision_then_multimodal_stage_write_a_bundle_report_and_eval_use(ophtha,
                                   f"{folder / 'data' / image['path']}:{image['modality']}:{image['eye']}").stdout)
     assert report["model"] == "tiny" and report["disclaimer"] == "Test model, synthetic."
     ophtha.ok("report", "--model", bundle, "--manifest", folder / "data/manifest.jsonl", "--split", "val",
-              "--max-tokens", "8", "--out", folder / "pred.jsonl", "--drafts")
+              "--max-tokens", "8", "--out", folder / "pred.jsonl", "--drafts", "--line-drafts", "0")
     predictions = [json.loads(line) for line in (folder / "pred.jsonl").read_text().splitlines()]
     val_ids = [s["id"] for s in manifest if s["split"] == "val"]
     assert sorted((p["id"], p["lang"]) for p in predictions) == sorted((i, l) for i in val_ids for l in ("en", "zh"))
