@@ -216,7 +216,9 @@ struct RefinedReport {
 
 // Refines `report` (a draft's tokens, generated after the prompt that `session` holds, whose last
 // token's logits are `prompt_logits`) line by line, or sentence by sentence, as described above. The session ends holding
-// the prompt and the refined report. Error(InvalidArgument) when line_drafts is outside
+// the prompt and the refined report. A draft that ran to the end of the context (its last token
+// sampled but never run) is refined without the tokens that do not fit, and an alternative is
+// weighed only when the draft's later pieces still fit after it. Error(InvalidArgument) when line_drafts is outside
 // [1, LlamaSession::kMaxBranches], sentence_insertions is negative or the drafting temperature is
 // not > 0; the errors of
 // generate_drafts_after_prompt and forward_tokens (ContextOverflow, Aborted).

@@ -413,9 +413,13 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
          options.drafting.sampling.temperature);
   const Tokenizer& tokenizer = session.model().tokenizer();
   const bool by_sentence = options.step == RefinementStep::Sentence;
-  const std::vector<std::vector<int32_t>> pieces = by_sentence ? report_sentences(tokenizer, report) : report_lines(tokenizer, report);
+  // A draft that ran to the end of the context holds one token more than the session can run (the
+  // last token sampled is never run): the refinement runs what fits.
+  const size_t room = static_cast<size_t>(std::max<int64_t>(0, session.context_length() - session.position()));
+  const std::vector<int32_t> fitting = report.size() > room ? slice(report, 0, room) : report;
+  const std::vector<std::vector<int32_t>> pieces = by_sentence ? report_sentences(tokenizer, fitting) : report_lines(tokenizer, fitting);
   RefinedReport refined;
-  refined.lines = by_sentence ? report_lines(tokenizer, report).size() : pieces.size();
+  refined.lines = by_sentence ? report_lines(tokenizer, fitting).size() : pieces.size();
   bool line_replaced = false;  // whether an alternative was kept in the current line
   size_t line_insertions = 0;  // sentences inserted in the current line
   at::Tensor logits = prompt_logits;
@@ -486,6 +490,11 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
       endings.push_back(ends_line(tokenizer, tokens) ? Ending::LineBreak : cut[i] ? Ending::Sentence : Ending::Other);
       candidates.push_back(std::move(tokens));
     }
+    // What is kept must leave room for the rest of the draft: an alternative longer than the
+    // draft's piece by more than the context has left takes no part (an empty candidate never does).
+    const size_t left = static_cast<size_t>(std::max<int64_t>(0, session.context_length() - session.position()));
+    for (size_t i = 1; i < candidates.size(); ++i)
+      if (candidates[i].size() + after.size() > left) candidates[i].clear();
     // The replacements: the draft's piece and the unguided alternatives (all of them when none is guided).
     std::vector<std::vector<int32_t>> replacements;
     std::vector<Ending> replacement_endings;
@@ -498,9 +507,10 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
                                             options.evidence_weight, options.lang, options.wording, by_sentence);
     // A sentence inserted before the draft's, in a line already begun: the draft's sentence is
     // then redrafted in the next step.
-    const size_t inserted = may_insert ? choose_insertion(tokenizer, refined.tokens, line_start, candidates, endings, after,
-                                                          line_end, choice, options.evidence, options.evidence_weight, options.lang)
-                                       : 0;
+    size_t inserted = may_insert ? choose_insertion(tokenizer, refined.tokens, line_start, candidates, endings, after, line_end,
+                                                    choice, options.evidence, options.evidence_weight, options.lang)
+                                 : 0;
+    if (inserted != 0 && candidates[inserted].size() + pieces[k].size() + after.size() > left) inserted = 0;  // no room
     if (inserted == 0 && choice.best == kDropped) {  // the draft's sentence left out; the line goes on
       ++refined.dropped_sentences;
       line_replaced = true;
