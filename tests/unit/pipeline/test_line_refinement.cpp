@@ -473,6 +473,39 @@ TEST_CASE("refine_report_lines by sentence: every kept sentence is the draft's o
   CHECK(refined.replaced_lines == 1);
 }
 
+TEST_CASE("refine_report_lines stays within the context: a draft that filled it, and alternatives longer than its pieces") {
+  RandomEngine engine;
+  // A context 12 tokens longer than the prompt: a draft decoded to its end holds 13 tokens (the
+  // last sampled is never run), and any alternative longer than the piece it replaces would leave
+  // the draft's later pieces no room.
+  LlamaSession session(engine.model->llm(), LlamaSessionOptions{1, static_cast<int64_t>(engine.prompt.size()) + 12});
+  const at::Tensor prompt_logits = session.forward_tokens(engine.prompt);
+  GenerateOptions to_the_end;
+  to_the_end.max_tokens = 64;
+  to_the_end.ignore_eos = true;
+  to_the_end.sampling.temperature = 1.0f;
+  to_the_end.sampling.seed = 2;
+  const GenerateResult draft = generate_after_prompt(session, prompt_logits, to_the_end);
+  REQUIRE(draft.reason == StopReason::TokenLimit);
+  REQUIRE(draft.tokens.size() == 13);
+  for (const RefinementStep step : {RefinementStep::Line, RefinementStep::Sentence}) {
+    for (uint64_t seed = 1; seed <= 4; ++seed) {
+      session.rewind(static_cast<int64_t>(engine.prompt.size()));
+      LineRefinementOptions options;
+      options.step = step;
+      options.line_drafts = 6;
+      options.sentence_insertions = 2;
+      options.drafting.max_tokens = 64;
+      options.drafting.sampling.temperature = 2.0f;
+      options.drafting.sampling.seed = seed;
+      INFO(refinement_step_name(step), " seed ", seed);
+      const RefinedReport refined = refine_report_lines(session, prompt_logits, draft.tokens, options);
+      CHECK(refined.tokens.size() <= 12);
+      CHECK(session.position() == static_cast<int64_t>(engine.prompt.size() + refined.tokens.size()));
+    }
+  }
+}
+
 TEST_CASE("on the demo model the refined report keeps the chosen draft's layout, line for line") {
   const auto model = ReportModel::load(std::string(OPHTHA_SOURCE_DIR) + "/models/demo");
   ReportSession session(model, 1);
