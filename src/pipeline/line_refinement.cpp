@@ -443,11 +443,11 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
     std::vector<std::vector<int32_t>> starts;
     const bool may_insert =
         by_sentence && refined.tokens.size() > line_start && line_insertions < static_cast<size_t>(options.sentence_insertions);
+    const std::vector<int32_t> line_so_far = slice(refined.tokens, line_start, refined.tokens.size());
     if (may_insert && options.guided_drafts > 0 && options.evidence_weight > 0 && !options.evidence.eyes.empty() &&
-        !opens_summary_section(tokenizer.decode(slice(refined.tokens, line_start, refined.tokens.size())))) {
-      const StudyLabels line = extract_labels_from_text(
-          tokenizer.decode(joined(slice(refined.tokens, line_start, refined.tokens.size()), pieces[k], slice(after, 0, line_end))),
-          options.lang);
+        !opens_summary_section(tokenizer.decode(line_so_far))) {
+      const StudyLabels line =
+          extract_labels_from_text(tokenizer.decode(joined(line_so_far, pieces[k], slice(after, 0, line_end))), options.lang);
       const StudyLabels stated = extract_labels_from_text(tokenizer.decode(joined(refined.tokens, pieces[k], after)), options.lang);
       for (Finding f : unstated_evidence(line, stated, options.evidence)) {
         std::vector<int32_t> start = guided_start(tokenizer, f, options.lang);
