@@ -211,7 +211,8 @@ struct RefinedReport {
   size_t replaced_steps = 0;      // of the draft's, where an alternative was kept
   size_t inserted_sentences = 0;  // sentences inserted (LineRefinementOptions::sentence_insertions)
   size_t guided_sentences = 0;    // of those, guided alternatives (LineRefinementOptions::guided_drafts)
-  size_t dropped_sentences = 0;   // draft's sentences left out for contradicting the report (choose_sentence)
+  size_t dropped_sentences = 0;   // draft's sentences left out: contradicting the report (choose_sentence), or
+                                  // repeating the line's sentence before them word for word
 };
 
 // Refines `report` (a draft's tokens, generated after the prompt that `session` holds, whose last

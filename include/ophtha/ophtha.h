@@ -448,7 +448,8 @@ typedef struct ophtha_report_info {
                                 inserted or dropped a sentence (0 without) */
   int32_t n_inserted_sentences; /* sentences line refinement inserted (sentence_insertions) */
   int32_t n_dropped_sentences;  /* sentences of the chosen draft line refinement left out because
-                                   they contradicted the report (docs/reports.md) */
+                                   they contradicted the report or repeated the sentence before
+                                   them word for word (docs/reports.md) */
   int32_t n_guided_sentences;   /* of the inserted sentences, those begun as guided alternatives
                                    (guided_drafts) */
 } ophtha_report_info;

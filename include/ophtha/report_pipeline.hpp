@@ -149,7 +149,8 @@ struct Report {
   int refined_lines = 0;            // lines of the chosen draft in which line refinement replaced, inserted or dropped a sentence
   int inserted_sentences = 0;       // sentences line refinement inserted
   int guided_sentences = 0;         // of those, guided alternatives (guided_drafts)
-  int dropped_sentences = 0;        // sentences of the chosen draft line refinement left out for contradicting the report
+  int dropped_sentences = 0;        // sentences of the chosen draft line refinement left out: contradicting the report,
+                                    // or repeating the sentence before them word for word
   std::vector<std::string> drafts;  // every draft's text in order when candidates > 1 (else empty)
   double embed_seconds = 0;
   double prefill_seconds = 0;

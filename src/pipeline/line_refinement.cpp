@@ -398,6 +398,34 @@ std::vector<int32_t> guided_start(const Tokenizer& tokenizer, Finding finding, s
   return continuation_tokens(tokenizer, ".", " " + phrase);
 }
 
+// `text` without the whitespace around it.
+std::string_view trimmed(std::string_view text) {
+  const auto space = [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; };
+  while (!text.empty() && space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && space(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+// Whether `piece` repeats `previous` word for word (whitespace around either aside).
+bool repeats_sentence(const Tokenizer& tokenizer, const std::vector<int32_t>& previous, const std::vector<int32_t>& piece) {
+  if (previous.empty() || piece.empty()) return false;
+  const std::string a = tokenizer.decode(previous), b = tokenizer.decode(piece);
+  return !trimmed(a).empty() && trimmed(a) == trimmed(b);
+}
+
+// The tokens that end `piece` holding only whitespace, when they hold its line break; else none.
+std::vector<int32_t> line_break_of(const Tokenizer& tokenizer, const std::vector<int32_t>& piece) {
+  size_t begin = piece.size();
+  bool line_break = false;
+  while (begin > 0) {
+    const std::string bytes = tokenizer.token_bytes(piece[begin - 1]);
+    if (!trimmed(bytes).empty()) break;
+    line_break = line_break || bytes.find('\n') != std::string::npos;
+    --begin;
+  }
+  return line_break ? slice(piece, begin, piece.size()) : std::vector<int32_t>();
+}
+
 }  // namespace
 
 RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& prompt_logits,
@@ -424,6 +452,14 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
   size_t line_insertions = 0;  // sentences inserted in the current line
   at::Tensor logits = prompt_logits;
   size_t line_start = 0;  // where the current line begins in refined.tokens
+  std::vector<int32_t> previous;  // the piece kept last in the current line
+  const auto end_line = [&] {
+    refined.replaced_lines += line_replaced;
+    line_replaced = false;
+    line_insertions = 0;
+    line_start = refined.tokens.size();
+    previous.clear();
+  };
   const size_t n = static_cast<size_t>(options.line_drafts);
   for (size_t k = 0; k < pieces.size(); ++refined.steps) {
     std::vector<int32_t> after;
@@ -511,10 +547,20 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
                                                     choice, options.evidence, options.evidence_weight, options.lang)
                                  : 0;
     if (inserted != 0 && candidates[inserted].size() + pieces[k].size() + after.size() > left) inserted = 0;  // no room
-    if (inserted == 0 && choice.best == kDropped) {  // the draft's sentence left out; the line goes on
+    // A sentence repeating the line's previous one word for word says nothing the line does not
+    // (the labels of the report are the same without it): it is left out, all but its line break.
+    const bool repeat = inserted == 0 && choice.best != kDropped && by_sentence &&
+                        repeats_sentence(tokenizer, previous, candidates[choice.best]);
+    if (inserted == 0 && (choice.best == kDropped || repeat)) {  // the draft's sentence left out; the line goes on
       ++refined.dropped_sentences;
       line_replaced = true;
       ++k;
+      const std::vector<int32_t> line_break = repeat ? line_break_of(tokenizer, candidates[choice.best]) : std::vector<int32_t>();
+      if (!line_break.empty()) {
+        logits = session.forward_tokens(line_break);
+        refined.tokens.insert(refined.tokens.end(), line_break.begin(), line_break.end());
+      }
+      if (!line_break.empty() || k == pieces.size()) end_line();
       continue;
     }
     const size_t best = inserted != 0 ? inserted : choice.best;
@@ -525,14 +571,10 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
     line_replaced = line_replaced || best != 0;
     logits = session.forward_tokens(candidates[best]);
     refined.tokens.insert(refined.tokens.end(), candidates[best].begin(), candidates[best].end());
+    previous = candidates[best];
     if (inserted != 0) continue;
     ++k;
-    if (ends_line(tokenizer, candidates[best]) || k == pieces.size()) {
-      refined.replaced_lines += line_replaced;
-      line_replaced = false;
-      line_insertions = 0;
-      line_start = refined.tokens.size();
-    }
+    if (ends_line(tokenizer, candidates[best]) || k == pieces.size()) end_line();
   }
   return refined;
 }

@@ -77,7 +77,8 @@ class Report:
             dropped a sentence (0 without).
         inserted_sentences: sentences line refinement inserted (0 without).
         dropped_sentences: sentences of the chosen draft line refinement left out because they
-            contradicted the report so far (0 without).
+            contradicted the report so far or repeated the sentence before them word for word
+            (0 without).
         guided_sentences: of the inserted sentences, those begun as guided alternatives
             (report(guided_drafts=); 0 without).
     """

@@ -94,7 +94,7 @@ def test_drafts_stream_the_chosen_report_whole_and_say_which_was_chosen(bundle):
                                  line_drafts=2, sentence_insertions=insertions, guided_drafts=guided)
         assert inserted.inserted_sentences == 0 and inserted.text == refined.text
         assert inserted.guided_sentences == 0
-        assert inserted.dropped_sentences == 0  # and none states or denies a finding to contradict
+        assert inserted.dropped_sentences == 0  # none contradicts or repeats a sentence
 
 
 def test_same_seed_same_text_and_another_seed_another(bundle):

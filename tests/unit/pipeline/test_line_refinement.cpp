@@ -473,6 +473,35 @@ TEST_CASE("refine_report_lines by sentence: every kept sentence is the draft's o
   CHECK(refined.replaced_lines == 1);
 }
 
+TEST_CASE("refine_report_lines by sentence: a sentence repeating the one before it word for word is left out") {
+  RandomEngine engine;
+  const Tokenizer& tokenizer = engine.tokenizer;
+  // The draft states what the evidence holds, each finding twice in a row; the random engine's
+  // alternatives state nothing, so without the rule every sentence of the draft would stay. The
+  // repeat inside the line goes; the one ending it leaves its line break.
+  const std::string line = "Fundus photograph, right eye (OD): Image quality good. Microaneurysms. Hard exudates.\n";
+  const std::vector<int32_t> report = tokenizer.encode(
+      "Fundus photograph, right eye (OD): Image quality good. Microaneurysms. Microaneurysms. Hard exudates. Hard "
+      "exudates.\nFundus photograph, left eye (OS): Image quality good.",
+      false);
+  REQUIRE(report_sentences(tokenizer, report).size() == 6);
+
+  LineRefinementOptions options;
+  options.evidence = evidence_of(line + "Fundus photograph, left eye (OS): Image quality good.");
+  options.evidence_weight = 1.0;
+  options.line_drafts = 6;
+  options.drafting.max_tokens = 24;
+  options.drafting.sampling.temperature = 1.5f;
+  options.drafting.sampling.seed = 5;
+  const RefinedReport refined = refine_report_lines(engine.session, engine.prompt_logits, report, options);
+  CHECK(tokenizer.decode(refined.tokens) == line + "Fundus photograph, left eye (OS): Image quality good.");
+  CHECK(refined.dropped_sentences == 2);
+  CHECK(refined.replaced_steps == 0);
+  CHECK(refined.replaced_lines == 1);
+  CHECK(refined.lines == 2);
+  CHECK(engine.session.position() == static_cast<int64_t>(engine.prompt.size() + refined.tokens.size()));
+}
+
 TEST_CASE("refine_report_lines stays within the context: a draft that filled it, and alternatives longer than its pieces") {
   RandomEngine engine;
   // A context 12 tokens longer than the prompt: a draft decoded to its end holds 13 tokens (the
