@@ -48,6 +48,19 @@ const std::string kDiagnosis = "Diagnosis: Right eye (OD): ICDR grade 2 (moderat
 
 StudyLabels evidence_of(const std::string& text) { return extract_labels_from_text(text, "en"); }
 
+// Refinement of a random engine's draft: `line_drafts` alternatives a step, sampled hot from
+// `seed`, up to 24 tokens, weighed with the labels of `evidence` at 1.
+LineRefinementOptions random_engine_refinement(const std::string& evidence, int line_drafts, uint64_t seed) {
+  LineRefinementOptions options;
+  options.evidence = evidence_of(evidence);
+  options.evidence_weight = 1.0;
+  options.line_drafts = line_drafts;
+  options.drafting.max_tokens = 24;
+  options.drafting.sampling.temperature = 1.5f;
+  options.drafting.sampling.seed = seed;
+  return options;
+}
+
 }  // namespace
 
 TEST_CASE("report_lines: a line ends with the token holding its line break; together the lines are the tokens") {
@@ -382,14 +395,8 @@ TEST_CASE("refine_report_lines: every kept line is the draft's own or what the e
   const std::vector<int32_t> report = tokenizer.encode("one\nFundus photograph, right eye (OD):\nMicroaneurysms.", false);
   REQUIRE(report_lines(tokenizer, report).size() == 3);
 
-  LineRefinementOptions options;
+  LineRefinementOptions options = random_engine_refinement("Fundus photograph, right eye (OD): Image quality good.", 5, 11);
   options.step = RefinementStep::Line;
-  options.evidence = evidence_of("Fundus photograph, right eye (OD): Image quality good.");
-  options.evidence_weight = 1.0;
-  options.line_drafts = 5;
-  options.drafting.max_tokens = 24;
-  options.drafting.sampling.temperature = 1.5f;
-  options.drafting.sampling.seed = 11;
   const RefinedReport refined = refine_report_lines(engine.session, engine.prompt_logits, report, options);
   CHECK(refined.lines == 3);
   CHECK(engine.session.position() == static_cast<int64_t>(engine.prompt.size() + refined.tokens.size()));
@@ -436,14 +443,8 @@ TEST_CASE("refine_report_lines by sentence: every kept sentence is the draft's o
   const std::vector<std::vector<int32_t>> own = report_sentences(tokenizer, report);
   REQUIRE(own.size() == 4);
 
-  LineRefinementOptions options;  // by sentence, the default
-  REQUIRE(options.step == RefinementStep::Sentence);
-  options.evidence = evidence_of("Fundus photograph, right eye (OD): Image quality good.");
-  options.evidence_weight = 1.0;
-  options.line_drafts = 6;
-  options.drafting.max_tokens = 24;
-  options.drafting.sampling.temperature = 1.5f;
-  options.drafting.sampling.seed = 5;
+  LineRefinementOptions options = random_engine_refinement("Fundus photograph, right eye (OD): Image quality good.", 6, 5);
+  REQUIRE(options.step == RefinementStep::Sentence);  // by sentence, the default
   const RefinedReport refined = refine_report_lines(engine.session, engine.prompt_logits, report, options);
   CHECK(refined.lines == 2);
   CHECK(refined.steps == 4);
@@ -486,13 +487,8 @@ TEST_CASE("refine_report_lines by sentence: a sentence repeating the one before 
       false);
   REQUIRE(report_sentences(tokenizer, report).size() == 6);
 
-  LineRefinementOptions options;
-  options.evidence = evidence_of(line + "Fundus photograph, left eye (OS): Image quality good.");
-  options.evidence_weight = 1.0;
-  options.line_drafts = 6;
-  options.drafting.max_tokens = 24;
-  options.drafting.sampling.temperature = 1.5f;
-  options.drafting.sampling.seed = 5;
+  const LineRefinementOptions options =
+      random_engine_refinement(line + "Fundus photograph, left eye (OS): Image quality good.", 6, 5);
   const RefinedReport refined = refine_report_lines(engine.session, engine.prompt_logits, report, options);
   CHECK(tokenizer.decode(refined.tokens) == line + "Fundus photograph, left eye (OS): Image quality good.");
   CHECK(refined.dropped_sentences == 2);
