@@ -418,9 +418,8 @@ std::vector<int32_t> line_break_of(const Tokenizer& tokenizer, const std::vector
   size_t begin = piece.size();
   bool line_break = false;
   while (begin > 0) {
-    const std::string bytes = tokenizer.token_bytes(piece[begin - 1]);
-    if (!trimmed(bytes).empty()) break;
-    line_break = line_break || bytes.find('\n') != std::string::npos;
+    if (!trimmed(tokenizer.token_bytes(piece[begin - 1])).empty()) break;
+    line_break = line_break || holds_line_break(tokenizer, piece[begin - 1]);
     --begin;
   }
   return line_break ? slice(piece, begin, piece.size()) : std::vector<int32_t>();
@@ -452,13 +451,12 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
   size_t line_insertions = 0;  // sentences inserted in the current line
   at::Tensor logits = prompt_logits;
   size_t line_start = 0;  // where the current line begins in refined.tokens
-  std::vector<int32_t> previous;  // the piece kept last in the current line
+  size_t previous_start = 0;  // where the piece kept last in the current line begins (none: the end)
   const auto end_line = [&] {
     refined.replaced_lines += line_replaced;
     line_replaced = false;
     line_insertions = 0;
-    line_start = refined.tokens.size();
-    previous.clear();
+    line_start = previous_start = refined.tokens.size();
   };
   const size_t n = static_cast<size_t>(options.line_drafts);
   for (size_t k = 0; k < pieces.size(); ++refined.steps) {
@@ -550,7 +548,8 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
     // A sentence repeating the line's previous one word for word says nothing the line does not
     // (the labels of the report are the same without it): it is left out, all but its line break.
     const bool repeat = inserted == 0 && choice.best != kDropped && by_sentence &&
-                        repeats_sentence(tokenizer, previous, candidates[choice.best]);
+                        repeats_sentence(tokenizer, slice(refined.tokens, previous_start, refined.tokens.size()),
+                                         candidates[choice.best]);
     if (inserted == 0 && (choice.best == kDropped || repeat)) {  // the draft's sentence left out; the line goes on
       ++refined.dropped_sentences;
       line_replaced = true;
@@ -570,8 +569,8 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
     line_insertions += inserted != 0;
     line_replaced = line_replaced || best != 0;
     logits = session.forward_tokens(candidates[best]);
+    previous_start = refined.tokens.size();
     refined.tokens.insert(refined.tokens.end(), candidates[best].begin(), candidates[best].end());
-    previous = candidates[best];
     if (inserted != 0) continue;
     ++k;
     if (ends_line(tokenizer, candidates[best]) || k == pieces.size()) end_line();
