@@ -7,6 +7,7 @@
 //     encoder.safetensors    the vision encoder (torchvision names) or encoder.pt (TorchScript)
 //     projector.safetensors  the feature projector
 //     heads.safetensors      optional auxiliary classification heads (modality, gradability, grades)
+//     disc-encoder.safetensors, disc-heads.safetensors   optional disc reader (below)
 //
 // The manifest also fixes the preprocessing per modality, the prompt template per language, the
 // report languages, the default generation settings, and the disclaimer every report carries.
@@ -26,6 +27,7 @@
 #include "ophtha/export.h"
 #include "ophtha/modality.hpp"
 #include "ophtha/preprocess.hpp"
+#include "ophtha/study.hpp"
 
 namespace ophtha {
 
@@ -73,6 +75,21 @@ struct BundleGeneration {
   int guided_drafts = 0;
 };
 
+// An optional second reader of colour fundus photographs for the findings of the optic disc: its
+// own encoder and auxiliary heads on a disc-centred crop of each CFP image (preprocessing.region
+// OpticDisc, preprocess.hpp), trained by a vision stage on such crops (docs/training.md, "Disc
+// reader"). At 320² of the whole field a splinter haemorrhage on the disc margin is ~2 px wide; on
+// a 0.28 crop at 160² it is ~3. Its reading of `findings` replaces the main heads' for those findings
+// (report_pipeline.hpp) — in the prompt's heads line and as evidence; everything else (modality,
+// gradability, grades, the other findings) stays the main heads'.
+struct BundleDiscReader {
+  std::string encoder_arch;         // "resnet18", "resnet34", "resnet50"
+  std::string encoder;              // weights file
+  std::string heads;                // auxiliary heads file (the same format as the main heads)
+  PreprocessOptions preprocessing;  // region OpticDisc
+  std::vector<Finding> findings;    // CFP findings it reads, at least one, no repeats
+};
+
 struct OPHTHA_API ModelBundle {
   std::string folder;        // the bundle folder (as given to read_bundle_manifest)
   std::string name;          // e.g. "ophtha-demo"
@@ -84,6 +101,7 @@ struct OPHTHA_API ModelBundle {
   std::string projector;     // projector weights file
   std::string heads;         // auxiliary heads file; empty = none
   std::map<Modality, PreprocessOptions> preprocessing;  // all three modalities
+  std::optional<BundleDiscReader> disc_reader;          // manifest "disc_reader"; needs heads
   BundlePrompt prompt;
   std::vector<std::string> languages;  // report languages the model was trained for ("zh", "en")
   BundleGeneration generation;
@@ -95,7 +113,8 @@ struct OPHTHA_API ModelBundle {
 // Reads and checks <folder>/ophtha-bundle.json (or the manifest file itself when `path` names a
 // .json file): every field's type and range, known keys only, the format version, the files it
 // names exist inside the folder, every language has a template holding {images} and {findings},
-// image_line holds the image marker exactly once.
+// image_line holds the image marker exactly once, a disc reader reads CFP findings on an optic
+// disc region and the bundle has main heads for it to stand beside.
 OPHTHA_API ModelBundle read_bundle_manifest(const std::string& path);
 
 // Writes <bundle.folder>/ophtha-bundle.json atomically (the files it names are not touched).

@@ -1,7 +1,9 @@
 // Modality-aware, deterministic preprocessing: Image → float tensor [3, S, S] for a vision encoder.
 //
 //   CFP: find the circular field of view (detect_fundus_fov), take the square around its bounding
-//        box (centred, padded where it leaves the image), resize to S × S.
+//        box (centred, padded where it leaves the image), resize to S × S. With region OpticDisc,
+//        the square instead is disc_side × the field of view's side, centred on the optic disc
+//        (locate_optic_disc) — a disc-centred crop, as glaucoma graders look at the disc.
 //   OCT, OSA: convert to grey (torchvision's weights 0.2989 R + 0.587 G + 0.114 B), take the
 //        square around the whole image (centred, the short side padded: aspect ratio kept, never
 //        stretched), resize to S × S, replicate the grey channel to 3.
@@ -12,7 +14,8 @@
 //
 // Thread safety: pure functions of their arguments; any number of threads may call them.
 // Errors: Error(InvalidArgument) for an out-of-range option (size outside [1, 8192], a std ≤ 0,
-// a non-finite mean or pad value, FOV fractions outside their ranges); nothing else fails.
+// a non-finite mean or pad value, FOV fractions outside their ranges, a disc_side outside (0, 1],
+// region OpticDisc for an image that is not CFP); nothing else fails.
 #pragma once
 #include <array>
 
@@ -50,16 +53,36 @@ struct FundusFov {
 // Brightness = the largest colour sample of a pixel (alpha ignored), scaled to [0, 1].
 OPHTHA_API FundusFov detect_fundus_fov(const Image& image, const FundusFovOptions& options = {});
 
+// Where the optic disc of a colour fundus photograph is, in image pixels: the peak of its grey
+// level (torchvision's weights) over the field of view's square resampled to 128 × 128 and blurred
+// by a Gaussian of σ = 3 cells (~1/3 of a disc's radius) — the disc is the largest bright patch of
+// a fundus; a small bright lesion (an exudate) is blurred below it. The algorithm: docs/vision.md
+// ("Optic disc"). Error(InvalidArgument) for an image that is not CFP.
+struct OpticDiscLocation {
+  double x = 0, y = 0;  // the disc's centre, image pixels (may lie in the padding of a cut field)
+  int fov_side = 0;     // side of the field of view's square, pixels
+};
+OPHTHA_API OpticDiscLocation locate_optic_disc(const Image& image, const FundusFovOptions& fov = {});
+
+// Which square of a CFP image preprocess() reads (OCT and OSA: always the whole image).
+enum class PreprocessRegion : uint8_t {
+  FieldOfView = 0,  // the square around the field of view
+  OpticDisc = 1,    // disc_side × the field of view's side, centred on locate_optic_disc
+};
+
 struct PreprocessOptions {
   int size = 224;                                    // S
   std::array<float, 3> mean = {0.485f, 0.456f, 0.406f};  // ImageNet, per output channel
   std::array<float, 3> std = {0.229f, 0.224f, 0.225f};
   float pad_value = 0.0f;                            // fill outside the image, in [0, 1] before normalising
   FundusFovOptions fov;
+  PreprocessRegion region = PreprocessRegion::FieldOfView;
+  double disc_side = 0.28;                           // region OpticDisc: the square's side, × the FOV's side, in (0, 1]
 };
 
 // The square (side × side at x0, y0; may extend past the image, padded there) that preprocess()
-// resizes to S × S: for CFP around the detected field of view, otherwise around the whole image.
+// resizes to S × S: for CFP around the detected field of view (or, with region OpticDisc, around
+// the optic disc), otherwise around the whole image.
 struct SquareRegion {
   int x0 = 0, y0 = 0, side = 0;
 };

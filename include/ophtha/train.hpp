@@ -33,6 +33,7 @@
 #include "ophtha/auxiliary_heads.hpp"
 #include "ophtha/export.h"
 #include "ophtha/llama.hpp"
+#include "ophtha/preprocess.hpp"
 #include "ophtha/projector.hpp"
 #include "ophtha/study.hpp"
 #include "ophtha/vision_encoder.hpp"
@@ -74,7 +75,12 @@ struct OPHTHA_API ImageTrainConfig {
                                               // (by Modality) appears in a vision-stage epoch
   int64_t validation_reports = 0;             // data.validation_reports: validation studies written as
                                               // reports and scored at each validation (multimodal)
+  std::vector<Modality> modalities = {Modality::Cfp, Modality::Oct, Modality::Osa};  // data.modalities: the
+                                              // images of these modalities are used (vision)
   int64_t image_size = 224;                   // encoder.image_size: preprocessing side for every modality
+  PreprocessRegion region = PreprocessRegion::FieldOfView;  // encoder.region: "field_of_view" | "optic_disc"
+                                              // (vision; optic_disc reads CFP only: data.modalities ["cfp"])
+  double disc_side = 0.28;                    // encoder.disc_side: the disc square's side, × the FOV's (preprocess.hpp)
   EncoderArch encoder_arch = EncoderArch::ResNet18;  // encoder.arch
   int64_t encoder_width = 64;                 // encoder.width: base width of a fresh encoder (vision)
   std::string encoder_from;                   // encoder.from: weights to start from (vision) / to use, frozen (multimodal)
@@ -139,6 +145,11 @@ struct OPHTHA_API TrainConfig {
   std::string output_hf;
   std::string output_encoder;  // vision: the trained encoder (torchvision state_dict, safetensors)
   std::string output_heads;    // vision: the trained auxiliary heads
+  // vision with encoder.region "optic_disc": output.disc_reader.bundle, a model bundle folder the
+  // trained encoder and heads join as its disc reader (model_bundle.hpp BundleDiscReader) for
+  // output.disc_reader.findings; "" = none.
+  std::string output_disc_reader_bundle;
+  std::vector<Finding> disc_reader_findings;
   std::string output_bundle;   // multimodal: the model bundle folder (replaced whole, atomically)
   std::string metrics_log;  // JSONL, one record per step and per validation
   std::string loss_plot;    // PNG drawn from the metrics log at the end

@@ -21,6 +21,9 @@ static const char* kPreprocessHelp =
     "  --mean A,B,C        per-channel mean subtracted (default ImageNet 0.485,0.456,0.406)\n"
     "  --std A,B,C         per-channel divisor (default ImageNet 0.229,0.224,0.225)\n"
     "  --pad-value V       fill outside the image, 0..1 before normalising (default 0)\n"
+    "  --region R          cfp only: field_of_view (default) or optic_disc (a square of --disc-side x\n"
+    "                      the field's side centred on the optic disc, as a disc reader sees it)\n"
+    "  --disc-side F       the optic-disc square's side, x the field's side, in (0, 1] (default 0.28)\n"
     "  --max-pixels N      refuse images with more pixels (default 100000000)\n"
     "The steps are described in docs/vision.md.\n";
 
@@ -42,7 +45,9 @@ static std::array<float, 3> parse_triple(const Args& args, const std::string& na
 
 int run_preprocess(const Args& raw) {
   Args args = raw;
-  args.parse({"--image", "--modality", "--out", "--size", "--mean", "--std", "--pad-value", "--max-pixels"}, {});
+  args.parse({"--image", "--modality", "--out", "--size", "--mean", "--std", "--pad-value", "--region", "--disc-side",
+              "--max-pixels"},
+             {});
   if (args.wants_help()) {
     std::fputs(kPreprocessHelp, stdout);
     return 0;
@@ -54,6 +59,14 @@ int run_preprocess(const Args& raw) {
   options.mean = parse_triple(args, "--mean", options.mean);
   options.std = parse_triple(args, "--std", options.std);
   options.pad_value = static_cast<float>(args.number_or("--pad-value", options.pad_value, 0.0, 1.0));
+  if (args.has("--region")) {
+    const std::string region = args.str("--region");
+    if (region == "optic_disc")
+      options.region = PreprocessRegion::OpticDisc;
+    else if (region != "field_of_view")
+      fail(ErrorCode::InvalidArgument, "option --region expects field_of_view or optic_disc, got '{}'", region);
+  }
+  options.disc_side = args.number_or("--disc-side", options.disc_side, 1e-3, 1.0);
   ImageLimits limits;
   limits.max_pixels = args.integer_or("--max-pixels", limits.max_pixels, 1, int64_t{1} << 40);
 

@@ -1,6 +1,7 @@
 // Reading, checking and writing a model bundle's manifest (ophtha-bundle.json).
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <set>
@@ -157,6 +158,106 @@ std::map<std::string, std::string> language_map(Checker& c, const json& j, const
   return out;
 }
 
+
+// One modality's preprocessing object at `field`; `cfp` allows the region keys.
+PreprocessOptions preprocessing_at(Checker& c, const json& entry, const std::string& field, bool cfp) {
+  PreprocessOptions o;
+  if (!entry.is_object()) {
+    c.problem(field, "expected an object {\"size\", \"mean\", \"std\"}");
+    return o;
+  }
+  if (cfp)
+    c.known_keys(entry, field, {"size", "mean", "std", "pad_value", "region", "disc_side"});
+  else
+    c.known_keys(entry, field, {"size", "mean", "std", "pad_value"});
+  if (!entry.contains("size")) c.problem(field + ".size", "missing, expected the encoder's input side");
+  o.size = static_cast<int>(c.number_at(entry, field, "size", o.size, 1, 8192));
+  if (entry.contains("size") && entry["size"].is_number() && !entry["size"].is_number_integer())
+    c.problem(field + ".size", "is " + entry["size"].dump() + ", expected a whole number");
+  o.mean = triple_at(c, entry, field, "mean", o.mean, false);
+  o.std = triple_at(c, entry, field, "std", o.std, true);
+  o.pad_value = static_cast<float>(c.number_at(entry, field, "pad_value", o.pad_value, 0, 1));
+  const std::string region = c.string_at(entry, field, "region", false, "field_of_view");
+  if (region == "optic_disc")
+    o.region = PreprocessRegion::OpticDisc;
+  else if (region != "field_of_view")
+    c.problem(field + ".region", "is '" + region + "', expected \"field_of_view\" or \"optic_disc\"");
+  o.disc_side = c.number_at(entry, field, "disc_side", o.disc_side, 1e-3, 1);
+  return o;
+}
+
+json preprocessing_json(const PreprocessOptions& o) {
+  json j = {{"size", o.size}, {"mean", o.mean}, {"std", o.std}, {"pad_value", o.pad_value}};
+  if (o.region == PreprocessRegion::OpticDisc) {
+    j["region"] = "optic_disc";
+    j["disc_side"] = o.disc_side;
+  }
+  return j;
+}
+
+const std::set<std::string> kEncoderArchs = {"resnet18", "resnet34", "resnet50", "torchscript"};
+
+// The manifest's "disc_reader" object (model_bundle.hpp BundleDiscReader).
+BundleDiscReader disc_reader_at(Checker& c, const json& j, const std::string& folder) {
+  BundleDiscReader r;
+  const std::string field = "disc_reader";
+  if (!j.is_object()) {
+    c.problem(field, "expected an object {\"encoder\", \"heads\", \"preprocessing\", \"findings\"}");
+    return r;
+  }
+  c.known_keys(j, field, {"encoder", "heads", "preprocessing", "findings"});
+  if (const json* enc = c.member(j, field, "encoder", true)) {
+    if (enc->is_object()) {
+      c.known_keys(*enc, "disc_reader.encoder", {"arch", "path"});
+      r.encoder_arch = c.string_at(*enc, "disc_reader.encoder", "arch", true);
+      if (!r.encoder_arch.empty() && (!kEncoderArchs.count(r.encoder_arch) || r.encoder_arch == "torchscript"))
+        c.problem("disc_reader.encoder.arch", "is '" + r.encoder_arch + "', expected resnet18, resnet34 or resnet50");
+      r.encoder = c.bundle_path(*enc, "disc_reader.encoder", "path", true, folder);
+    } else {
+      c.problem("disc_reader.encoder", "expected an object {\"arch\": ..., \"path\": ...}");
+    }
+  }
+  if (const json* heads = c.member(j, field, "heads", true)) {
+    if (heads->is_object()) {
+      c.known_keys(*heads, "disc_reader.heads", {"path"});
+      r.heads = c.bundle_path(*heads, "disc_reader.heads", "path", true, folder);
+    } else {
+      c.problem("disc_reader.heads", "expected an object {\"path\": ...}");
+    }
+  }
+  if (const json* pre = c.member(j, field, "preprocessing", true)) {
+    r.preprocessing = preprocessing_at(c, *pre, "disc_reader.preprocessing", true);
+    if (pre->is_object() && r.preprocessing.region != PreprocessRegion::OpticDisc)
+      c.problem("disc_reader.preprocessing.region", "is not \"optic_disc\", expected the disc reader to read the disc's region");
+  }
+  if (const json* findings = c.member(j, field, "findings", true)) {
+    if (!findings->is_array() || findings->empty()) {
+      c.problem("disc_reader.findings", "is " + findings->dump() + ", expected a non-empty array of CFP finding codes");
+    } else {
+      for (size_t i = 0; i < findings->size(); ++i) {
+        const json& f = (*findings)[i];
+        const std::string at = fmt::format("disc_reader.findings[{}]", i);
+        Finding finding{};
+        try {
+          if (!f.is_string()) throw Error(ErrorCode::InvalidArgument, "not a string");
+          finding = parse_finding(f.get<std::string>());
+        } catch (const Error&) {
+          c.problem(at, "is " + f.dump() + ", expected a finding code such as \"disc_haemorrhage\"");
+          continue;
+        }
+        if (finding_modality(finding) != Modality::Cfp)
+          c.problem(at, "is " + f.dump() + ", a finding of " + modality_name(finding_modality(finding)) +
+                            " images, expected a CFP finding");
+        else if (std::find(r.findings.begin(), r.findings.end(), finding) != r.findings.end())
+          c.problem(at, "is " + f.dump() + " again, expected each finding once");
+        else
+          r.findings.push_back(finding);
+      }
+    }
+  }
+  return r;
+}
+
 }  // namespace
 
 std::string ModelBundle::path_of(const std::string& relative) const { return folder + "/" + relative; }
@@ -196,7 +297,7 @@ ModelBundle read_bundle_manifest(const std::string& path) {
   ModelBundle b;
   b.folder = folder;
   c.known_keys(root, "", {"format", "version", "name", "description", "disclaimer", "llm", "encoder",
-                          "projector", "heads", "preprocessing", "prompt", "languages", "generation"});
+                          "projector", "heads", "disc_reader", "preprocessing", "prompt", "languages", "generation"});
   if (c.string_at(root, "", "format", true) != "ophtha-bundle" && root.contains("format") && root["format"].is_string())
     c.problem("format", "is '" + root["format"].get<std::string>() + "', expected 'ophtha-bundle'");
   if (const json* v = c.member(root, "", "version", true)) {
@@ -220,8 +321,7 @@ ModelBundle read_bundle_manifest(const std::string& path) {
     if (enc->is_object()) {
       c.known_keys(*enc, "encoder", {"arch", "path"});
       b.encoder_arch = c.string_at(*enc, "encoder", "arch", true);
-      static const std::set<std::string> archs = {"resnet18", "resnet34", "resnet50", "torchscript"};
-      if (!b.encoder_arch.empty() && !archs.count(b.encoder_arch))
+      if (!b.encoder_arch.empty() && !kEncoderArchs.count(b.encoder_arch))
         c.problem("encoder.arch", "is '" + b.encoder_arch + "', expected resnet18, resnet34, resnet50 or torchscript");
       b.encoder = c.bundle_path(*enc, "encoder", "path", true, folder);
     } else {
@@ -245,6 +345,12 @@ ModelBundle read_bundle_manifest(const std::string& path) {
     }
   }
 
+  if (const json* reader = c.member(root, "", "disc_reader", false)) {
+    b.disc_reader = disc_reader_at(c, *reader, folder);
+    if (b.heads.empty())
+      c.problem("disc_reader", "is given but the bundle has no \"heads\": the disc reader replaces some of their findings");
+  }
+
   for (Modality m : {Modality::Cfp, Modality::Oct, Modality::Osa}) b.preprocessing[m] = PreprocessOptions{};
   if (const json* pre = c.member(root, "", "preprocessing", true)) {
     if (!pre->is_object()) {
@@ -255,19 +361,7 @@ ModelBundle read_bundle_manifest(const std::string& path) {
         const std::string field = std::string("preprocessing.") + modality_name(m);
         const json* entry = c.member(*pre, "preprocessing", modality_name(m), true);
         if (!entry) continue;
-        if (!entry->is_object()) {
-          c.problem(field, "expected an object {\"size\", \"mean\", \"std\"}");
-          continue;
-        }
-        c.known_keys(*entry, field, {"size", "mean", "std", "pad_value"});
-        PreprocessOptions& o = b.preprocessing[m];
-        if (!entry->contains("size")) c.problem(field + ".size", "missing, expected the encoder's input side");
-        o.size = static_cast<int>(c.number_at(*entry, field, "size", o.size, 1, 8192));
-        if ((*entry).contains("size") && (*entry)["size"].is_number() && !(*entry)["size"].is_number_integer())
-          c.problem(field + ".size", "is " + (*entry)["size"].dump() + ", expected a whole number");
-        o.mean = triple_at(c, *entry, field, "mean", o.mean, false);
-        o.std = triple_at(c, *entry, field, "std", o.std, true);
-        o.pad_value = static_cast<float>(c.number_at(*entry, field, "pad_value", o.pad_value, 0, 1));
+        b.preprocessing[m] = preprocessing_at(c, *entry, field, m == Modality::Cfp);
       }
     }
   }
@@ -370,9 +464,17 @@ void write_bundle_manifest(const ModelBundle& b) {
   root["projector"] = {{"path", b.projector}};
   if (!b.heads.empty()) root["heads"] = {{"path", b.heads}};
   json pre = json::object();
-  for (const auto& [modality, o] : b.preprocessing)
-    pre[modality_name(modality)] = {{"size", o.size}, {"mean", o.mean}, {"std", o.std}, {"pad_value", o.pad_value}};
+  for (const auto& [modality, o] : b.preprocessing) pre[modality_name(modality)] = preprocessing_json(o);
   root["preprocessing"] = pre;
+  if (b.disc_reader) {
+    const BundleDiscReader& r = *b.disc_reader;
+    json findings = json::array();
+    for (Finding f : r.findings) findings.push_back(finding_code(f));
+    root["disc_reader"] = {{"encoder", {{"arch", r.encoder_arch}, {"path", r.encoder}}},
+                           {"heads", {{"path", r.heads}}},
+                           {"preprocessing", preprocessing_json(r.preprocessing)},
+                           {"findings", findings}};
+  }
   root["prompt"] = {{"templates", b.prompt.templates},
                     {"image_line", b.prompt.image_line},
                     {"image_marker", b.prompt.image_marker},

@@ -64,6 +64,14 @@ std::shared_ptr<const ReportModel> ReportModel::load(const std::string& bundle_p
       fail(ErrorCode::InvalidFormat, "{}: the auxiliary heads read C = {} channels but the {} encoder gives C = {}",
            b.path_of(b.heads), model->heads_->channels(), b.encoder_arch, model->encoder_->channels());
   }
+  if (b.disc_reader) {
+    const BundleDiscReader& r = *b.disc_reader;
+    model->disc_encoder_ = load_vision_encoder(b.path_of(r.encoder), parse_encoder_arch(r.encoder_arch));
+    model->disc_heads_ = std::make_unique<AuxiliaryHeads>(AuxiliaryHeads::load(b.path_of(r.heads)));
+    if (model->disc_heads_->channels() != model->disc_encoder_->channels())
+      fail(ErrorCode::InvalidFormat, "{}: the disc reader's heads read C = {} channels but its {} encoder gives C = {}",
+           b.path_of(r.heads), model->disc_heads_->channels(), r.encoder_arch, model->disc_encoder_->channels());
+  }
   if (options.cache_bytes > 0) model->cache_ = std::make_shared<EmbeddingCache>(options.cache_bytes);
   const std::string identity = file_fingerprint(b.path_of(b.encoder));
   for (Modality m : {Modality::Cfp, Modality::Oct, Modality::Osa}) {
@@ -78,6 +86,33 @@ std::shared_ptr<const ReportModel> ReportModel::load(const std::string& bundle_p
 
 const ImageEmbedder& ReportModel::embedder(Modality modality) const {
   return *embedders_.at(static_cast<size_t>(modality));
+}
+
+void ReportModel::apply_disc_reader(const std::vector<Image>& images, std::vector<HeadPrediction>& predictions) const {
+  if (predictions.size() != images.size())
+    fail(ErrorCode::InvalidArgument, "apply_disc_reader: {} predictions for {} images, expected one per image",
+         predictions.size(), images.size());
+  if (!disc_heads_) return;
+  const BundleDiscReader& r = *bundle_.disc_reader;
+  std::vector<size_t> fundus;
+  std::vector<at::Tensor> crops;
+  for (size_t i = 0; i < images.size(); ++i)
+    if (images[i].modality() == Modality::Cfp) fundus.push_back(i), crops.push_back(preprocess(images[i], r.preprocessing));
+  if (fundus.empty()) return;
+  at::NoGradGuard no_grad;
+  const VisionFeatures features = disc_encoder_->encode(at::stack(crops));
+  const std::vector<HeadPrediction> read = disc_heads_->predict(
+      disc_heads_->reads_lesion_peaks() ? disc_heads_->forward(features.pooled, features.tokens) : disc_heads_->forward(features.pooled));
+  for (size_t k = 0; k < fundus.size(); ++k) {
+    HeadPrediction& p = predictions[fundus[k]];
+    for (Finding f : r.findings) {
+      const auto j = static_cast<size_t>(f);
+      p.finding_probability[j] = read[k].finding_probability[j];
+      p.lesion_peak_probability[j] = read[k].lesion_peak_probability[j];
+      p.finding_threshold[j] = read[k].finding_threshold[j];
+      p.finding_source[j] = read[k].finding_source[j];
+    }
+  }
 }
 
 Modality ReportModel::recognise_modality(const Image& image) const {
@@ -210,6 +245,7 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
     HeadLogits logits = heads->forward(at::stack(pooled));
     if (read_peaks) logits.lesion_peaks = at::cat(peaks);
     predictions = heads->predict(logits);
+    model_->apply_disc_reader(images, predictions);
   }
   std::vector<Image> used_images;
   std::vector<at::Tensor> used_embeddings;

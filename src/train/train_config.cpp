@@ -1,5 +1,6 @@
 // TrainConfig from JSON: every key checked for type and range, unknown keys refused (a typo
 // must not silently train with a default).
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -118,6 +119,23 @@ void read_image_data(Section& d, ImageTrainConfig& im, const std::string& base_d
   im.validation_manifest = resolved(base_dir, d.string("validation_manifest", ""));
   im.validation_splits = parse_splits(d, "validation_splits", im.validation_splits);
   if (!multimodal) {
+    if (d.has("modalities")) {
+      const json& v = d.at("modalities");
+      const char* expected = "a non-empty array of \"cfp\", \"oct\", \"osa\", each once";
+      if (!v.is_array() || v.empty()) d.bad("modalities", expected, v);
+      im.modalities.clear();
+      for (const json& name : v) {
+        Modality m{};
+        try {
+          if (!name.is_string()) d.bad("modalities", expected, v);
+          m = parse_modality(name.get<std::string>());
+        } catch (const Error&) {
+          d.bad("modalities", expected, v);
+        }
+        if (std::find(im.modalities.begin(), im.modalities.end(), m) != im.modalities.end()) d.bad("modalities", expected, v);
+        im.modalities.push_back(m);
+      }
+    }
     if (d.has("oversample")) {
       Section o(d.at("oversample"), d.source(), d.path("oversample"));
       for (Modality m : {Modality::Cfp, Modality::Oct, Modality::Osa})
@@ -232,6 +250,14 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
       im.encoder_from = resolved(base_dir, e.string("from", ""));
       if (vision) im.encoder_width = e.integer("width", 64, 1, 256);
       im.image_size = e.integer("image_size", 224, 32, 1024);
+      if (vision) {
+        const std::string region = e.string("region", "field_of_view");
+        if (region == "optic_disc")
+          im.region = PreprocessRegion::OpticDisc;
+        else if (region != "field_of_view")
+          e.bad("region", "\"field_of_view\" or \"optic_disc\"", json(region));
+        im.disc_side = e.number("disc_side", im.disc_side, 1e-3, 1.0);
+      }
       e.finish();
     }
     if (multimodal && im.encoder_from.empty())
@@ -337,6 +363,31 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
     if (vision) {
       c.output_encoder = resolved(base_dir, o.string("encoder", ""));
       c.output_heads = resolved(base_dir, o.string("heads", ""));
+      if (o.has("disc_reader")) {
+        Section r(o.at("disc_reader"), source, "output.disc_reader");
+        if (!r.has("bundle")) fail(ErrorCode::InvalidFormat, "{}: missing key 'output.disc_reader.bundle'", source);
+        c.output_disc_reader_bundle = resolved(base_dir, r.string("bundle", ""));
+        const char* expected = "a non-empty array of CFP finding codes, each once";
+        if (!r.has("findings") || !r.at("findings").is_array() || r.at("findings").empty())
+          r.bad("findings", expected, r.has("findings") ? r.at("findings") : json());
+        for (const json& code : r.at("findings")) {
+          Finding f{};
+          try {
+            if (!code.is_string()) r.bad("findings", expected, r.at("findings"));
+            f = parse_finding(code.get<std::string>());
+          } catch (const Error&) {
+            r.bad("findings", expected, r.at("findings"));
+          }
+          if (finding_modality(f) != Modality::Cfp ||
+              std::find(c.disc_reader_findings.begin(), c.disc_reader_findings.end(), f) != c.disc_reader_findings.end())
+            r.bad("findings", expected, r.at("findings"));
+          c.disc_reader_findings.push_back(f);
+        }
+        r.finish();
+        if (c.images.region != PreprocessRegion::OpticDisc)
+          fail(ErrorCode::InvalidFormat, "{}: 'output.disc_reader' needs encoder.region \"optic_disc\" (a disc reader "
+               "reads the disc's crop)", source);
+      }
     }
     if (multimodal) {
       c.output_bundle = resolved(base_dir, o.string("bundle", ""));
@@ -356,6 +407,10 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
     o.finish();
   }
   top.finish();
+  if (vision && c.images.region == PreprocessRegion::OpticDisc &&
+      c.images.modalities != std::vector<Modality>{Modality::Cfp})
+    fail(ErrorCode::InvalidFormat, "{}: encoder.region \"optic_disc\" crops colour fundus photographs only, expected "
+         "data.modalities [\"cfp\"]", source);
   return c;
 }
 
@@ -380,6 +435,13 @@ std::string TrainConfig::run_identity() const {
   if (precision != TrainPrecision::F32) j["precision"] = train_precision_name(precision);
   if (images.oversample != std::array<int64_t, 3>{1, 1, 1})  // only the vision stage reads it
     j["images"]["oversample"] = images.oversample;
+  if (stage == TrainStage::Vision && images.modalities.size() != 3) {
+    std::vector<std::string> names;
+    for (Modality m : images.modalities) names.emplace_back(modality_name(m));
+    j["images"]["modalities"] = names;
+  }
+  if (stage == TrainStage::Vision && images.region == PreprocessRegion::OpticDisc)
+    j["images"]["region"] = {"optic_disc", images.disc_side};
   if (init_from.empty())
     j["scratch"] = {scratch.dim, scratch.n_layers, scratch.n_heads, scratch.n_kv_heads, scratch.ffn_dim,
                     scratch.context_length, scratch.tied_output, init_std};

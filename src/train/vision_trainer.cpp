@@ -1,4 +1,5 @@
 // VisionTrainer (train_stages.hpp): the encoder and the auxiliary heads on a manifest's images.
+#include <algorithm>
 #include <chrono>
 #include <tuple>
 #include <cmath>
@@ -10,6 +11,7 @@
 #include "ophtha/clinical_metrics.hpp"
 #include "ophtha/error.hpp"
 #include "ophtha/heads_findings.hpp"
+#include "ophtha/model_bundle.hpp"
 #include "ophtha/trainable_resnet.hpp"
 #include "ophtha/train_stages.hpp"
 #include "train/mixed_precision.hpp"
@@ -87,6 +89,16 @@ nlohmann::json findings_f1(const std::vector<HeadPrediction>& predictions, const
   return {{"findings_macro_f1", f1_n ? f1_sum / f1_n : 0.0}, {"findings_f1", per_finding}};
 }
 
+// The images of `modalities` among `images`, in their order.
+std::vector<train::TrainImage> of_modalities(std::vector<train::TrainImage> images, const std::vector<Modality>& modalities) {
+  images.erase(std::remove_if(images.begin(), images.end(),
+                              [&](const train::TrainImage& t) {
+                                return std::find(modalities.begin(), modalities.end(), t.modality) == modalities.end();
+                              }),
+               images.end());
+  return images;
+}
+
 }  // namespace
 
 VisionTrainer::VisionTrainer(TrainConfig config) : s_(std::make_unique<State>()) {
@@ -102,17 +114,25 @@ VisionTrainer::VisionTrainer(TrainConfig config) : s_(std::make_unique<State>())
   at::set_num_threads(threads);  // convolutions: LibTorch's own pool does the work here
   train::keep_large_blocks_on_the_heap();
 
+  if (!c.output_disc_reader_bundle.empty()) {
+    const ModelBundle bundle = read_bundle_manifest(c.output_disc_reader_bundle);  // before training, not after
+    if (bundle.heads.empty())
+      fail(ErrorCode::InvalidArgument, "{}: output.disc_reader.bundle '{}' has no auxiliary heads for a disc reader to stand beside",
+           c.source, c.output_disc_reader_bundle);
+  }
   const Manifest manifest = read_manifest(im.manifest);
-  s.train = train::images_of(manifest, train::studies_in(manifest, im.splits));
+  s.train = of_modalities(train::images_of(manifest, train::studies_in(manifest, im.splits)), im.modalities);
   if (s.train.empty())
-    fail(ErrorCode::InvalidArgument, "{}: data.manifest '{}' has no image in the splits data.splits names", c.source,
-         im.manifest);
-  const PreprocessOptions pre = train::training_preprocess(im.image_size);
+    fail(ErrorCode::InvalidArgument, "{}: data.manifest '{}' has no image of data.modalities in the splits data.splits names",
+         c.source, im.manifest);
+  PreprocessOptions pre = train::training_preprocess(im.image_size);
+  pre.region = im.region;
+  pre.disc_side = im.disc_side;
   s.preprocess = pre;
   s.threads = threads;
   if (!im.validation_manifest.empty()) {
     const Manifest v = read_manifest(im.validation_manifest);
-    s.validation = train::images_of(v, train::studies_in(v, im.validation_splits));
+    s.validation = of_modalities(train::images_of(v, train::studies_in(v, im.validation_splits)), im.modalities);
     if (!s.validation.empty())
       s.validation_pixels = train::preprocess_images(s.validation, pre, threads, at::kHalf, &s.validation_lesions);
   }
@@ -332,6 +352,22 @@ std::vector<std::string> VisionTrainer::write_outputs() const {
   std::vector<std::string> written;
   if (!s.config.output_encoder.empty()) s.encoder->save(s.config.output_encoder), written.push_back(s.config.output_encoder);
   if (!s.config.output_heads.empty()) s.heads->save(s.config.output_heads), written.push_back(s.config.output_heads);
+  if (!s.config.output_disc_reader_bundle.empty()) {
+    // Into the bundle as its disc reader: the weights first (each file atomic), the manifest last,
+    // so the bundle names the new reader only once both files are whole.
+    ModelBundle bundle = read_bundle_manifest(s.config.output_disc_reader_bundle);
+    BundleDiscReader reader;
+    reader.encoder_arch = std::string(encoder_arch_name(s.config.images.encoder_arch));
+    reader.encoder = "disc-encoder.safetensors";
+    reader.heads = "disc-heads.safetensors";
+    reader.preprocessing = s.preprocess;
+    reader.findings = s.config.disc_reader_findings;
+    s.encoder->save(bundle.path_of(reader.encoder));
+    s.heads->save(bundle.path_of(reader.heads));
+    bundle.disc_reader = reader;
+    write_bundle_manifest(bundle);
+    written.push_back(bundle.folder);
+  }
   if (!s.config.loss_plot.empty() && !s.config.metrics_log.empty()) {
     train::draw_loss_curve(s.config.metrics_log, s.config.loss_plot);
     written.push_back(s.config.loss_plot);

@@ -1,6 +1,7 @@
 // Image → [3, S, S] float32 by modality (see preprocess.hpp and docs/vision.md).
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -25,6 +26,12 @@ void check_options(const PreprocessOptions& options) {
   }
   if (!std::isfinite(options.pad_value))
     fail(ErrorCode::InvalidArgument, "PreprocessOptions::pad_value must be finite, got {}", options.pad_value);
+  if (options.region != PreprocessRegion::FieldOfView && options.region != PreprocessRegion::OpticDisc)
+    fail(ErrorCode::InvalidArgument, "PreprocessOptions::region must be FieldOfView or OpticDisc, got {}",
+         static_cast<int>(options.region));
+  if (!(options.disc_side > 0 && options.disc_side <= 1))
+    fail(ErrorCode::InvalidArgument, "PreprocessOptions::disc_side must be in (0, 1] (of the field of view's side), got {}",
+         options.disc_side);
 }
 
 // The square of side max(w, h) centred on `box` (the short side split evenly, the odd pixel after).
@@ -104,6 +111,18 @@ std::vector<float> resample_square(const T* samples, const Image& image, const S
 
 SquareRegion preprocess_region(const Image& image, const PreprocessOptions& options) {
   check_options(options);
+  if (options.region == PreprocessRegion::OpticDisc) {
+    if (image.modality() != Modality::Cfp)
+      fail(ErrorCode::InvalidArgument,
+           "PreprocessOptions::region is OpticDisc, which reads colour fundus photographs only; the image is {}",
+           modality_name(image.modality()));
+    const OpticDiscLocation disc = locate_optic_disc(image, options.fov);
+    SquareRegion square;
+    square.side = std::max(1, static_cast<int>(std::lround(options.disc_side * disc.fov_side)));
+    square.x0 = static_cast<int>(std::lround(disc.x - square.side / 2.0));
+    square.y0 = static_cast<int>(std::lround(disc.y - square.side / 2.0));
+    return square;
+  }
   if (image.modality() == Modality::Cfp) return square_around(detect_fundus_fov(image, options.fov).box);
   return square_around(PixelBox{0, 0, image.width(), image.height()});
 }

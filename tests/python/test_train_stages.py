@@ -363,3 +363,49 @@ def test_unknown_stage_is_refused_naming_the_key(ophtha, work_dir):
     result = ophtha("train", "--config", folder / "run.json")
     assert result.returncode != 0
     assert "'stage'" in result.stderr and "multimodal" in result.stderr
+
+
+def test_disc_reader_stage_trains_on_disc_crops_of_fundus_images_and_joins_the_bundle(ophtha, work_dir):
+    folder = work_dir / "train-stages"
+    if not (folder / "data/manifest.jsonl").exists():
+        make_data(ophtha, folder)
+    if not (folder / "encoder.safetensors").exists():
+        ophtha.ok("train", "--config", vision_config(folder))
+    ophtha.ok("train", "--config", multimodal_config(folder, "disc-mm", steps=1, validation_every=0), timeout=300)
+    bundle = folder / "disc-mm-bundle"
+    manifest = [json.loads(line) for line in (folder / "data/manifest.jsonl").read_text().splitlines()]
+    fundus = [i for s in manifest if s["split"] == "train" for i in s["images"] if i["modality"] == "cfp"]
+    assert fundus, "the tiny manifest has no training CFP image"
+
+    run = json.loads(vision_config(folder).read_text())
+    del run["steps"]
+    run.update(epochs=1, batch_size=1, validation_every=0)
+    run["data"]["modalities"] = ["cfp"]
+    run["encoder"].update(region="optic_disc", disc_side=0.3, image_size=48)
+    run["heads"] = {"calibrate_thresholds": True}
+    run["output"] = {"disc_reader": {"bundle": "disc-mm-bundle", "findings": ["disc_haemorrhage", "rim_thinning"]}}
+    (folder / "disc.json").write_text(json.dumps(run))
+    result = ophtha.ok("train", "--config", folder / "disc.json")
+    assert f"steps {len(fundus)}/{len(fundus)}" in result.stdout, result.stdout  # the CFP images only
+    reader = json.loads((bundle / "ophtha-bundle.json").read_text())["disc_reader"]
+    assert reader["findings"] == ["disc_haemorrhage", "rim_thinning"], reader
+    assert reader["preprocessing"]["region"] == "optic_disc" and reader["preprocessing"]["size"] == 48, reader
+    assert abs(reader["preprocessing"]["disc_side"] - 0.3) < 1e-9, reader
+    assert (bundle / reader["encoder"]["path"]).exists() and (bundle / reader["heads"]["path"]).exists()
+    image = fundus[0]
+    report = json.loads(ophtha.ok("report", "--model", bundle, "--json", "--max-tokens", "8", "--image",
+                                  f"{folder / 'data' / image['path']}:cfp:{image['eye']}").stdout)
+    assert report["model"] == "tiny"
+
+    # Misconfigurations are refused before training, naming the key.
+    for change, needle in ((lambda r: r["data"].pop("modalities"), "data.modalities"),
+                           (lambda r: r["encoder"].pop("region"), "needs encoder.region"),
+                           (lambda r: r["output"]["disc_reader"].update(findings=["subretinal_fluid"]),
+                            "output.disc_reader.findings"),
+                           (lambda r: r["encoder"].update(region="macula"), "encoder.region"),
+                           (lambda r: r["output"]["disc_reader"].update(bundle="no-such-bundle"), "no-such-bundle")):
+        bad = json.loads(json.dumps(run))
+        change(bad)
+        (folder / "disc-bad.json").write_text(json.dumps(bad))
+        result = ophtha("train", "--config", folder / "disc-bad.json")
+        assert result.returncode != 0 and needle in result.stderr, (needle, result.stderr)

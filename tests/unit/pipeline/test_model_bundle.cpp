@@ -220,3 +220,72 @@ TEST_CASE("a template without {findings} for a listed language is refused") {
   test::check_message(error_from([&] { read_bundle_manifest(dir); }), ErrorCode::InvalidFormat,
                       "has no template for language 'zh'");
 }
+
+TEST_CASE("a disc reader reads back field for field and is written only when the bundle has one") {
+  const std::string dir = fresh_bundle("disc-reader");
+  for (const char* file : {"disc-encoder.safetensors", "disc-heads.safetensors"}) std::ofstream(dir + "/" + file) << "x";
+  ModelBundle b = example(dir);
+  write_bundle_manifest(b);
+  CHECK_FALSE(read_bundle_manifest(dir).disc_reader.has_value());
+  BundleDiscReader r;
+  r.encoder_arch = "resnet18";
+  r.encoder = "disc-encoder.safetensors";
+  r.heads = "disc-heads.safetensors";
+  r.preprocessing.size = 160;
+  r.preprocessing.region = PreprocessRegion::OpticDisc;
+  r.preprocessing.disc_side = 0.3;
+  r.findings = {Finding::DiscHaemorrhage, Finding::RimThinning};
+  b.disc_reader = r;
+  write_bundle_manifest(b);
+  const ModelBundle read = read_bundle_manifest(dir);
+  REQUIRE(read.disc_reader.has_value());
+  CHECK(read.disc_reader->encoder_arch == "resnet18");
+  CHECK(read.disc_reader->encoder == "disc-encoder.safetensors");
+  CHECK(read.disc_reader->heads == "disc-heads.safetensors");
+  CHECK(read.disc_reader->preprocessing.size == 160);
+  CHECK(read.disc_reader->preprocessing.region == PreprocessRegion::OpticDisc);
+  CHECK(read.disc_reader->preprocessing.disc_side == doctest::Approx(0.3));
+  CHECK((read.disc_reader->findings == r.findings));
+  CHECK(read.preprocessing.at(Modality::Cfp).region == PreprocessRegion::FieldOfView);
+}
+
+TEST_CASE("a broken disc reader is refused naming each field") {
+  const std::string dir = fresh_bundle("disc-reader-broken");
+  ModelBundle b = example(dir);
+  write_bundle_manifest(b);
+  std::string text;
+  {
+    std::ifstream in(dir + "/" + kBundleManifestName);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const size_t at = text.find("\"encoder\"");
+  REQUIRE(at != std::string::npos);
+  write_text(dir + "/" + kBundleManifestName,
+             text.insert(at, R"("disc_reader": {"encoder": {"arch": "torchscript", "path": "none.pt"},
+                 "heads": {"path": "heads.safetensors"},
+                 "preprocessing": {"size": 160, "region": "macula"},
+                 "findings": ["disc_haemorrhage", "drusen_everywhere", "subretinal_fluid", "disc_haemorrhage"]}, )"));
+  const std::string message = error_from([&] { read_bundle_manifest(dir); }).what();
+  INFO(message);
+  for (const char* fragment : {"disc_reader.encoder.arch: is 'torchscript', expected resnet18, resnet34 or resnet50",
+                               "disc_reader.encoder.path: 'none.pt' does not exist",
+                               "disc_reader.preprocessing.region: is 'macula'",
+                               "disc_reader.findings[1]: is \"drusen_everywhere\", expected a finding code",
+                               "disc_reader.findings[2]: is \"subretinal_fluid\", a finding of oct images, expected a CFP finding",
+                               "disc_reader.findings[3]: is \"disc_haemorrhage\" again"})
+    CHECK_MESSAGE(message.find(fragment) != std::string::npos, "missing: ", fragment);
+  // Without main heads there is nothing for the reader to stand beside; OCT preprocessing has no region.
+  b.heads.clear();
+  b.prompt.heads_findings = false;
+  BundleDiscReader r;
+  r.encoder_arch = "resnet18";
+  r.encoder = r.heads = "encoder.safetensors";
+  r.preprocessing.region = PreprocessRegion::OpticDisc;
+  r.findings = {Finding::DiscHaemorrhage};
+  b.disc_reader = r;
+  b.preprocessing[Modality::Oct].region = PreprocessRegion::OpticDisc;
+  write_bundle_manifest(b);
+  const std::string second = error_from([&] { read_bundle_manifest(dir); }).what();
+  CHECK_MESSAGE(second.find("disc_reader: is given but the bundle has no \"heads\"") != std::string::npos, second);
+  CHECK_MESSAGE(second.find("preprocessing.oct.region: unknown key") != std::string::npos, second);
+}

@@ -302,3 +302,99 @@ TEST_CASE("a bundle whose parts do not fit together is refused, naming the sizes
   CHECK(std::string(e.what()).find("32") != std::string::npos);
   CHECK(std::string(e.what()).find("64") != std::string::npos);
 }
+
+namespace {
+
+// A copy of the random bundle with a disc reader: the bundle's own encoder, and heads of their
+// own whose disc-haemorrhage logit is +20 whatever the image (and rim thinning −20), so that the
+// reader's reading is known.
+std::string bundle_with_disc_reader() {
+  const std::string dir = test::work_dir() + "/random-bundle-disc-reader";
+  std::filesystem::remove_all(dir);
+  std::filesystem::copy(bundle_dir(), dir);
+  std::filesystem::copy_file(dir + "/encoder.safetensors", dir + "/disc-encoder.safetensors");
+  AuxiliaryHeads heads = AuxiliaryHeads::random(model()->encoder().channels(), 11);
+  {
+    at::NoGradGuard no_grad;
+    for (const auto& [name, t] : heads.named_parameters()) {
+      if (name == "heads.findings.weight") t.zero_();
+      if (name == "heads.findings.bias") {
+        t[static_cast<int64_t>(Finding::DiscHaemorrhage)].fill_(20.0f);
+        t[static_cast<int64_t>(Finding::RimThinning)].fill_(-20.0f);
+      }
+    }
+  }
+  heads.save(dir + "/disc-heads.safetensors");
+  ModelBundle b = read_bundle_manifest(dir);
+  BundleDiscReader r;
+  r.encoder_arch = b.encoder_arch;
+  r.encoder = "disc-encoder.safetensors";
+  r.heads = "disc-heads.safetensors";
+  r.preprocessing.size = 48;
+  r.preprocessing.region = PreprocessRegion::OpticDisc;
+  r.findings = {Finding::DiscHaemorrhage, Finding::RimThinning};
+  b.disc_reader = r;
+  b.prompt.heads_findings = true;
+  write_bundle_manifest(b);
+  return dir;
+}
+
+}  // namespace
+
+TEST_CASE("a disc reader's reading of its findings replaces the main heads' for each CFP image, the rest stays") {
+  const std::shared_ptr<const ReportModel> reader = ReportModel::load(bundle_with_disc_reader());
+  REQUIRE(reader->disc_heads() != nullptr);
+  const std::vector<Image> images = {pattern(96, 80, 3, Modality::Cfp, Eye::OD, 1),
+                                     pattern(120, 50, 1, Modality::Oct, Eye::OS, 2),
+                                     pattern(90, 90, 3, Modality::Cfp, Eye::OS, 3)};
+  std::vector<at::Tensor> pooled;
+  for (const Image& image : images) pooled.push_back(reader->embedder(image.modality()).embed_images({image})[0].pooled);
+  const std::vector<HeadPrediction> main = reader->heads()->predict(reader->heads()->forward(at::stack(pooled)));
+  std::vector<HeadPrediction> applied = main;
+  reader->apply_disc_reader(images, applied);
+
+  // What the reader's encoder and heads make of the disc crop, computed here from the parts.
+  const std::unique_ptr<VisionEncoder> disc_encoder = load_vision_encoder(
+      reader->bundle().path_of("disc-encoder.safetensors"), parse_encoder_arch(reader->bundle().encoder_arch));
+  for (size_t i : {size_t{0}, size_t{2}}) {
+    const at::Tensor crop = preprocess(images[i], reader->bundle().disc_reader->preprocessing);
+    const HeadPrediction own =
+        reader->disc_heads()->predict(reader->disc_heads()->forward(disc_encoder->encode(crop.unsqueeze(0)).pooled))[0];
+    for (Finding f : {Finding::DiscHaemorrhage, Finding::RimThinning}) {
+      const auto j = static_cast<size_t>(f);
+      CHECK(applied[i].finding_probability[j] == doctest::Approx(own.finding_probability[j]));
+      CHECK(applied[i].finding_threshold[j] == own.finding_threshold[j]);
+    }
+    CHECK(applied[i].finding_present(Finding::DiscHaemorrhage));
+    CHECK_FALSE(applied[i].finding_present(Finding::RimThinning));
+    for (Finding f : {Finding::Microaneurysms, Finding::EnlargedCup, Finding::HardExudates})
+      CHECK(applied[i].finding_probability[static_cast<size_t>(f)] == main[i].finding_probability[static_cast<size_t>(f)]);
+    CHECK((applied[i].grade == main[i].grade));
+    CHECK(applied[i].gradable_probability == main[i].gradable_probability);
+  }
+  CHECK((applied[1].finding_probability == main[1].finding_probability));  // the OCT image is not the reader's
+
+  // The report's prompt carries the reader's reading (prompt.heads_findings).
+  const std::vector<HeadsFindingsImage> described = {
+      {Modality::Cfp, Eye::OD}, {Modality::Oct, Eye::OS}, {Modality::Cfp, Eye::OS}};
+  const std::string findings = with_heads_findings("", applied, described, "en");
+  CHECK(findings != with_heads_findings("", main, described, "en"));
+  std::vector<at::Tensor> embeddings;
+  for (const Image& image : images) embeddings.push_back(reader->embedder(image.modality()).embed_images({image})[0].embedding);
+  const std::string text = report_prompt_text(reader->bundle(), images, findings, "en");
+  const MultimodalPrompt prompt = assemble_multimodal_prompt(*reader->llm(), text, findings, embeddings);
+  LlamaSession llm(reader->llm(), LlamaSessionOptions{1, 0});
+  GenerateOptions g;
+  g.max_tokens = 12;
+  g.sampling.temperature = 0;
+  const GenerateResult expected = generate_from_embeddings(llm, prompt.embeddings, g);
+  ReportSession session(reader, 1);
+  const Report report = session.generate(images, greedy());
+  CHECK(report.prompt_tokens == expected.prompt_tokens);
+  CHECK(report.text == without_dummy_prefix(expected.text));
+
+  std::vector<HeadPrediction> too_few(1);
+  const Error e = test::error_from([&] { reader->apply_disc_reader(images, too_few); });
+  CHECK(e.code() == ErrorCode::InvalidArgument);
+  CHECK_MESSAGE(std::string(e.what()).find("1 predictions for 3 images") != std::string::npos, e.what());
+}

@@ -3,6 +3,7 @@
 // grey replication, normalisation, determinism and option checks.
 #include "support/doctest_with_aten.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <random>
@@ -240,4 +241,65 @@ TEST_CASE("out-of-range options are rejected naming the option") {
   options = {};
   options.fov.corner_fraction = 0.75;
   expect_invalid_argument([&] { preprocess(image, options); }, "corner_fraction");
+}
+
+TEST_CASE("the optic disc region rejects a disc_side outside (0, 1] and images that are not fundus photographs") {
+  const uint8_t grey[4] = {1, 2, 3, 4};
+  PreprocessOptions options;
+  options.region = PreprocessRegion::OpticDisc;
+  options.disc_side = 0.0;
+  const Image fundus = Image::from_pixels(grey, 2, 2, 2, 1, 8, Modality::Cfp, Eye::OD);
+  expect_invalid_argument([&] { preprocess(fundus, options); }, "PreprocessOptions::disc_side");
+  options.disc_side = 1.5;
+  expect_invalid_argument([&] { preprocess(fundus, options); }, "PreprocessOptions::disc_side");
+  options.disc_side = 0.3;
+  for (Modality m : {Modality::Oct, Modality::Osa}) {
+    const Image other = Image::from_pixels(grey, 2, 2, 2, 1, 8, m, Eye::OD);
+    expect_invalid_argument([&] { preprocess(other, options); }, "colour fundus photographs only");
+    expect_invalid_argument([&] { locate_optic_disc(other); }, "expected a colour fundus photograph");
+  }
+}
+
+// A fundus-like field with a large bright disc and, elsewhere, a smaller spot brighter still: the
+// disc is the largest bright patch, and the blur keeps the spot below it.
+TEST_CASE("the optic disc is the large bright patch of the field, not a smaller brighter spot") {
+  const int w = 600, h = 560;
+  const Disc field{300, 280, 260}, disc{430, 250, 45}, spot{200, 340, 9};
+  std::mt19937 rng(3);
+  std::vector<uint8_t> rgb(static_cast<size_t>(w) * h * 3);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      uint8_t* p = rgb.data() + (static_cast<size_t>(y) * w + x) * 3;
+      const int noise = static_cast<int>(rng() % 9) - 4;
+      const auto set = [&](int r, int g, int b) {
+        p[0] = static_cast<uint8_t>(std::clamp(r + noise, 0, 255));
+        p[1] = static_cast<uint8_t>(std::clamp(g + noise, 0, 255));
+        p[2] = static_cast<uint8_t>(std::clamp(b + noise, 0, 255));
+      };
+      if (!field.contains(x, y)) set(4, 4, 4);
+      else if (spot.contains(x, y)) set(255, 250, 235);
+      else if (disc.contains(x, y)) set(238, 168, 118);
+      else set(190, 80, 45);
+    }
+  const Image image = rgb_image(rgb, w, h, Modality::Cfp);
+  const OpticDiscLocation found = locate_optic_disc(image);
+  INFO("located at (" << found.x << ", " << found.y << "), the disc is at (430, 250)");
+  CHECK(std::hypot(found.x - disc.cx, found.y - disc.cy) <= 8);
+  CHECK(found.fov_side == preprocess_region(image).side);
+
+  // The region: disc_side × the field's side, centred on the located disc.
+  PreprocessOptions options;
+  options.region = PreprocessRegion::OpticDisc;
+  options.disc_side = 0.25;
+  const SquareRegion square = preprocess_region(image, options);
+  CHECK(square.side == static_cast<int>(std::lround(0.25 * found.fov_side)));
+  CHECK(std::abs(square.x0 + square.side / 2.0 - found.x) <= 1);
+  CHECK(std::abs(square.y0 + square.side / 2.0 - found.y) <= 1);
+  // The crop's centre is the disc's colour, its corners the fundus around it.
+  options.size = 64;
+  options.mean = {0, 0, 0};
+  options.std = {1, 1, 1};
+  const at::Tensor crop = preprocess(image, options);
+  CHECK(crop[1][32][32].item<float>() == doctest::Approx(168.0 / 255).epsilon(0.05));
+  CHECK(crop[1][0][0].item<float>() == doctest::Approx(80.0 / 255).epsilon(0.05));
 }

@@ -68,6 +68,18 @@ TEST_CASE("ophtha preprocess writes the tensor preprocess() computes") {
     const at::Tensor expected = preprocess(Image::decode_file(png.string(), parse_modality(modality), Eye::OD), options);
     CHECK(std::memcmp(written.f32.data(), expected.data_ptr<float>(), written.f32.size() * sizeof(float)) == 0);
   }
+  // The optic disc's square, as a disc reader sees it.
+  const Run run = run_cli("preprocess --image " + png.string() + " --modality cfp --size 32 --region optic_disc " +
+                          "--disc-side 0.4 --out " + npy.string());
+  REQUIRE_MESSAGE(run.status == 0, run.err);
+  PreprocessOptions options;
+  options.size = 32;
+  options.region = PreprocessRegion::OpticDisc;
+  options.disc_side = 0.4;
+  const at::Tensor expected = preprocess(Image::decode_file(png.string(), Modality::Cfp, Eye::OD), options);
+  const NpyArray written = read_npy(npy.string());
+  REQUIRE(written.shape == std::vector<int64_t>{3, 32, 32});
+  CHECK(std::memcmp(written.f32.data(), expected.data_ptr<float>(), written.f32.size() * sizeof(float)) == 0);
 }
 
 TEST_CASE("ophtha preprocess fails with a non-zero status and one line on stderr") {
@@ -83,6 +95,8 @@ TEST_CASE("ophtha preprocess fails with a non-zero status and one line on stderr
       {"preprocess --image " + broken + " --modality oct --size 0" + out, "--size"},
       {"preprocess --image " + broken + " --modality oct --mean 1,2" + out, "--mean"},
       {"preprocess --image " + broken + " --modality oct --bogus 1" + out, "unknown option '--bogus'"},
+      {"preprocess --image " + broken + " --modality cfp --region macula" + out, "--region expects field_of_view or optic_disc"},
+      {"preprocess --image " + broken + " --modality cfp --disc-side 2" + out, "--disc-side"},
   };
   for (const auto& [arguments, needle] : cases) {
     CAPTURE(arguments);
