@@ -55,6 +55,11 @@ ModelBundle example(const std::string& dir) {
 
 void write_text(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 
+std::string manifest_text(const std::string& dir) {
+  std::ifstream in(dir + "/" + kBundleManifestName, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 }  // namespace
 
 TEST_CASE("a bundle manifest written by write_bundle_manifest reads back field for field") {
@@ -122,11 +127,7 @@ TEST_CASE("prompt.heads_findings must be a boolean and needs heads") {
   b.prompt.heads_findings = false;
   write_bundle_manifest(b);
   CHECK_FALSE(read_bundle_manifest(dir).prompt.heads_findings);
-  std::string text;
-  {
-    std::ifstream in(dir + "/" + kBundleManifestName);
-    text.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  std::string text = manifest_text(dir);
   CHECK(text.find("heads_findings") == std::string::npos);  // written only when true
   const size_t at = text.find("\"image_marker\"");
   REQUIRE(at != std::string::npos);
@@ -146,11 +147,7 @@ TEST_CASE("generation.candidates and evidence_weight: 1 and 0 unless given, in r
   write_bundle_manifest(b);
   CHECK(read_bundle_manifest(dir).generation.candidates == 1);
   CHECK(read_bundle_manifest(dir).generation.evidence_weight == 0.0f);
-  std::string text;
-  {
-    std::ifstream in(dir + "/" + kBundleManifestName);
-    text.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  std::string text = manifest_text(dir);
   CHECK(text.find("candidates") == std::string::npos);
   CHECK(text.find("evidence_weight") == std::string::npos);
   CHECK(text.find("line_drafts") == std::string::npos);
@@ -192,11 +189,7 @@ TEST_CASE("a bundle manifest with the wrong version, bad JSON or no file says so
   const std::string dir = fresh_bundle("versions");
   ModelBundle b = example(dir);
   write_bundle_manifest(b);
-  std::string text;
-  {
-    std::ifstream in(dir + "/" + kBundleManifestName);
-    text.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  std::string text = manifest_text(dir);
   const size_t at = text.find("\"version\": 1");
   REQUIRE(at != std::string::npos);
   write_text(dir + "/" + kBundleManifestName, text.substr(0, at) + "\"version\": 9" + text.substr(at + 12));
@@ -253,11 +246,7 @@ TEST_CASE("a broken disc reader is refused naming each field") {
   const std::string dir = fresh_bundle("disc-reader-broken");
   ModelBundle b = example(dir);
   write_bundle_manifest(b);
-  std::string text;
-  {
-    std::ifstream in(dir + "/" + kBundleManifestName);
-    text.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  std::string text = manifest_text(dir);
   const size_t at = text.find("\"encoder\"");
   REQUIRE(at != std::string::npos);
   write_text(dir + "/" + kBundleManifestName,

@@ -64,6 +64,19 @@ std::string without_dummy_prefix(const std::string& text) {
   return text.front() == ' ' ? text.substr(1) : text;
 }
 
+// What the engine writes greedily (12 tokens) after the bundle's prompt for `images` (their
+// embeddings given) with `findings` in it: what a report must be.
+GenerateResult greedy_after_prompt(const ReportModel& model, const std::vector<Image>& images,
+                                   const std::vector<at::Tensor>& embeddings, const std::string& findings) {
+  const std::string text = report_prompt_text(model.bundle(), images, findings, "en");
+  const MultimodalPrompt prompt = assemble_multimodal_prompt(*model.llm(), text, findings, embeddings);
+  LlamaSession llm(model.llm(), LlamaSessionOptions{1, 0});
+  GenerateOptions g;
+  g.max_tokens = 12;
+  g.sampling.temperature = 0;
+  return generate_from_embeddings(llm, prompt.embeddings, g);
+}
+
 }  // namespace
 
 TEST_CASE("the report is what the parts compute: embeddings spliced into the bundle's prompt, greedy") {
@@ -259,13 +272,7 @@ TEST_CASE("with prompt.heads_findings the heads' reading of each image follows t
       with_heads_findings(options.findings, read, {{Modality::Cfp, Eye::OD}, {Modality::Oct, Eye::OS}}, "en");
   CHECK(findings.find("IOP 18 mmHg OD\nimage reading: CFP OD: ") == 0);
   CHECK(findings.find("\nimage reading: OCT OS: ") != std::string::npos);
-  const std::string text = report_prompt_text(guided->bundle(), images, findings, "en");
-  const MultimodalPrompt prompt = assemble_multimodal_prompt(*guided->llm(), text, findings, embeddings);
-  LlamaSession llm(guided->llm(), LlamaSessionOptions{1, 0});
-  GenerateOptions g;
-  g.max_tokens = 12;
-  g.sampling.temperature = 0;
-  const GenerateResult expected = generate_from_embeddings(llm, prompt.embeddings, g);
+  const GenerateResult expected = greedy_after_prompt(*guided, images, embeddings, findings);
   CHECK(report.prompt_tokens == expected.prompt_tokens);
   CHECK(report.text == without_dummy_prefix(expected.text));
   ReportSession plain(model(), 1);
@@ -381,13 +388,7 @@ TEST_CASE("a disc reader's reading of its findings replaces the main heads' for 
   CHECK(findings != with_heads_findings("", main, described, "en"));
   std::vector<at::Tensor> embeddings;
   for (const Image& image : images) embeddings.push_back(reader->embedder(image.modality()).embed_images({image})[0].embedding);
-  const std::string text = report_prompt_text(reader->bundle(), images, findings, "en");
-  const MultimodalPrompt prompt = assemble_multimodal_prompt(*reader->llm(), text, findings, embeddings);
-  LlamaSession llm(reader->llm(), LlamaSessionOptions{1, 0});
-  GenerateOptions g;
-  g.max_tokens = 12;
-  g.sampling.temperature = 0;
-  const GenerateResult expected = generate_from_embeddings(llm, prompt.embeddings, g);
+  const GenerateResult expected = greedy_after_prompt(*reader, images, embeddings, findings);
   ReportSession session(reader, 1);
   const Report report = session.generate(images, greedy());
   CHECK(report.prompt_tokens == expected.prompt_tokens);
