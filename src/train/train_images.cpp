@@ -12,6 +12,7 @@
 
 #include "ophtha/error.hpp"
 #include "ophtha/image.hpp"
+#include "vision/preprocess_square.hpp"
 
 namespace ophtha::train {
 
@@ -48,11 +49,10 @@ PreprocessOptions training_preprocess(int64_t size) {
 
 namespace {
 
-LesionPoints lesion_points_of(const TrainImage& t, const Image& image, const PreprocessOptions& options) {
+LesionPoints lesion_points_of(const TrainImage& t, const Image& image, const SquareRegion& region) {
   LesionPoints out;
   if (!t.lesions) return out;
   out.annotated = true;
-  const SquareRegion region = preprocess_region(image, options);
   for (size_t k = 0; k < t.lesions->size(); ++k) {
     const LesionMark& m = (*t.lesions)[k];
     if (!(m.x < image.width() && m.y < image.height()))
@@ -79,8 +79,9 @@ at::Tensor preprocess_images(const std::vector<TrainImage>& images, const Prepro
       try {
         const TrainImage& t = images[static_cast<size_t>(i)];
         const Image image = Image::decode_file(t.path, t.modality, t.eye);
-        out[i].copy_(preprocess(image, options));
-        if (lesion_points) (*lesion_points)[static_cast<size_t>(i)] = lesion_points_of(t, image, options);
+        const SquareRegion region = preprocess_region(image, options);  // found once: with the disc, not cheap
+        out[i].copy_(vision::preprocess_square(image, region, options));
+        if (lesion_points) (*lesion_points)[static_cast<size_t>(i)] = lesion_points_of(t, image, region);
       } catch (...) {
         std::lock_guard<std::mutex> lock(error_mutex);
         if (!error) error = std::current_exception();

@@ -15,6 +15,7 @@
 
 #include "ophtha/error.hpp"
 #include "ophtha/preprocess.hpp"
+#include "vision/preprocess_square.hpp"
 
 namespace ophtha {
 namespace {
@@ -59,7 +60,7 @@ OpticDiscLocation locate_optic_disc(const Image& image, const FundusFovOptions& 
   o.std = {1, 1, 1};
   o.fov = fov;
   const SquareRegion square = preprocess_region(image, o);
-  const at::Tensor planes = preprocess(image, o);  // [3, 128, 128] in [0, 1], padding 0
+  const at::Tensor planes = vision::preprocess_square(image, square, o);  // [3, 128, 128] in [0, 1], padding 0
   const float* p = planes.data_ptr<float>();
   constexpr size_t kPlane = static_cast<size_t>(kGrid) * kGrid;
   std::vector<float> grey(kPlane);

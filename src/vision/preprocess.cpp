@@ -8,6 +8,7 @@
 #include "ophtha/error.hpp"
 #include "ophtha/preprocess.hpp"
 #include "vision/preprocess_resample.hpp"
+#include "vision/preprocess_square.hpp"
 
 namespace ophtha {
 namespace {
@@ -128,7 +129,12 @@ SquareRegion preprocess_region(const Image& image, const PreprocessOptions& opti
 }
 
 at::Tensor preprocess(const Image& image, const PreprocessOptions& options) {
-  const SquareRegion square = preprocess_region(image, options);
+  return vision::preprocess_square(image, preprocess_region(image, options), options);
+}
+
+at::Tensor vision::preprocess_square(const Image& image, const SquareRegion& square, const PreprocessOptions& options) {
+  check_options(options);
+  if (square.side < 1) fail(ErrorCode::InvalidArgument, "preprocess_square: the square's side is {}, expected ≥ 1", square.side);
   const std::vector<float> resampled = image.bit_depth() == 8
                                            ? resample_square(image.pixels8(), image, square, options)
                                            : resample_square(image.pixels16(), image, square, options);
