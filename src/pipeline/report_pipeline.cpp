@@ -97,12 +97,16 @@ void ReportModel::apply_disc_reader(const std::vector<Image>& images, std::vecto
   std::vector<size_t> fundus;
   std::vector<at::Tensor> crops;
   for (size_t i = 0; i < images.size(); ++i)
-    if (images[i].modality() == Modality::Cfp) fundus.push_back(i), crops.push_back(preprocess(images[i], r.preprocessing));
+    if (images[i].modality() == Modality::Cfp) {
+      fundus.push_back(i);
+      crops.push_back(preprocess(images[i], r.preprocessing));
+    }
   if (fundus.empty()) return;
   at::NoGradGuard no_grad;
   const VisionFeatures features = disc_encoder_->encode(at::stack(crops));
-  const std::vector<HeadPrediction> read = disc_heads_->predict(
-      disc_heads_->reads_lesion_peaks() ? disc_heads_->forward(features.pooled, features.tokens) : disc_heads_->forward(features.pooled));
+  const HeadLogits logits = disc_heads_->reads_lesion_peaks() ? disc_heads_->forward(features.pooled, features.tokens)
+                                                              : disc_heads_->forward(features.pooled);
+  const std::vector<HeadPrediction> read = disc_heads_->predict(logits);
   for (size_t k = 0; k < fundus.size(); ++k) {
     HeadPrediction& p = predictions[fundus[k]];
     for (Finding f : r.findings) {

@@ -27,7 +27,11 @@ constexpr int kRadius = 9;  // 3σ
 std::array<float, 2 * kRadius + 1> gaussian_taps() {
   std::array<float, 2 * kRadius + 1> taps{};
   double sum = 0;
-  for (int k = -kRadius; k <= kRadius; ++k) sum += taps[static_cast<size_t>(k + kRadius)] = static_cast<float>(std::exp(-k * k / (2 * kSigma * kSigma)));
+  for (int k = -kRadius; k <= kRadius; ++k) {
+    const auto tap = static_cast<float>(std::exp(-k * k / (2 * kSigma * kSigma)));
+    taps[static_cast<size_t>(k + kRadius)] = tap;
+    sum += tap;
+  }
   for (float& t : taps) t = static_cast<float>(t / sum);
   return taps;
 }
