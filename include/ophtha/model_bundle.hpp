@@ -78,8 +78,8 @@ struct BundleGeneration {
 // An optional second reader of colour fundus photographs for the findings of the optic disc: its
 // own encoder and auxiliary heads on a disc-centred crop of each CFP image (preprocessing.region
 // OpticDisc, preprocess.hpp), trained by a vision stage on such crops (docs/training.md, "Disc
-// reader"). At 320² of the whole field a splinter haemorrhage on the disc margin is ~2 px wide; on
-// a 0.28 crop at 160² it is ~3. Its reading of `findings` replaces the main heads' for those findings
+// reader"). At 320² of the whole field a splinter haemorrhage on the disc margin is 1.5–2 px wide
+// (in the synthetic 1024² photographs); on a 0.28 crop at 160², 2.6–3.8 px. Its reading of `findings` replaces the main heads' for those findings
 // (report_pipeline.hpp) — in the prompt's heads line and as evidence; everything else (modality,
 // gradability, grades, the other findings) stays the main heads'.
 struct BundleDiscReader {
