@@ -65,6 +65,14 @@ OPHTHA_API StudyImage study_image_from_json(const nlohmann::json& j, const std::
 // Reads and applies study_rule_problems (image files are not looked at: read_manifest does that).
 OPHTHA_API Study study_from_json(const nlohmann::json& j, const std::string& field_path,
                                  std::vector<std::string>& problems);
+// A non-empty array of finding codes of `modality`, each once (the findings a second reader of
+// the model bundle reads: model_bundle.hpp BundleDiscReader, and the vision stage's
+// output.disc_reader.findings), in the array's order. Problems name the element
+// ("disc_reader.findings[1]: ..."): not a string, an unknown code, a finding of another modality,
+// a repeat; or the value itself when it is not a non-empty array.
+OPHTHA_API std::vector<Finding> finding_list_from_json(const nlohmann::json& j, Modality modality,
+                                                       const std::string& field_path,
+                                                       std::vector<std::string>& problems);
 
 // ---- the rules of study.hpp ----
 // One eye's labels (`eye_path` names it, e.g. "labels.OD"):

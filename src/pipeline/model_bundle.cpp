@@ -12,6 +12,7 @@
 #include "ophtha/error.hpp"
 #include "ophtha/mapped_file.hpp"
 #include "ophtha/model_bundle.hpp"
+#include "ophtha/study_json.hpp"
 
 namespace ophtha {
 namespace {
@@ -40,6 +41,8 @@ class Checker {
   explicit Checker(std::string file) : file_(std::move(file)) {}
 
   void problem(const std::string& field, const std::string& what) { problems_.push_back(field + ": " + what); }
+  // A problem already written "FIELD: what" (study_json.hpp's readers).
+  void problem_line(const std::string& line) { problems_.push_back(line); }
 
   // The member `key` of object `j` (at `field`), or nullptr after recording a problem when it is
   // required and missing.
@@ -231,29 +234,9 @@ BundleDiscReader disc_reader_at(Checker& c, const json& j, const std::string& fo
       c.problem("disc_reader.preprocessing.region", "is not \"optic_disc\", expected the disc reader to read the disc's region");
   }
   if (const json* findings = c.member(j, field, "findings", true)) {
-    if (!findings->is_array() || findings->empty()) {
-      c.problem("disc_reader.findings", "is " + findings->dump() + ", expected a non-empty array of CFP finding codes");
-    } else {
-      for (size_t i = 0; i < findings->size(); ++i) {
-        const json& f = (*findings)[i];
-        const std::string at = fmt::format("disc_reader.findings[{}]", i);
-        Finding finding{};
-        try {
-          if (!f.is_string()) throw Error(ErrorCode::InvalidArgument, "not a string");
-          finding = parse_finding(f.get<std::string>());
-        } catch (const Error&) {
-          c.problem(at, "is " + f.dump() + ", expected a finding code such as \"disc_haemorrhage\"");
-          continue;
-        }
-        if (finding_modality(finding) != Modality::Cfp)
-          c.problem(at, "is " + f.dump() + ", a finding of " + modality_name(finding_modality(finding)) +
-                            " images, expected a CFP finding");
-        else if (std::find(r.findings.begin(), r.findings.end(), finding) != r.findings.end())
-          c.problem(at, "is " + f.dump() + " again, expected each finding once");
-        else
-          r.findings.push_back(finding);
-      }
-    }
+    std::vector<std::string> problems;
+    r.findings = finding_list_from_json(*findings, Modality::Cfp, "disc_reader.findings", problems);
+    for (const std::string& p : problems) c.problem_line(p);
   }
   return r;
 }

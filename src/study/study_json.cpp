@@ -2,6 +2,7 @@
 #include "ophtha/study_json.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <set>
 
@@ -58,10 +59,10 @@ std::optional<Eye> eye_of(const std::string& code) {
 }
 
 // Reads an array of codes; `parse` returns the value or appends a problem and returns nullopt.
-// Repeats are problems; the result is sorted by enum value.
+// Repeats are problems; the result is sorted by enum value, or in the array's order with `keep_order`.
 template <typename T, typename Parse>
 std::vector<T> code_list(const json& j, const std::string& path, const char* expected,
-                         std::vector<std::string>& problems, Parse parse) {
+                         std::vector<std::string>& problems, Parse parse, bool keep_order = false) {
   std::vector<T> out;
   if (!j.is_array()) {
     problems.push_back(fmt::format("{}: is {}, expected an array of {}", path, describe(j), expected));
@@ -83,7 +84,7 @@ std::vector<T> code_list(const json& j, const std::string& path, const char* exp
     }
     out.push_back(*value);
   }
-  std::sort(out.begin(), out.end());
+  if (!keep_order) std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -245,6 +246,32 @@ json to_json(const Study& study) {
 }
 
 // ---- readers ----
+
+std::vector<Finding> finding_list_from_json(const json& j, Modality modality, const std::string& field_path,
+                                            std::vector<std::string>& problems) {
+  auto upper = [](Modality m) {  // "CFP", as the modalities are written in prose
+    std::string name = modality_name(m);
+    for (char& ch : name) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    return name;
+  };
+  const std::string expected = fmt::format("{} finding codes", upper(modality));
+  if (j.is_array() && j.empty()) {
+    problems.push_back(fmt::format("{}: is [], expected a non-empty array of {}", field_path, expected));
+    return {};
+  }
+  return code_list<Finding>(
+      j, field_path, expected.c_str(), problems,
+      [&problems, modality, &upper](const std::string& code, const std::string& at) -> std::optional<Finding> {
+        const std::optional<Finding> f = recording<Finding>(problems, parse_finding)(code, at);
+        if (f && finding_modality(*f) != modality) {
+          problems.push_back(fmt::format("{}: '{}' is a finding of {} images, expected a {} finding", at, code,
+                                         upper(finding_modality(*f)), upper(modality)));
+          return std::nullopt;
+        }
+        return f;
+      },
+      /*keep_order=*/true);
+}
 
 EyeLabels eye_labels_from_json(const json& j, const std::string& field_path, std::vector<std::string>& problems) {
   EyeLabels eye;

@@ -11,6 +11,7 @@
 
 #include "ophtha/error.hpp"
 #include "ophtha/model_bundle.hpp"
+#include "ophtha/study_json.hpp"
 #include "ophtha/train.hpp"
 #include "train/mixed_precision.hpp"
 
@@ -367,22 +368,11 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
         Section r(o.at("disc_reader"), source, "output.disc_reader");
         if (!r.has("bundle")) fail(ErrorCode::InvalidFormat, "{}: missing key 'output.disc_reader.bundle'", source);
         c.output_disc_reader_bundle = resolved(base_dir, r.string("bundle", ""));
-        const char* expected = "a non-empty array of CFP finding codes, each once";
-        if (!r.has("findings") || !r.at("findings").is_array() || r.at("findings").empty())
-          r.bad("findings", expected, r.has("findings") ? r.at("findings") : json());
-        for (const json& code : r.at("findings")) {
-          Finding f{};
-          try {
-            if (!code.is_string()) r.bad("findings", expected, r.at("findings"));
-            f = parse_finding(code.get<std::string>());
-          } catch (const Error&) {
-            r.bad("findings", expected, r.at("findings"));
-          }
-          if (finding_modality(f) != Modality::Cfp ||
-              std::find(c.disc_reader_findings.begin(), c.disc_reader_findings.end(), f) != c.disc_reader_findings.end())
-            r.bad("findings", expected, r.at("findings"));
-          c.disc_reader_findings.push_back(f);
-        }
+        if (!r.has("findings")) fail(ErrorCode::InvalidFormat, "{}: missing key 'output.disc_reader.findings'", source);
+        std::vector<std::string> problems;
+        c.disc_reader_findings =
+            finding_list_from_json(r.at("findings"), Modality::Cfp, "output.disc_reader.findings", problems);
+        if (!problems.empty()) fail(ErrorCode::InvalidFormat, "{}: {}", source, problems.front());
         r.finish();
         if (c.images.region != PreprocessRegion::OpticDisc)
           fail(ErrorCode::InvalidFormat, "{}: 'output.disc_reader' needs encoder.region \"optic_disc\" (a disc reader "

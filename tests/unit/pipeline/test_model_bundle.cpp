@@ -259,9 +259,9 @@ TEST_CASE("a broken disc reader is refused naming each field") {
   for (const char* fragment : {"disc_reader.encoder.arch: is 'torchscript', expected resnet18, resnet34 or resnet50",
                                "disc_reader.encoder.path: 'none.pt' does not exist",
                                "disc_reader.preprocessing.region: is 'macula'",
-                               "disc_reader.findings[1]: is \"drusen_everywhere\", expected a finding code",
-                               "disc_reader.findings[2]: is \"subretinal_fluid\", a finding of oct images, expected a CFP finding",
-                               "disc_reader.findings[3]: is \"disc_haemorrhage\" again"})
+                               "disc_reader.findings[1]: unknown finding 'drusen_everywhere'",
+                               "disc_reader.findings[2]: 'subretinal_fluid' is a finding of OCT images, expected a CFP finding",
+                               "disc_reader.findings[3]: 'disc_haemorrhage' is repeated"})
     CHECK_MESSAGE(message.find(fragment) != std::string::npos, "missing: ", fragment);
   // Without main heads there is nothing for the reader to stand beside; OCT preprocessing has no region.
   b.heads.clear();

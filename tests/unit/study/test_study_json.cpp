@@ -212,6 +212,31 @@ TEST_CASE("lesion marks read back; a bad mark is refused naming its field, and a
   CHECK(has_problem(problems, "images[0].lesions[1].finding: ", "marks 'cotton_wool_spots', which the labels of OD do not hold"));
 }
 
+TEST_CASE("a reader's finding list holds findings of its modality, each once, and names each bad element") {
+  std::vector<std::string> problems;
+  const auto read = finding_list_from_json(json::parse(R"(["rim_thinning", "disc_haemorrhage"])"), Modality::Cfp,
+                                           "r.findings", problems);
+  CHECK(problems.empty());
+  CHECK(read == std::vector<Finding>{Finding::RimThinning, Finding::DiscHaemorrhage});  // as given
+
+  const auto partly = finding_list_from_json(
+      json::parse(R"(["disc_haemorrhage", "drusen_everywhere", "subretinal_fluid", "disc_haemorrhage", 7])"),
+      Modality::Cfp, "r.findings", problems);
+  CHECK(partly == std::vector<Finding>{Finding::DiscHaemorrhage});
+  REQUIRE(problems.size() == 4);
+  CHECK(has_problem(problems, "r.findings[1]: ", "unknown finding 'drusen_everywhere'"));
+  CHECK(has_problem(problems, "r.findings[2]: ", "'subretinal_fluid' is a finding of OCT images, expected a CFP finding"));
+  CHECK(has_problem(problems, "r.findings[3]: ", "'disc_haemorrhage' is repeated"));
+  CHECK(has_problem(problems, "r.findings[4]: ", "is the number 7, expected one of the CFP finding codes"));
+
+  for (const char* value : {"[]", "\"rim_thinning\"", "null"}) {
+    problems.clear();
+    CHECK(finding_list_from_json(json::parse(value), Modality::Osa, "r.findings", problems).empty());
+    REQUIRE_MESSAGE(problems.size() == 1, value);
+    CHECK_MESSAGE(has_problem(problems, "r.findings: ", "expected a"), problems[0]);
+  }
+}
+
 TEST_CASE("the throwing readers raise InvalidFormat listing every problem under the caller's name") {
   json j = valid_eye();
   j["referral"] = "later";
