@@ -130,6 +130,10 @@ struct ReportOptions {
   // minimum-Bayes-risk choice, line_refinement.hpp "Wording"); false keeps the draft's own, as
   // before 2026-12-01.
   bool central_wording = true;
+  // Drop the list items that only name a finding the line already named (report_repeats.hpp:
+  // nothing the report states changes). The report as streamed piece by piece — one draft, no line
+  // drafts, on_text set — keeps its repeats, as the reader saw them.
+  bool drop_repeats = true;
   uint64_t seed = 0;
   bool check_images = true;       // run the auxiliary heads' modality and gradability checks
   float modality_threshold = 0.9f;  // an image is left out when another modality is this likely
@@ -150,7 +154,7 @@ struct ImageCheck {
 };
 
 struct Report {
-  std::string text;                 // the generated report (as streamed)
+  std::string text;                 // the report (as streamed; without repeats: ReportOptions::drop_repeats)
   nlohmann::json structured;        // docs/reports.md: per eye findings, diagnosis, grades, referral, ...
   std::vector<ImageCheck> image_checks;  // one per input image (empty when checks are off or no heads)
   std::string disclaimer;           // the bundle's

@@ -53,6 +53,8 @@ static const char* kReportHelp =
     "                        then agrees better with the other alternatives and the evidence\n"
     "  --draft-wording       with line drafts, where alternatives tie on what they state, keep the\n"
     "                        draft's own wording (default: the wording most alternatives share)\n"
+    "  --keep-repeats        keep list items that only name a finding again (default: dropped;\n"
+    "                        what the report states is the same either way)\n"
     "  --max-tokens N        report length limit in tokens (default: the bundle's)\n"
     "  --threads N           CPU threads (default: all available)\n"
     "  --drafts              also give every draft and the chosen one's index: with --json (and in\n"
@@ -85,6 +87,7 @@ void read_decoding_options(const Args& a, ReportOptions& o) {
   o.max_tokens = static_cast<int>(a.integer_or("--max-tokens", 0, 1, 1 << 20));
   o.check_images = !a.flag("--no-image-checks");
   o.central_wording = !a.flag("--draft-wording");
+  o.drop_repeats = !a.flag("--keep-repeats");
 }
 
 // --drafts: every draft in order and the index of the one that became the report. One draft (no
@@ -208,7 +211,7 @@ int run_report(const Args& raw) {
   a.parse({"--image", "--findings", "--lang", "--model", "--seed", "--temp", "--candidates", "--candidate-temp",
            "--evidence-weight", "--line-drafts", "--sentence-insertions", "--guided-drafts", "--max-tokens", "--threads", "--manifest",
            "--out", "--split", "--langs", "--limit", "--jobs"},
-          {"--json", "--no-image-checks", "--text-only", "--drafts", "--draft-wording"});
+          {"--json", "--no-image-checks", "--text-only", "--drafts", "--draft-wording", "--keep-repeats"});
   if (a.wants_help()) return std::fputs(kReportHelp, stdout), 0;
   if (a.has("--manifest")) return report_manifest(a);
 

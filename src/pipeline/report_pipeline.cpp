@@ -18,6 +18,7 @@
 #include "ophtha/projector.hpp"
 #include "ophtha/report_consensus.hpp"
 #include "ophtha/report_extractor.hpp"
+#include "ophtha/report_repeats.hpp"
 #include "ophtha/report_pipeline.hpp"
 #include "ophtha/structured_report.hpp"
 
@@ -372,6 +373,8 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
     }
   }
   if (candidates > 1) report.drafts = std::move(texts);
+  const bool streamed = options.on_text && candidates == 1 && line_drafts == 0;
+  if (options.drop_repeats && !streamed) report.text = drop_repeated_mentions(report.text, options.lang);  // states the same
   if (options.on_text && (candidates > 1 || line_drafts > 0) && !report.text.empty()) options.on_text(report.text);
 
   report.structured = structured_report(stated, options.lang);

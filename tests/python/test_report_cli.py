@@ -54,7 +54,8 @@ def test_drafts_are_given_in_order_with_the_chosen_one_when_asked(ophtha, bundle
               "--seed", "3", "--temp", "0"]
     greedy = json.loads(ophtha.ok(*common, "--json").stdout)
     assert "drafts" not in greedy and "chosen" not in greedy
-    drafted = ["--candidates", "3", "--candidate-temp", "1.5", "--drafts"]
+    # --keep-repeats: the report is then the chosen draft exactly (by default its repeated mentions go).
+    drafted = ["--candidates", "3", "--candidate-temp", "1.5", "--drafts", "--keep-repeats"]
     structured = json.loads(ophtha.ok(*common, *drafted, "--json").stdout)
     jsonschema.validate(structured, json.loads(SCHEMA.read_text(encoding="utf-8")))
     drafts, chosen = structured["drafts"], structured["chosen"]

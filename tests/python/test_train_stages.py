@@ -114,7 +114,7 @@ def test_vision_then_multimodal_stage_write_a_bundle_report_and_eval_use(ophtha,
                                   f"{folder / 'data' / image['path']}:{image['modality']}:{image['eye']}").stdout)
     assert report["model"] == "tiny" and report["disclaimer"] == "Test model, synthetic."
     ophtha.ok("report", "--model", bundle, "--manifest", folder / "data/manifest.jsonl", "--split", "val",
-              "--max-tokens", "8", "--out", folder / "pred.jsonl", "--drafts", "--line-drafts", "0")
+              "--max-tokens", "8", "--out", folder / "pred.jsonl", "--drafts", "--line-drafts", "0", "--keep-repeats")
     predictions = [json.loads(line) for line in (folder / "pred.jsonl").read_text().splitlines()]
     val_ids = [s["id"] for s in manifest if s["split"] == "val"]
     assert sorted((p["id"], p["lang"]) for p in predictions) == sorted((i, l) for i in val_ids for l in ("en", "zh"))

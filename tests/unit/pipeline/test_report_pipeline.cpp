@@ -21,6 +21,7 @@
 #include "ophtha/report_consensus.hpp"
 #include "ophtha/report_extractor.hpp"
 #include "ophtha/report_pipeline.hpp"
+#include "ophtha/report_repeats.hpp"
 #include "support/expect_error.hpp"
 #include "support/test_models.hpp"
 
@@ -164,7 +165,7 @@ TEST_CASE("with N candidates every draft is what the engine writes after the pro
   }
   CHECK(report.drafts[1] != report.drafts[2]);  // sampled with different seeds
   CHECK(report.chosen == consensus_choice(labels));
-  CHECK(report.text == report.drafts[report.chosen]);
+  CHECK(report.text == drop_repeated_mentions(report.drafts[report.chosen], "en"));
   // The chosen report streams whole, once chosen; the structured report is read from it.
   CHECK(pieces == std::vector<std::string>{report.text});
   CHECK(report.structured["text"] == report.text);
