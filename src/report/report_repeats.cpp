@@ -28,29 +28,27 @@ struct Piece {
   std::string item;
 };
 
-bool is_digit_at(std::string_view s, size_t i) { return i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); }
+bool is_digit_at(std::string_view s, size_t i) {
+  return i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]));
+}
 
-// The separator starting at `at` in `line`, and what it does; nullopt when none starts there.
+// The separator starting at `at` in `line` (its length) and what it does; nullopt when none starts there.
 std::optional<std::pair<size_t, Cut>> separator_at(std::string_view line, size_t at) {
   auto starts = [&](std::string_view s) { return line.compare(at, s.size(), s) == 0; };
   auto follows = [&](std::string_view s) { return at >= s.size() && line.compare(at - s.size(), s.size(), s) == 0; };
-  if (starts(", and ")) return std::pair{size_t{6}, Cut::Conjunction};
-  if (starts(" and ")) return std::pair{size_t{5}, Cut::Conjunction};
-  if (starts("以及")) return std::pair{std::string_view("以及").size(), Cut::Conjunction};
+  const bool between_digits = at > 0 && is_digit_at(line, at - 1) && is_digit_at(line, at + 1);  // "0.45", "1,000"
+  for (std::string_view conjunction : {", and ", " and ", "以及", "和"})
+    if (starts(conjunction)) return std::pair{conjunction.size(), Cut::Conjunction};
   if (starts("及")) {
     // 累及 涉及 波及 危及 ("involving ...") are verbs, not conjunctions.
-    for (std::string_view verb : {"累", "涉", "波", "危", "以"})
+    for (std::string_view verb : {"累", "涉", "波", "危"})
       if (follows(verb)) return std::nullopt;
     return std::pair{std::string_view("及").size(), Cut::Conjunction};
   }
-  if (starts("和")) return std::pair{std::string_view("和").size(), Cut::Conjunction};
-  for (std::string_view comma : {"、", "，"})
-    if (starts(comma)) return std::pair{comma.size(), Cut::Comma};
-  if (starts(", ")) return std::pair{size_t{2}, Cut::Comma};
-  if (starts(",") && !(is_digit_at(line, at + 1) && at > 0 && is_digit_at(line, at - 1))) return std::pair{size_t{1}, Cut::Comma};
-  if (starts("。")) return std::pair{std::string_view("。").size(), Cut::FullStop};
-  if (starts(". ")) return std::pair{size_t{2}, Cut::FullStop};
-  if (starts(".") && !(at > 0 && is_digit_at(line, at - 1) && is_digit_at(line, at + 1))) return std::pair{size_t{1}, Cut::FullStop};
+  for (std::string_view comma : {"、", "，", ", ", ","})
+    if (starts(comma) && !(comma == "," && between_digits)) return std::pair{comma.size(), Cut::Comma};
+  for (std::string_view stop : {"。", ". ", "."})
+    if (starts(stop) && !(stop == "." && between_digits)) return std::pair{stop.size(), Cut::FullStop};
   for (std::string_view boundary : {"：", "；", ": ", "; ", ":", ";"})
     if (starts(boundary)) return std::pair{boundary.size(), Cut::Boundary};
   return std::nullopt;
