@@ -45,11 +45,12 @@ std::optional<std::pair<size_t, Cut>> separator_at(std::string_view line, size_t
       if (follows(verb)) return std::nullopt;
     return std::pair{std::string_view("及").size(), Cut::Conjunction};
   }
-  for (std::string_view comma : {"、", "，", ", ", ","})
+  for (std::string_view comma : {"、", ", ", ","})
     if (starts(comma) && !(comma == "," && between_digits)) return std::pair{comma.size(), Cut::Comma};
   for (std::string_view stop : {"。", ". ", "."})
     if (starts(stop) && !(stop == "." && between_digits)) return std::pair{stop.size(), Cut::FullStop};
-  for (std::string_view boundary : {"：", "；", ": ", "; ", ":", ";"})
+  // "，" ends a clause — and a denial's scope — as the extractor reads it: a boundary, not a comma.
+  for (std::string_view boundary : {"：", "；", "，", ": ", "; ", ":", ";"})
     if (starts(boundary)) return std::pair{boundary.size(), Cut::Boundary};
   return std::nullopt;
 }
@@ -74,17 +75,23 @@ std::vector<Piece> pieces_of(std::string_view line) {
 
 bool opens_segment(Cut cut) { return cut == Cut::Start || cut == Cut::Boundary || cut == Cut::FullStop; }
 
-// Whether `item` alone, said of an eye, states a finding.
-bool states_finding(const std::string& item, std::string_view lang) {
+// What `item` alone, said of an eye, speaks of: a finding it states, or only something it names
+// without stating it (a denied finding, a grade, a modality: the eye's labels are not empty).
+struct Speaks {
+  bool states = false, names = false;
+};
+Speaks speaks_of(const std::string& item, std::string_view lang) {
   const StudyLabels read = read_report("OD: " + item, lang).labels;
   const auto eye = read.eyes.find(Eye::OD);
-  return eye != read.eyes.end() && !eye->second.findings.empty();
+  if (eye == read.eyes.end()) return {};
+  return {!eye->second.findings.empty(), !eye->second.imaged.empty()};
 }
 
-// Items are pieces that state a finding on their own. A piece that states none is part of a
-// neighbour's name: of the next when a conjunction follows it ("点状及斑状出血", "dot and blot
-// haemorrhages") or it opens its segment, else of the one before ("microaneurysms, temporal to the
-// fovea"). So a denied list ("无硬性渗出、新生血管及玻璃体积血") stays one item.
+// Items are pieces that state a finding, or name one without stating it (a denial: "未见明显
+// 新生血管"), on their own. A piece that names nothing is part of a neighbour's name: of the next when
+// a conjunction follows it ("点状及斑状出血", "dot and blot haemorrhages") or it opens its segment,
+// else of the one before ("microaneurysms, temporal to the fovea"). So a denial is never part of
+// an item that repeats a finding, and goes with none.
 std::vector<Piece> items_of(const std::vector<Piece>& pieces, std::string_view lang) {
   std::vector<Piece> out;
   std::optional<Piece> held;  // a piece waiting to open the next one
@@ -97,7 +104,8 @@ std::vector<Piece> items_of(const std::vector<Piece>& pieces, std::string_view l
     }
     const bool joins = piece.cut == Cut::Comma || piece.cut == Cut::Conjunction;
     const bool next_joins = i + 1 < pieces.size() && !opens_segment(pieces[i + 1].cut);
-    if (states_finding(piece.item, lang) || (!joins && !next_joins)) {
+    const Speaks speaks = speaks_of(piece.item, lang);
+    if (speaks.states || speaks.names || (!joins && !next_joins)) {
       out.push_back(std::move(piece));
     } else if (next_joins && (pieces[i + 1].cut == Cut::Conjunction || !joins || out.empty())) {
       held = std::move(piece);
@@ -155,7 +163,11 @@ std::string pruned_line(const std::string& before, std::string_view line, std::s
     labels = std::move(read_labels);
   }
   if (opening) kept.push_back(*opening);  // a line ending in a dropped sentence keeps the full stop
-  return joined(kept);
+  // A guard: the line as pruned states, denies and contradicts what it did, or it stays as it was.
+  const std::string pruned = joined(kept);
+  const ReportReading was = read_report(before + std::string(line), lang), is = read_report(before + pruned, lang);
+  if (to_json(is.labels) != to_json(was.labels) || !(is.contradictions == was.contradictions)) return std::string(line);
+  return pruned;
 }
 
 }  // namespace

@@ -28,6 +28,19 @@ TEST_CASE("a repeated item of a Chinese list goes with its separator") {
         "左眼眼底照相：地图样萎缩。");
 }
 
+TEST_CASE("a denial never goes with a repeat, and a dropped item leaves every denial's scope as it was") {
+  // The denial follows the repeat in the same list: the repeat goes, the denial stays (a draft of
+  // the demo model's, fresh split, text-only route).
+  CHECK(drop_repeated_mentions("右眼眼底照相：见小玻璃膜疣（<63μm）、棉絮斑、小玻璃膜疣（<63μm）、未见明显新生血管及地图样萎缩。",
+                               "zh") == "右眼眼底照相：见小玻璃膜疣（<63μm）、棉絮斑、未见明显新生血管及地图样萎缩。");
+  // "，" ends a denial's scope: the item after the dropped one takes its "，", so cotton-wool spots
+  // stay stated rather than fall under "未见".
+  CHECK(drop_repeated_mentions("右眼眼底照相：微动脉瘤。未见硬性渗出，微动脉瘤、棉絮斑。", "zh") ==
+        "右眼眼底照相：微动脉瘤。未见硬性渗出，棉絮斑。");
+  CHECK(drop_repeated_mentions("OD fundus photograph: microaneurysms, no hard exudates, microaneurysms.", "en") ==
+        "OD fundus photograph: microaneurysms, no hard exudates, microaneurysms.");  // "no ..., microaneurysms": denied there
+}
+
 TEST_CASE("a repeated item of an English list goes, and a sentence left empty goes with its full stop") {
   CHECK(drop_repeated_mentions("Right eye (OD) fundus photograph: hard exudates, microaneurysms and hard exudates at the "
                                "macula. Cup-to-disc ratio 0.45.",
