@@ -49,4 +49,11 @@ struct HeadsFindingsImage {
 OPHTHA_API std::string with_heads_findings(const std::string& instruments, const std::vector<HeadPrediction>& predictions,
                                            const std::vector<HeadsFindingsImage>& images, std::string_view lang);
 
+// A tile reader's reading of one photograph from its tiles' (fundus_tiles.hpp): each finding's
+// pooled probability and lesion-map peak are the largest over the tiles — a lesion seen in any
+// tile is in the photograph. Everything else (modality, gradability, grades, thresholds and
+// sources) is the first tile's: a tile reader reads findings only. Error(InvalidArgument) for no
+// tiles.
+OPHTHA_API HeadPrediction max_over_tiles(const HeadPrediction* tiles, size_t count);
+
 }  // namespace ophtha

@@ -8,6 +8,7 @@
 //     projector.safetensors  the feature projector
 //     heads.safetensors      optional auxiliary classification heads (modality, gradability, grades)
 //     disc-encoder.safetensors, disc-heads.safetensors   optional disc reader (below)
+//     tile-encoder.safetensors, tile-heads.safetensors   optional tile reader (below)
 //
 // The manifest also fixes the preprocessing per modality, the prompt template per language, the
 // report languages, the default generation settings, and the disclaimer every report carries.
@@ -75,18 +76,26 @@ struct BundleGeneration {
   int guided_drafts = 0;
 };
 
-// An optional second reader of colour fundus photographs for the findings of the optic disc: its
-// own encoder and auxiliary heads on a disc-centred crop of each CFP image (preprocessing.region
-// OpticDisc, preprocess.hpp), trained by a vision stage on such crops (docs/training.md, "Disc
-// reader"). At 320² of the whole field a splinter haemorrhage on the disc margin is 1.5–2 px wide
-// (in the synthetic 1024² photographs); on a 0.28 crop at 160², 2.6–3.8 px. Its reading of `findings` replaces the main heads' for those findings
-// (report_pipeline.hpp) — in the prompt's heads line and as evidence; everything else (modality,
-// gradability, grades, the other findings) stays the main heads'.
-struct BundleDiscReader {
+// An optional second reader of colour fundus photographs for some of their findings: its own
+// encoder and auxiliary heads (the main heads' format) on a region of each CFP image, trained by
+// a vision stage on such regions (docs/training.md). Its reading of `findings` replaces the main
+// heads' for those findings (report_pipeline.hpp) — in the prompt's heads line and as evidence;
+// everything else (modality, gradability, grades, the other findings) stays the main heads'.
+//
+//   disc reader  (manifest "disc_reader", preprocessing.region OpticDisc): a disc-centred crop, for
+//                the findings of the optic disc. At 320² of the whole field a splinter haemorrhage
+//                on the disc margin is 1.5–2 px wide (in the synthetic 1024² photographs); on a
+//                0.28 crop at 160², 2.6–3.8 px ("Disc reader").
+//   tile reader  (manifest "tile_reader", preprocessing.region Tiles): the field of view in g × g
+//                overlapping tiles at a higher resolution (fundus_tiles.hpp), for findings small
+//                and scattered over the fundus; a photograph's reading of a finding is the largest
+//                over its tiles (max_over_tiles, heads_findings.hpp) ("Tile reader").
+// A finding is read by at most one of them.
+struct BundleRegionReader {
   std::string encoder_arch;         // "resnet18", "resnet34", "resnet50"
   std::string encoder;              // weights file
   std::string heads;                // auxiliary heads file (the same format as the main heads)
-  PreprocessOptions preprocessing;  // region OpticDisc
+  PreprocessOptions preprocessing;  // region OpticDisc or Tiles
   std::vector<Finding> findings;    // CFP findings it reads, at least one, no repeats
 };
 
@@ -101,7 +110,8 @@ struct OPHTHA_API ModelBundle {
   std::string projector;     // projector weights file
   std::string heads;         // auxiliary heads file; empty = none
   std::map<Modality, PreprocessOptions> preprocessing;  // all three modalities
-  std::optional<BundleDiscReader> disc_reader;          // manifest "disc_reader"; needs heads
+  std::optional<BundleRegionReader> disc_reader;        // manifest "disc_reader"; needs heads
+  std::optional<BundleRegionReader> tile_reader;        // manifest "tile_reader"; needs heads
   BundlePrompt prompt;
   std::vector<std::string> languages;  // report languages the model was trained for ("zh", "en")
   BundleGeneration generation;
@@ -114,7 +124,8 @@ struct OPHTHA_API ModelBundle {
 // .json file): every field's type and range, known keys only, the format version, the files it
 // names exist inside the folder, every language has a template holding {images} and {findings},
 // image_line holds the image marker exactly once, a disc reader reads CFP findings on an optic
-// disc region and the bundle has main heads for it to stand beside.
+// disc region and a tile reader on tiles, no finding is read by both, and the bundle has main
+// heads for them to stand beside.
 OPHTHA_API ModelBundle read_bundle_manifest(const std::string& path);
 
 // Writes <bundle.folder>/ophtha-bundle.json atomically (the files it names are not touched).

@@ -3,7 +3,9 @@
 //   CFP: find the circular field of view (detect_fundus_fov), take the square around its bounding
 //        box (centred, padded where it leaves the image), resize to S × S. With region OpticDisc,
 //        the square instead is disc_side × the field of view's side, centred on the optic disc
-//        (locate_optic_disc) — a disc-centred crop, as glaucoma graders look at the disc.
+//        (locate_optic_disc) — a disc-centred crop, as glaucoma graders look at the disc. With
+//        region Tiles, the field of view's square is resized to T × T, T = S + (tile_grid − 1) ×
+//        tile_stride, for fundus_tiles.hpp to cut into tile_grid² overlapping S × S tiles.
 //   OCT, OSA: convert to grey (torchvision's weights 0.2989 R + 0.587 G + 0.114 B), take the
 //        square around the whole image (centred, the short side padded: aspect ratio kept, never
 //        stretched), resize to S × S, replicate the grey channel to 3.
@@ -15,7 +17,8 @@
 // Thread safety: pure functions of their arguments; any number of threads may call them.
 // Errors: Error(InvalidArgument) for an out-of-range option (size outside [1, 8192], a std ≤ 0,
 // a non-finite mean or pad value, FOV fractions outside their ranges, a disc_side outside (0, 1],
-// region OpticDisc for an image that is not CFP); nothing else fails.
+// a tile_grid outside [1, 8] or tile_stride outside [1, S], a tiled side above 8192, region
+// OpticDisc or Tiles for an image that is not CFP); nothing else fails.
 #pragma once
 #include <array>
 
@@ -68,6 +71,7 @@ OPHTHA_API OpticDiscLocation locate_optic_disc(const Image& image, const FundusF
 enum class PreprocessRegion : uint8_t {
   FieldOfView = 0,  // the square around the field of view
   OpticDisc = 1,    // disc_side × the field of view's side, centred on locate_optic_disc
+  Tiles = 2,        // the field of view's square at T × T, for tiles (fundus_tiles.hpp)
 };
 
 struct PreprocessOptions {
@@ -78,7 +82,12 @@ struct PreprocessOptions {
   FundusFovOptions fov;
   PreprocessRegion region = PreprocessRegion::FieldOfView;
   double disc_side = 0.28;                           // region OpticDisc: the square's side, × the FOV's side, in (0, 1]
+  int tile_grid = 3;                                 // region Tiles: tiles per row and per column, in [1, 8]
+  int tile_stride = 224;                             // region Tiles: pixels between tiles' origins, in [1, S]
 };
+
+// The side preprocess() gives: S, or with region Tiles T = S + (tile_grid − 1) × tile_stride.
+OPHTHA_API int preprocessed_side(const PreprocessOptions& options);
 
 // The square (side × side at x0, y0; may extend past the image, padded there) that preprocess()
 // resizes to S × S: for CFP around the detected field of view (or, with region OpticDisc, around
@@ -88,7 +97,8 @@ struct SquareRegion {
 };
 OPHTHA_API SquareRegion preprocess_region(const Image& image, const PreprocessOptions& options = {});
 
-// The tensor [3, S, S] float32 (contiguous, CPU) for `image`, by its modality.
+// The tensor [3, S, S] float32 (contiguous, CPU) for `image`, by its modality; [3, T, T] with
+// region Tiles (preprocessed_side).
 OPHTHA_API at::Tensor preprocess(const Image& image, const PreprocessOptions& options = {});
 
 }  // namespace ophtha

@@ -3,8 +3,9 @@
 //
 //   images (modality, eye) ──► auxiliary heads: does each image look like its modality? gradable?
 //        │                     (an image that looks like another modality is left out and reported)
-//        │                     and, with a disc reader, its reading of the disc findings on a
-//        │                     disc-centred crop of each CFP (model_bundle.hpp BundleDiscReader)
+//        │                     and, with a disc or tile reader, its reading of its findings on a
+//        │                     disc-centred crop or on tiles of each CFP (model_bundle.hpp
+//        │                     BundleRegionReader)
 //        ▼
 //   ImageEmbedder (preprocess per modality ─► encoder ─► projector; cached by content)
 //        ▼
@@ -63,14 +64,17 @@ class OPHTHA_API ReportModel {
   const AuxiliaryHeads* heads() const { return heads_.get(); }  // nullptr when the bundle has none
   const ImageEmbedder& embedder(Modality modality) const;
   const VisionEncoder& encoder() const { return *encoder_; }
-  // The disc reader's heads (model_bundle.hpp BundleDiscReader); nullptr when the bundle has none.
-  const AuxiliaryHeads* disc_heads() const { return disc_heads_.get(); }
+  // The disc and tile readers' heads (model_bundle.hpp BundleRegionReader); nullptr when the
+  // bundle has no such reader.
+  const AuxiliaryHeads* disc_heads() const { return disc_.heads.get(); }
+  const AuxiliaryHeads* tile_heads() const { return tile_.heads.get(); }
 
-  // With a disc reader: in predictions[i] of each CFP image i, the score, threshold and source of
-  // each finding the reader reads become the reader's own on the image's disc-centred crop (its
-  // encoder and heads; the rest of the prediction stays). Nothing changes without one.
+  // With a disc or tile reader: in predictions[i] of each CFP image i, the score, threshold and
+  // source of each finding a reader reads become the reader's own — on the image's disc-centred
+  // crop, or the largest over the image's tiles (max_over_tiles) — by its encoder and heads; the
+  // rest of the prediction stays. Nothing changes without one.
   // predictions.size() must equal images.size() (Error(InvalidArgument) otherwise).
-  void apply_disc_reader(const std::vector<Image>& images, std::vector<HeadPrediction>& predictions) const;
+  void apply_region_readers(const std::vector<Image>& images, std::vector<HeadPrediction>& predictions) const;
 
   // The modality the auxiliary heads see in `image`, its own label ignored: the image is
   // preprocessed as each modality in turn, and the modality the heads find most likely under its
@@ -84,8 +88,13 @@ class OPHTHA_API ReportModel {
   std::shared_ptr<const VisionEncoder> encoder_;
   std::shared_ptr<const FeatureProjector> projector_;
   std::unique_ptr<AuxiliaryHeads> heads_;
-  std::unique_ptr<const VisionEncoder> disc_encoder_;
-  std::unique_ptr<AuxiliaryHeads> disc_heads_;
+  struct RegionReader {  // a BundleRegionReader's parts, loaded
+    const BundleRegionReader* spec = nullptr;  // in bundle_; null: none
+    std::unique_ptr<const VisionEncoder> encoder;
+    std::unique_ptr<AuxiliaryHeads> heads;
+  };
+  RegionReader disc_, tile_;
+  void load_region_reader(RegionReader& reader, const std::optional<BundleRegionReader>& spec, const char* what);
   std::shared_ptr<EmbeddingCache> cache_;
   std::vector<std::unique_ptr<ImageEmbedder>> embedders_;  // one per modality (its preprocessing)
 };

@@ -66,7 +66,7 @@ OPHTHA_API StudyImage study_image_from_json(const nlohmann::json& j, const std::
 OPHTHA_API Study study_from_json(const nlohmann::json& j, const std::string& field_path,
                                  std::vector<std::string>& problems);
 // A non-empty array of finding codes of `modality`, each once (the findings a second reader of
-// the model bundle reads: model_bundle.hpp BundleDiscReader, and the vision stage's
+// the model bundle reads: model_bundle.hpp BundleRegionReader, and the vision stage's
 // output.disc_reader.findings), in the array's order. Problems name the element
 // ("disc_reader.findings[1]: ..."): not a string, an unknown code, a finding of another modality,
 // a repeat; or the value itself when it is not a non-empty array.

@@ -79,8 +79,11 @@ struct OPHTHA_API ImageTrainConfig {
                                               // images of these modalities are used (vision)
   int64_t image_size = 224;                   // encoder.image_size: preprocessing side for every modality
   PreprocessRegion region = PreprocessRegion::FieldOfView;  // encoder.region: "field_of_view" | "optic_disc"
-                                              // (vision; optic_disc reads CFP only: data.modalities ["cfp"])
+                                              // | "tiles" (vision; optic_disc and tiles read CFP only:
+                                              // data.modalities ["cfp"])
   double disc_side = 0.28;                    // encoder.disc_side: the disc square's side, × the FOV's (preprocess.hpp)
+  int64_t tile_grid = 3;                      // encoder.tile_grid, encoder.tile_stride (default image_size):
+  int64_t tile_stride = 0;                    // region tiles (fundus_tiles.hpp); 0 = image_size
   EncoderArch encoder_arch = EncoderArch::ResNet18;  // encoder.arch
   int64_t encoder_width = 64;                 // encoder.width: base width of a fresh encoder (vision)
   std::string encoder_from;                   // encoder.from: weights to start from (vision) / to use, frozen (multimodal)
@@ -145,11 +148,13 @@ struct OPHTHA_API TrainConfig {
   std::string output_hf;
   std::string output_encoder;  // vision: the trained encoder (torchvision state_dict, safetensors)
   std::string output_heads;    // vision: the trained auxiliary heads
-  // vision with encoder.region "optic_disc": output.disc_reader.bundle, a model bundle folder the
-  // trained encoder and heads join as its disc reader (model_bundle.hpp BundleDiscReader) for
-  // output.disc_reader.findings; "" = none.
-  std::string output_disc_reader_bundle;
-  std::vector<Finding> disc_reader_findings;
+  // vision with encoder.region "optic_disc" or "tiles": output.disc_reader.bundle or
+  // output.tile_reader.bundle, a model bundle folder the trained encoder and heads join as its
+  // disc or tile reader (model_bundle.hpp BundleRegionReader) for output.*_reader.findings; "" =
+  // none. Region "tiles" needs output.tile_reader: a tile learns its findings from the lesion
+  // marks, and only those findings.
+  std::string output_reader_bundle;
+  std::vector<Finding> reader_findings;
   std::string output_bundle;   // multimodal: the model bundle folder (replaced whole, atomically)
   std::string metrics_log;  // JSONL, one record per step and per validation
   std::string loss_plot;    // PNG drawn from the metrics log at the end

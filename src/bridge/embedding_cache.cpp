@@ -13,6 +13,7 @@ void hash_options(ContentHasher& h, const PreprocessOptions& o) {
   h.value(o.fov.corner_fraction).value(o.fov.centre_fraction).value(o.fov.threshold_fraction);
   h.value(o.fov.min_contrast).value(o.fov.min_line_fraction);
   h.value(static_cast<int32_t>(o.region)).value(o.disc_side);
+  if (o.region == PreprocessRegion::Tiles) h.value(static_cast<int32_t>(o.tile_grid)).value(static_cast<int32_t>(o.tile_stride));
 }
 
 }  // namespace

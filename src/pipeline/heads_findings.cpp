@@ -66,4 +66,15 @@ std::string with_heads_findings(const std::string& instruments, const std::vecto
   return text;
 }
 
+HeadPrediction max_over_tiles(const HeadPrediction* tiles, size_t count) {
+  if (count == 0 || tiles == nullptr) fail(ErrorCode::InvalidArgument, "max_over_tiles: no tiles");
+  HeadPrediction out = tiles[0];
+  for (size_t t = 1; t < count; ++t)
+    for (size_t f = 0; f < kFindingCount; ++f) {
+      out.finding_probability[f] = std::max(out.finding_probability[f], tiles[t].finding_probability[f]);
+      out.lesion_peak_probability[f] = std::max(out.lesion_peak_probability[f], tiles[t].lesion_peak_probability[f]);
+    }
+  return out;
+}
+
 }  // namespace ophtha

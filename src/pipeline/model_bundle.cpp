@@ -170,7 +170,7 @@ PreprocessOptions preprocessing_at(Checker& c, const json& entry, const std::str
     return o;
   }
   if (cfp)
-    c.known_keys(entry, field, {"size", "mean", "std", "pad_value", "region", "disc_side"});
+    c.known_keys(entry, field, {"size", "mean", "std", "pad_value", "region", "disc_side", "tile_grid", "tile_stride"});
   else
     c.known_keys(entry, field, {"size", "mean", "std", "pad_value"});
   if (!entry.contains("size")) c.problem(field + ".size", "missing, expected the encoder's input side");
@@ -183,9 +183,19 @@ PreprocessOptions preprocessing_at(Checker& c, const json& entry, const std::str
   const std::string region = c.string_at(entry, field, "region", false, "field_of_view");
   if (region == "optic_disc")
     o.region = PreprocessRegion::OpticDisc;
+  else if (region == "tiles")
+    o.region = PreprocessRegion::Tiles;
   else if (region != "field_of_view")
-    c.problem(field + ".region", "is '" + region + "', expected \"field_of_view\" or \"optic_disc\"");
+    c.problem(field + ".region", "is '" + region + "', expected \"field_of_view\", \"optic_disc\" or \"tiles\"");
   o.disc_side = c.number_at(entry, field, "disc_side", o.disc_side, 1e-3, 1);
+  o.tile_grid = static_cast<int>(c.number_at(entry, field, "tile_grid", o.tile_grid, 1, 8));
+  o.tile_stride = static_cast<int>(c.number_at(entry, field, "tile_stride", o.size, 1, o.size));
+  for (const char* key : {"tile_grid", "tile_stride"})
+    if (entry.contains(key) && entry[key].is_number() && !entry[key].is_number_integer())
+      c.problem(field + "." + key, "is " + entry[key].dump() + ", expected a whole number");
+  if (o.region == PreprocessRegion::Tiles && o.size + (o.tile_grid - 1) * o.tile_stride > 8192)
+    c.problem(field, "tiles a square of side size + (tile_grid - 1) × tile_stride = " +
+                         std::to_string(o.size + (o.tile_grid - 1) * o.tile_stride) + ", expected at most 8192");
   return o;
 }
 
@@ -194,16 +204,21 @@ json preprocessing_json(const PreprocessOptions& o) {
   if (o.region == PreprocessRegion::OpticDisc) {
     j["region"] = "optic_disc";
     j["disc_side"] = o.disc_side;
+  } else if (o.region == PreprocessRegion::Tiles) {
+    j["region"] = "tiles";
+    j["tile_grid"] = o.tile_grid;
+    j["tile_stride"] = o.tile_stride;
   }
   return j;
 }
 
 const std::set<std::string> kEncoderArchs = {"resnet18", "resnet34", "resnet50", "torchscript"};
 
-// The manifest's "disc_reader" object (model_bundle.hpp BundleDiscReader).
-BundleDiscReader disc_reader_at(Checker& c, const json& j, const std::string& folder) {
-  BundleDiscReader r;
-  const std::string field = "disc_reader";
+// A region reader's manifest object, "disc_reader" (region optic_disc) or "tile_reader" (region
+// tiles): model_bundle.hpp BundleRegionReader.
+BundleRegionReader region_reader_at(Checker& c, const json& j, const std::string& folder, const std::string& field,
+                                    PreprocessRegion region) {
+  BundleRegionReader r;
   if (!j.is_object()) {
     c.problem(field, "expected an object {\"encoder\", \"heads\", \"preprocessing\", \"findings\"}");
     return r;
@@ -211,34 +226,46 @@ BundleDiscReader disc_reader_at(Checker& c, const json& j, const std::string& fo
   c.known_keys(j, field, {"encoder", "heads", "preprocessing", "findings"});
   if (const json* enc = c.member(j, field, "encoder", true)) {
     if (enc->is_object()) {
-      c.known_keys(*enc, "disc_reader.encoder", {"arch", "path"});
-      r.encoder_arch = c.string_at(*enc, "disc_reader.encoder", "arch", true);
+      c.known_keys(*enc, field + ".encoder", {"arch", "path"});
+      r.encoder_arch = c.string_at(*enc, field + ".encoder", "arch", true);
       if (!r.encoder_arch.empty() && (!kEncoderArchs.count(r.encoder_arch) || r.encoder_arch == "torchscript"))
-        c.problem("disc_reader.encoder.arch", "is '" + r.encoder_arch + "', expected resnet18, resnet34 or resnet50");
-      r.encoder = c.bundle_path(*enc, "disc_reader.encoder", "path", true, folder);
+        c.problem(field + ".encoder.arch", "is '" + r.encoder_arch + "', expected resnet18, resnet34 or resnet50");
+      r.encoder = c.bundle_path(*enc, field + ".encoder", "path", true, folder);
     } else {
-      c.problem("disc_reader.encoder", "expected an object {\"arch\": ..., \"path\": ...}");
+      c.problem(field + ".encoder", "expected an object {\"arch\": ..., \"path\": ...}");
     }
   }
   if (const json* heads = c.member(j, field, "heads", true)) {
     if (heads->is_object()) {
-      c.known_keys(*heads, "disc_reader.heads", {"path"});
-      r.heads = c.bundle_path(*heads, "disc_reader.heads", "path", true, folder);
+      c.known_keys(*heads, field + ".heads", {"path"});
+      r.heads = c.bundle_path(*heads, field + ".heads", "path", true, folder);
     } else {
-      c.problem("disc_reader.heads", "expected an object {\"path\": ...}");
+      c.problem(field + ".heads", "expected an object {\"path\": ...}");
     }
   }
   if (const json* pre = c.member(j, field, "preprocessing", true)) {
-    r.preprocessing = preprocessing_at(c, *pre, "disc_reader.preprocessing", true);
-    if (pre->is_object() && r.preprocessing.region != PreprocessRegion::OpticDisc)
-      c.problem("disc_reader.preprocessing.region", "is not \"optic_disc\", expected the disc reader to read the disc's region");
+    r.preprocessing = preprocessing_at(c, *pre, field + ".preprocessing", true);
+    if (pre->is_object() && r.preprocessing.region != region)
+      c.problem(field + ".preprocessing.region", region == PreprocessRegion::OpticDisc
+                                                     ? "is not \"optic_disc\", expected the disc reader to read the disc's region"
+                                                     : "is not \"tiles\", expected the tile reader to read tiles");
   }
   if (const json* findings = c.member(j, field, "findings", true)) {
     std::vector<std::string> problems;
-    r.findings = finding_list_from_json(*findings, Modality::Cfp, "disc_reader.findings", problems);
+    r.findings = finding_list_from_json(*findings, Modality::Cfp, field + ".findings", problems);
     for (const std::string& p : problems) c.problem_line(p);
   }
   return r;
+}
+
+// A region reader's manifest object (the inverse of region_reader_at).
+json region_reader_json(const BundleRegionReader& r) {
+  json findings = json::array();
+  for (Finding f : r.findings) findings.push_back(finding_code(f));
+  return {{"encoder", {{"arch", r.encoder_arch}, {"path", r.encoder}}},
+          {"heads", {{"path", r.heads}}},
+          {"preprocessing", preprocessing_json(r.preprocessing)},
+          {"findings", findings}};
 }
 
 }  // namespace
@@ -280,7 +307,7 @@ ModelBundle read_bundle_manifest(const std::string& path) {
   ModelBundle b;
   b.folder = folder;
   c.known_keys(root, "", {"format", "version", "name", "description", "disclaimer", "llm", "encoder",
-                          "projector", "heads", "disc_reader", "preprocessing", "prompt", "languages", "generation"});
+                          "projector", "heads", "disc_reader", "tile_reader", "preprocessing", "prompt", "languages", "generation"});
   if (c.string_at(root, "", "format", true) != "ophtha-bundle" && root.contains("format") && root["format"].is_string())
     c.problem("format", "is '" + root["format"].get<std::string>() + "', expected 'ophtha-bundle'");
   if (const json* v = c.member(root, "", "version", true)) {
@@ -329,9 +356,19 @@ ModelBundle read_bundle_manifest(const std::string& path) {
   }
 
   if (const json* reader = c.member(root, "", "disc_reader", false)) {
-    b.disc_reader = disc_reader_at(c, *reader, folder);
+    b.disc_reader = region_reader_at(c, *reader, folder, "disc_reader", PreprocessRegion::OpticDisc);
     if (b.heads.empty())
       c.problem("disc_reader", "is given but the bundle has no \"heads\": the disc reader replaces some of their findings");
+  }
+  if (const json* reader = c.member(root, "", "tile_reader", false)) {
+    b.tile_reader = region_reader_at(c, *reader, folder, "tile_reader", PreprocessRegion::Tiles);
+    if (b.heads.empty())
+      c.problem("tile_reader", "is given but the bundle has no \"heads\": the tile reader replaces some of their findings");
+    if (b.disc_reader)
+      for (Finding f : b.tile_reader->findings)
+        if (std::find(b.disc_reader->findings.begin(), b.disc_reader->findings.end(), f) != b.disc_reader->findings.end())
+          c.problem("tile_reader.findings", std::string("names ") + finding_code(f) +
+                                                ", which the disc reader reads: expected each finding read by one reader");
   }
 
   for (Modality m : {Modality::Cfp, Modality::Oct, Modality::Osa}) b.preprocessing[m] = PreprocessOptions{};
@@ -449,15 +486,8 @@ void write_bundle_manifest(const ModelBundle& b) {
   json pre = json::object();
   for (const auto& [modality, o] : b.preprocessing) pre[modality_name(modality)] = preprocessing_json(o);
   root["preprocessing"] = pre;
-  if (b.disc_reader) {
-    const BundleDiscReader& r = *b.disc_reader;
-    json findings = json::array();
-    for (Finding f : r.findings) findings.push_back(finding_code(f));
-    root["disc_reader"] = {{"encoder", {{"arch", r.encoder_arch}, {"path", r.encoder}}},
-                           {"heads", {{"path", r.heads}}},
-                           {"preprocessing", preprocessing_json(r.preprocessing)},
-                           {"findings", findings}};
-  }
+  if (b.disc_reader) root["disc_reader"] = region_reader_json(*b.disc_reader);
+  if (b.tile_reader) root["tile_reader"] = region_reader_json(*b.tile_reader);
   root["prompt"] = {{"templates", b.prompt.templates},
                     {"image_line", b.prompt.image_line},
                     {"image_marker", b.prompt.image_marker},

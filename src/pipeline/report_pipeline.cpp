@@ -10,6 +10,7 @@
 
 #include "ophtha/embedding_cache.hpp"
 #include "ophtha/error.hpp"
+#include "ophtha/fundus_tiles.hpp"
 #include "ophtha/generate.hpp"
 #include "ophtha/heads_findings.hpp"
 #include "ophtha/image_embedder.hpp"
@@ -65,14 +66,8 @@ std::shared_ptr<const ReportModel> ReportModel::load(const std::string& bundle_p
       fail(ErrorCode::InvalidFormat, "{}: the auxiliary heads read C = {} channels but the {} encoder gives C = {}",
            b.path_of(b.heads), model->heads_->channels(), b.encoder_arch, model->encoder_->channels());
   }
-  if (b.disc_reader) {
-    const BundleDiscReader& r = *b.disc_reader;
-    model->disc_encoder_ = load_vision_encoder(b.path_of(r.encoder), parse_encoder_arch(r.encoder_arch));
-    model->disc_heads_ = std::make_unique<AuxiliaryHeads>(AuxiliaryHeads::load(b.path_of(r.heads)));
-    if (model->disc_heads_->channels() != model->disc_encoder_->channels())
-      fail(ErrorCode::InvalidFormat, "{}: the disc reader's heads read C = {} channels but its {} encoder gives C = {}",
-           b.path_of(r.heads), model->disc_heads_->channels(), r.encoder_arch, model->disc_encoder_->channels());
-  }
+  model->load_region_reader(model->disc_, b.disc_reader, "disc");
+  model->load_region_reader(model->tile_, b.tile_reader, "tile");
   if (options.cache_bytes > 0) model->cache_ = std::make_shared<EmbeddingCache>(options.cache_bytes);
   const std::string identity = file_fingerprint(b.path_of(b.encoder));
   for (Modality m : {Modality::Cfp, Modality::Oct, Modality::Osa}) {
@@ -89,33 +84,50 @@ const ImageEmbedder& ReportModel::embedder(Modality modality) const {
   return *embedders_.at(static_cast<size_t>(modality));
 }
 
-void ReportModel::apply_disc_reader(const std::vector<Image>& images, std::vector<HeadPrediction>& predictions) const {
+void ReportModel::load_region_reader(RegionReader& reader, const std::optional<BundleRegionReader>& spec,
+                                     const char* what) {
+  if (!spec) return;
+  const BundleRegionReader& r = *spec;
+  reader.spec = &r;
+  reader.encoder = load_vision_encoder(bundle_.path_of(r.encoder), parse_encoder_arch(r.encoder_arch));
+  reader.heads = std::make_unique<AuxiliaryHeads>(AuxiliaryHeads::load(bundle_.path_of(r.heads)));
+  if (reader.heads->channels() != reader.encoder->channels())
+    fail(ErrorCode::InvalidFormat, "{}: the {} reader's heads read C = {} channels but its {} encoder gives C = {}",
+         bundle_.path_of(r.heads), what, reader.heads->channels(), r.encoder_arch, reader.encoder->channels());
+}
+
+void ReportModel::apply_region_readers(const std::vector<Image>& images, std::vector<HeadPrediction>& predictions) const {
   if (predictions.size() != images.size())
-    fail(ErrorCode::InvalidArgument, "apply_disc_reader: {} predictions for {} images, expected one per image",
+    fail(ErrorCode::InvalidArgument, "apply_region_readers: {} predictions for {} images, expected one per image",
          predictions.size(), images.size());
-  if (!disc_heads_) return;
-  const BundleDiscReader& r = *bundle_.disc_reader;
   std::vector<size_t> fundus;
-  std::vector<at::Tensor> crops;
   for (size_t i = 0; i < images.size(); ++i)
-    if (images[i].modality() == Modality::Cfp) {
-      fundus.push_back(i);
-      crops.push_back(preprocess(images[i], r.preprocessing));
-    }
+    if (images[i].modality() == Modality::Cfp) fundus.push_back(i);
   if (fundus.empty()) return;
   at::NoGradGuard no_grad;
-  const VisionFeatures features = disc_encoder_->encode(at::stack(crops));
-  const HeadLogits logits = disc_heads_->reads_lesion_peaks() ? disc_heads_->forward(features.pooled, features.tokens)
-                                                              : disc_heads_->forward(features.pooled);
-  const std::vector<HeadPrediction> read = disc_heads_->predict(logits);
-  for (size_t k = 0; k < fundus.size(); ++k) {
-    HeadPrediction& p = predictions[fundus[k]];
-    for (Finding f : r.findings) {
-      const auto j = static_cast<size_t>(f);
-      p.finding_probability[j] = read[k].finding_probability[j];
-      p.lesion_peak_probability[j] = read[k].lesion_peak_probability[j];
-      p.finding_threshold[j] = read[k].finding_threshold[j];
-      p.finding_source[j] = read[k].finding_source[j];
+  for (const RegionReader* reader : {&disc_, &tile_}) {
+    if (!reader->heads) continue;
+    const BundleRegionReader& r = *reader->spec;
+    std::vector<at::Tensor> regions;  // [3, S, S] per image, or [3, T, T] to be cut into tiles
+    for (size_t i : fundus) regions.push_back(preprocess(images[i], r.preprocessing));
+    at::Tensor pixels = at::stack(regions);
+    const int64_t per_image = r.preprocessing.region == PreprocessRegion::Tiles ? tile_count(r.preprocessing) : 1;
+    if (per_image > 1) pixels = cut_tiles(pixels, r.preprocessing);
+    const VisionFeatures features = reader->encoder->encode(pixels);
+    const AuxiliaryHeads& heads = *reader->heads;
+    const HeadLogits logits = heads.reads_lesion_peaks() ? heads.forward(features.pooled, features.tokens)
+                                                         : heads.forward(features.pooled);
+    const std::vector<HeadPrediction> read = heads.predict(logits);
+    for (size_t k = 0; k < fundus.size(); ++k) {
+      const HeadPrediction mine = max_over_tiles(read.data() + k * per_image, static_cast<size_t>(per_image));
+      HeadPrediction& p = predictions[fundus[k]];
+      for (Finding f : r.findings) {
+        const auto j = static_cast<size_t>(f);
+        p.finding_probability[j] = mine.finding_probability[j];
+        p.lesion_peak_probability[j] = mine.lesion_peak_probability[j];
+        p.finding_threshold[j] = mine.finding_threshold[j];
+        p.finding_source[j] = mine.finding_source[j];
+      }
     }
   }
 }
@@ -250,7 +262,7 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
     HeadLogits logits = heads->forward(at::stack(pooled));
     if (read_peaks) logits.lesion_peaks = at::cat(peaks);
     predictions = heads->predict(logits);
-    model_->apply_disc_reader(images, predictions);
+    model_->apply_region_readers(images, predictions);
   }
   std::vector<Image> used_images;
   std::vector<at::Tensor> used_embeddings;

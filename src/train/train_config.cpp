@@ -255,9 +255,13 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
         const std::string region = e.string("region", "field_of_view");
         if (region == "optic_disc")
           im.region = PreprocessRegion::OpticDisc;
+        else if (region == "tiles")
+          im.region = PreprocessRegion::Tiles;
         else if (region != "field_of_view")
-          e.bad("region", "\"field_of_view\" or \"optic_disc\"", json(region));
+          e.bad("region", "\"field_of_view\", \"optic_disc\" or \"tiles\"", json(region));
         im.disc_side = e.number("disc_side", im.disc_side, 1e-3, 1.0);
+        im.tile_grid = e.integer("tile_grid", im.tile_grid, 1, 8);
+        im.tile_stride = e.integer("tile_stride", im.image_size, 1, im.image_size);
       }
       e.finish();
     }
@@ -364,19 +368,25 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
     if (vision) {
       c.output_encoder = resolved(base_dir, o.string("encoder", ""));
       c.output_heads = resolved(base_dir, o.string("heads", ""));
-      if (o.has("disc_reader")) {
-        Section r(o.at("disc_reader"), source, "output.disc_reader");
-        if (!r.has("bundle")) fail(ErrorCode::InvalidFormat, "{}: missing key 'output.disc_reader.bundle'", source);
-        c.output_disc_reader_bundle = resolved(base_dir, r.string("bundle", ""));
-        if (!r.has("findings")) fail(ErrorCode::InvalidFormat, "{}: missing key 'output.disc_reader.findings'", source);
+      if (o.has("disc_reader") && o.has("tile_reader"))
+        fail(ErrorCode::InvalidFormat, "{}: both 'output.disc_reader' and 'output.tile_reader': a stage trains one reader",
+             source);
+      for (const char* key : {"disc_reader", "tile_reader"}) {
+        if (!o.has(key)) continue;
+        const std::string field = std::string("output.") + key;
+        const bool tiles = std::string(key) == "tile_reader";
+        Section r(o.at(key), source, field);
+        if (!r.has("bundle")) fail(ErrorCode::InvalidFormat, "{}: missing key '{}.bundle'", source, field);
+        c.output_reader_bundle = resolved(base_dir, r.string("bundle", ""));
+        if (!r.has("findings")) fail(ErrorCode::InvalidFormat, "{}: missing key '{}.findings'", source, field);
         std::vector<std::string> problems;
-        c.disc_reader_findings =
-            finding_list_from_json(r.at("findings"), Modality::Cfp, "output.disc_reader.findings", problems);
+        c.reader_findings = finding_list_from_json(r.at("findings"), Modality::Cfp, field + ".findings", problems);
         if (!problems.empty()) fail(ErrorCode::InvalidFormat, "{}: {}", source, problems.front());
         r.finish();
-        if (c.images.region != PreprocessRegion::OpticDisc)
-          fail(ErrorCode::InvalidFormat, "{}: 'output.disc_reader' needs encoder.region \"optic_disc\" (a disc reader "
-               "reads the disc's crop)", source);
+        const PreprocessRegion needs = tiles ? PreprocessRegion::Tiles : PreprocessRegion::OpticDisc;
+        if (c.images.region != needs)
+          fail(ErrorCode::InvalidFormat, "{}: '{}' needs encoder.region \"{}\" (a {} reader reads {})", source, field,
+               tiles ? "tiles" : "optic_disc", tiles ? "tile" : "disc", tiles ? "tiles" : "the disc's crop");
       }
     }
     if (multimodal) {
@@ -397,10 +407,13 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
     o.finish();
   }
   top.finish();
-  if (vision && c.images.region == PreprocessRegion::OpticDisc &&
+  if (vision && c.images.region != PreprocessRegion::FieldOfView &&
       c.images.modalities != std::vector<Modality>{Modality::Cfp})
-    fail(ErrorCode::InvalidFormat, "{}: encoder.region \"optic_disc\" crops colour fundus photographs only, expected "
-         "data.modalities [\"cfp\"]", source);
+    fail(ErrorCode::InvalidFormat, "{}: encoder.region \"{}\" reads colour fundus photographs only, expected "
+         "data.modalities [\"cfp\"]", source, c.images.region == PreprocessRegion::Tiles ? "tiles" : "optic_disc");
+  if (vision && c.images.region == PreprocessRegion::Tiles && c.reader_findings.empty())
+    fail(ErrorCode::InvalidFormat, "{}: encoder.region \"tiles\" needs 'output.tile_reader' with its findings: a tile "
+         "learns which findings it holds from their lesion marks", source);
   return c;
 }
 
@@ -432,6 +445,11 @@ std::string TrainConfig::run_identity() const {
   }
   if (stage == TrainStage::Vision && images.region == PreprocessRegion::OpticDisc)
     j["images"]["region"] = {"optic_disc", images.disc_side};
+  if (stage == TrainStage::Vision && images.region == PreprocessRegion::Tiles) {
+    std::vector<std::string> findings;
+    for (Finding f : reader_findings) findings.emplace_back(finding_code(f));
+    j["images"]["region"] = {"tiles", images.tile_grid, images.tile_stride, findings};
+  }
   if (init_from.empty())
     j["scratch"] = {scratch.dim, scratch.n_layers, scratch.n_heads, scratch.n_kv_heads, scratch.ffn_dim,
                     scratch.context_length, scratch.tied_output, init_std};

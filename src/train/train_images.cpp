@@ -68,7 +68,7 @@ LesionPoints lesion_points_of(const TrainImage& t, const Image& image, const Squ
 
 at::Tensor preprocess_images(const std::vector<TrainImage>& images, const PreprocessOptions& options, int threads,
                              at::ScalarType dtype, std::vector<LesionPoints>* lesion_points) {
-  const int64_t n = static_cast<int64_t>(images.size()), side = options.size;
+  const int64_t n = static_cast<int64_t>(images.size()), side = preprocessed_side(options);
   at::Tensor out = at::empty({n, 3, side, side}, at::TensorOptions().dtype(dtype));
   if (lesion_points) lesion_points->assign(images.size(), {});
   std::atomic<int64_t> next{0};
@@ -118,6 +118,46 @@ LesionTargets lesion_targets(const std::vector<TrainImage>& images, const std::v
     const ImageTargets& t = images[i].targets;
     for (int f = 0; f < kFindingCount; ++f)
       supervised[b * kFindingCount + f] = t.findings[f] == 0 || (t.findings[f] == 1 && marked[static_cast<size_t>(f)]);
+  }
+  return out;
+}
+
+TileTargets tile_targets(const ImageTargets& image, const LesionPoints& points, const TileBounds& tile,
+                         const std::vector<Finding>& findings) {
+  TileTargets out;
+  out.targets.modality = image.modality;
+  out.targets.gradable = image.gradable;
+  out.targets.findings.fill(-1);
+  out.targets.grades.fill(-1);
+  out.points.annotated = points.annotated;
+  std::array<bool, kFindingCount> marked{}, inside{};
+  for (const auto& [finding, uv] : points.points) {
+    const auto f = static_cast<size_t>(finding);
+    marked[f] = true;
+    if (!tile.contains(uv[0], uv[1])) continue;
+    inside[f] = true;
+    const std::array<double, 2> at = tile.to_tile(uv[0], uv[1]);
+    out.points.points.push_back({finding, {static_cast<float>(at[0]), static_cast<float>(at[1])}});
+  }
+  for (Finding finding : findings) {
+    const auto f = static_cast<size_t>(finding);
+    const int8_t truth = image.findings[f];
+    out.targets.findings[f] = truth == 0 ? 0 : truth == 1 && points.annotated && marked[f] ? (inside[f] ? 1 : 0) : -1;
+  }
+  return out;
+}
+
+std::vector<int> tiles_with_marks(const ImageTargets& targets, const LesionPoints& points, const PreprocessOptions& tiles,
+                                  const std::vector<Finding>& findings) {
+  std::vector<int> out;
+  for (int k = 0; k < tile_count(tiles); ++k) {
+    const TileBounds tile = tile_bounds(tiles, k);
+    bool holds = false;
+    for (const auto& [finding, uv] : points.points)
+      holds = holds || (targets.findings[static_cast<size_t>(finding)] == 1 &&
+                        std::find(findings.begin(), findings.end(), finding) != findings.end() &&
+                        tile.contains(uv[0], uv[1]));
+    if (holds) out.push_back(k);
   }
   return out;
 }

@@ -10,6 +10,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "ophtha/auxiliary_heads.hpp"
+#include "ophtha/fundus_tiles.hpp"
 #include "ophtha/manifest.hpp"
 #include "ophtha/preprocess.hpp"
 
@@ -42,7 +43,8 @@ std::vector<TrainImage> images_of(const Manifest& manifest, const std::vector<co
 // The preprocessing every modality gets in a trained model: side `size`, ImageNet statistics.
 PreprocessOptions training_preprocess(int64_t size);
 
-// Decodes and preprocesses every image on `threads` threads: [N, 3, S, S] in `dtype` (f16 halves
+// Decodes and preprocesses every image on `threads` threads: [N, 3, S, S] ([N, 3, T, T] with
+// region Tiles) in `dtype` (f16 halves
 // the memory of a large set; f32 for exactness). Errors: those of Image::decode_file and preprocess,
 // naming the image's file.
 // `lesion_points` (may be null) receives each image's LesionPoints; a mark outside its image is
@@ -56,5 +58,22 @@ at::Tensor preprocess_images(const std::vector<TrainImage>& images, const Prepro
 // marks; a finding present without marks is not localised and takes no part.
 LesionTargets lesion_targets(const std::vector<TrainImage>& images, const std::vector<LesionPoints>& points,
                              const std::vector<int64_t>& indices, int64_t grid_h, int64_t grid_w);
+
+// What tile `tile` of an image holds of a tile reader's `findings`, from the image's targets and
+// its LesionPoints (in the square's (u, v)): 1 where a mark of the finding has its centre in the
+// tile, 0 where the finding is absent from the image or marked only elsewhere, −1 where its target
+// is not applicable or it is present without marks (where it is, is unknown); every other finding,
+// every grade −1; modality and gradability the image's. `points`: the marks inside the tile, in
+// the tile's own (u, v), for lesion_targets.
+struct TileTargets {
+  ImageTargets targets;
+  LesionPoints points;
+};
+TileTargets tile_targets(const ImageTargets& image, const LesionPoints& points, const TileBounds& tile,
+                         const std::vector<Finding>& findings);
+
+// The tiles (0 … g² − 1) that hold the centre of a mark of one of `findings` present in the image.
+std::vector<int> tiles_with_marks(const ImageTargets& targets, const LesionPoints& points, const PreprocessOptions& tiles,
+                                  const std::vector<Finding>& findings);
 
 }  // namespace ophtha::train

@@ -11,7 +11,7 @@ namespace {
 std::vector<std::string> outputs_of(const TrainConfig& c) {
   std::vector<std::string> out;
   for (const std::string* path : {&c.output_gguf, &c.output_hf, &c.output_encoder, &c.output_heads, &c.output_bundle,
-                                  &c.output_disc_reader_bundle, &c.metrics_log, &c.loss_plot})
+                                  &c.output_reader_bundle, &c.metrics_log, &c.loss_plot})
     if (!path->empty()) out.push_back(*path);
   return out;
 }

@@ -10,8 +10,10 @@
 #include "llm/cpu_threads.hpp"
 #include "ophtha/clinical_metrics.hpp"
 #include "ophtha/error.hpp"
+#include "ophtha/fundus_tiles.hpp"
 #include "ophtha/heads_findings.hpp"
 #include "ophtha/model_bundle.hpp"
+#include "ophtha/random.hpp"
 #include "ophtha/trainable_resnet.hpp"
 #include "ophtha/train_stages.hpp"
 #include "train/mixed_precision.hpp"
@@ -27,7 +29,11 @@ struct VisionTrainer::State {
   std::optional<TrainableResNet> encoder;
   std::optional<AuxiliaryHeads> heads;
   std::vector<train::TrainImage> train, validation;
-  std::vector<int64_t> entries;  // an epoch's entries: image indices, each repeated data.oversample times
+  // An epoch's entries: image indices, each repeated data.oversample times. With tiles, 2 × the
+  // index + 0 for a tile holding a mark of the reader's findings, + 1 for a tile at random.
+  std::vector<int64_t> entries;
+  bool tiled = false;  // encoder.region "tiles"
+  int64_t tiles = 1;   // per image: 1, or the grid's g² with encoder.region "tiles"
   // [N, 3, S, S] f16. The training images are preprocessed at the first step that needs them: a
   // finished run resumed to calibrate or write its outputs never does.
   at::Tensor train_pixels, validation_pixels;
@@ -89,6 +95,64 @@ nlohmann::json findings_f1(const std::vector<HeadPrediction>& predictions, const
   return {{"findings_macro_f1", f1_n ? f1_sum / f1_n : 0.0}, {"findings_f1", per_finding}};
 }
 
+// An image's targets as a tile reader is scored on them: its `findings` only (max_over_tiles).
+ImageTargets reader_targets(const ImageTargets& image, const std::vector<Finding>& findings) {
+  ImageTargets out = image;
+  out.findings.fill(-1);
+  out.grades.fill(-1);
+  out.gradable = -1;
+  for (Finding f : findings) out.findings[static_cast<size_t>(f)] = image.findings[static_cast<size_t>(f)];
+  return out;
+}
+
+// A batch of tiles as f32 [B, 3, S, S] channels-last, with each one's targets and lesion marks.
+struct ReadBatch {
+  at::Tensor pixels;
+  std::vector<ImageTargets> targets;
+  std::vector<train::TrainImage> lesion_images;  // targets only, for lesion_targets
+  std::vector<train::LesionPoints> lesion_points;
+
+  void add_tile(const at::Tensor& squares, int64_t image, const PreprocessOptions& pre, int k,
+                const train::TrainImage& t, const train::LesionPoints& points, const std::vector<Finding>& findings,
+                std::vector<at::Tensor>& tiles) {
+    train::TileTargets tt = train::tile_targets(t.targets, points, tile_bounds(pre, k), findings);
+    tiles.push_back(tile_of(squares, image, pre, k));
+    targets.push_back(tt.targets);
+    lesion_images.emplace_back().targets = tt.targets;
+    lesion_points.push_back(std::move(tt.points));
+  }
+  LesionTargets lesions(int64_t grid_h, int64_t grid_w) const {
+    std::vector<int64_t> all(targets.size());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
+    return train::lesion_targets(lesion_images, lesion_points, all, grid_h, grid_w);
+  }
+};
+
+// The training tiles of a micro-batch's entries (State::entries values): per entry its image's
+// tile holding a mark (one at random among those; any tile when none holds one) or a tile at
+// random — drawn from (seed, micro-batch, place), so a resumed run draws the same.
+ReadBatch training_tiles(const at::Tensor& squares, const std::vector<train::TrainImage>& images,
+                         const std::vector<train::LesionPoints>& points, const PreprocessOptions& pre,
+                         const std::vector<Finding>& findings, const std::vector<int64_t>& entries, uint64_t seed,
+                         int64_t micro_batch) {
+  ReadBatch out;
+  std::vector<at::Tensor> tiles;
+  const Random draws = Random(seed ^ 0x711E5ull).fork(static_cast<uint64_t>(micro_batch));
+  for (size_t b = 0; b < entries.size(); ++b) {
+    const int64_t image = entries[b] / 2;
+    const bool marked_tile = entries[b] % 2 == 0;
+    const train::TrainImage& t = images[static_cast<size_t>(image)];
+    const train::LesionPoints& p = points[static_cast<size_t>(image)];
+    Random draw = draws.fork(b);
+    const std::vector<int> holding = marked_tile ? train::tiles_with_marks(t.targets, p, pre, findings) : std::vector<int>{};
+    const int k = holding.empty() ? static_cast<int>(draw.integer(0, tile_count(pre) - 1))
+                                  : holding[static_cast<size_t>(draw.integer(0, static_cast<int64_t>(holding.size()) - 1))];
+    out.add_tile(squares, image, pre, k, t, p, findings, tiles);
+  }
+  out.pixels = at::stack(tiles).to(at::kFloat, false, false, at::MemoryFormat::ChannelsLast);
+  return out;
+}
+
 // The images of `modalities` among `images`, in their order.
 std::vector<train::TrainImage> of_modalities(std::vector<train::TrainImage> images, const std::vector<Modality>& modalities) {
   images.erase(std::remove_if(images.begin(), images.end(),
@@ -114,11 +178,19 @@ VisionTrainer::VisionTrainer(TrainConfig config) : s_(std::make_unique<State>())
   at::set_num_threads(threads);  // convolutions: LibTorch's own pool does the work here
   train::keep_large_blocks_on_the_heap();
 
-  if (!c.output_disc_reader_bundle.empty()) {
-    const ModelBundle bundle = read_bundle_manifest(c.output_disc_reader_bundle);  // before training, not after
+  const bool tiled = im.region == PreprocessRegion::Tiles;
+  const char* reader_kind = tiled ? "tile" : "disc";
+  if (!c.output_reader_bundle.empty()) {
+    const ModelBundle bundle = read_bundle_manifest(c.output_reader_bundle);  // before training, not after
     if (bundle.heads.empty())
-      fail(ErrorCode::InvalidArgument, "{}: output.disc_reader.bundle '{}' has no auxiliary heads for a disc reader to stand beside",
-           c.source, c.output_disc_reader_bundle);
+      fail(ErrorCode::InvalidArgument, "{}: output.{}_reader.bundle '{}' has no auxiliary heads for a {} reader to stand beside",
+           c.source, reader_kind, c.output_reader_bundle, reader_kind);
+    const std::optional<BundleRegionReader>& other = tiled ? bundle.disc_reader : bundle.tile_reader;
+    if (other)
+      for (Finding f : c.reader_findings)
+        if (std::find(other->findings.begin(), other->findings.end(), f) != other->findings.end())
+          fail(ErrorCode::InvalidArgument, "{}: output.{}_reader.findings names {}, which the bundle '{}' has its {} reader read",
+               c.source, reader_kind, finding_code(f), c.output_reader_bundle, tiled ? "disc" : "tile");
   }
   const Manifest manifest = read_manifest(im.manifest);
   s.train = of_modalities(train::images_of(manifest, train::studies_in(manifest, im.splits)), im.modalities);
@@ -128,7 +200,28 @@ VisionTrainer::VisionTrainer(TrainConfig config) : s_(std::make_unique<State>())
   PreprocessOptions pre = train::training_preprocess(im.image_size);
   pre.region = im.region;
   pre.disc_side = im.disc_side;
+  pre.tile_grid = static_cast<int>(im.tile_grid);
+  pre.tile_stride = static_cast<int>(im.tile_stride > 0 ? im.tile_stride : im.image_size);
+  preprocessed_side(pre);  // checks the tiles
   s.preprocess = pre;
+  if (tiled) {
+    s.tiled = true;
+    s.tiles = tile_count(pre);
+    // A tile learns a finding from its marks: a finding shown in training images but never marked
+    // cannot be placed in a tile.
+    for (Finding f : c.reader_findings) {
+      bool shown = false, marked = false;
+      for (const train::TrainImage& t : s.train) {
+        shown = shown || t.targets.findings[static_cast<size_t>(f)] == 1;
+        if (t.lesions)
+          for (const LesionMark& m : *t.lesions) marked = marked || m.finding == f;
+      }
+      if (shown && !marked)
+        fail(ErrorCode::InvalidArgument, "{}: output.tile_reader.findings names {}, which data.manifest '{}' shows but "
+             "never marks (lesions): a tile reader learns where a finding is from its marks", c.source, finding_code(f),
+             im.manifest);
+    }
+  }
   s.threads = threads;
   if (!im.validation_manifest.empty()) {
     const Manifest v = read_manifest(im.validation_manifest);
@@ -145,9 +238,19 @@ VisionTrainer::VisionTrainer(TrainConfig config) : s_(std::make_unique<State>())
     fail(ErrorCode::InvalidArgument, "{}: heads.from '{}' reads C = {} channels but the encoder gives C = {}", c.source,
          im.heads_from, s.heads->channels(), s.encoder->channels());
   for (const auto& [name, t] : s.parameters()) t.requires_grad_(true);
-  for (size_t i = 0; i < s.train.size(); ++i)
-    s.entries.insert(s.entries.end(), static_cast<size_t>(im.oversample[static_cast<size_t>(s.train[i].modality)]),
-                     static_cast<int64_t>(i));
+  for (size_t i = 0; i < s.train.size(); ++i) {
+    const auto times = static_cast<size_t>(im.oversample[static_cast<size_t>(s.train[i].modality)]);
+    if (!tiled) {
+      s.entries.insert(s.entries.end(), times, static_cast<int64_t>(i));
+      continue;
+    }
+    const ImageTargets t = reader_targets(s.train[i].targets, c.reader_findings);
+    if (std::all_of(t.findings.begin(), t.findings.end(), [](int8_t v) { return v < 0; })) continue;  // ungradable
+    for (size_t k = 0; k < times; ++k)
+      for (int64_t kind : {0, 1}) s.entries.push_back(2 * static_cast<int64_t>(i) + kind);
+  }
+  if (s.entries.empty())
+    fail(ErrorCode::InvalidArgument, "{}: no training image has a target for output.tile_reader.findings", c.source);
   s.order.emplace(static_cast<int64_t>(s.entries.size()), c.batch_size, c.seed);
   s.optimizer = std::make_unique<AdamW>(s.parameters(), c.adamw);
   const int64_t micro_batches = c.epochs * s.order->batches_per_epoch();
@@ -174,9 +277,19 @@ ImageStepReport VisionTrainer::train_step() {
   ImageStepReport r;
   s.encoder->set_training(true);
   for (int64_t j = 0; j < c.grad_accum; ++j) {
-    std::vector<int64_t> batch = s.order->batch(s.step * c.grad_accum + j);
+    const int64_t micro_batch = s.step * c.grad_accum + j;
+    std::vector<int64_t> batch = s.order->batch(micro_batch);
     for (int64_t& i : batch) i = s.entries[static_cast<size_t>(i)];
-    auto [pixels, targets] = gather(s.train_pixels, s.train, batch);
+    at::Tensor pixels;
+    std::vector<ImageTargets> targets;
+    std::optional<ReadBatch> tiles;
+    if (s.tiled) {
+      tiles = training_tiles(s.train_pixels, s.train, s.train_lesions, s.preprocess, c.reader_findings, batch,
+                             c.seed, micro_batch);
+      pixels = tiles->pixels, targets = tiles->targets;
+    } else {
+      std::tie(pixels, targets) = gather(s.train_pixels, s.train, batch);
+    }
     VisionFeatures features;
     {
       const train::AutocastScope autocast(c.precision);
@@ -186,8 +299,9 @@ ImageStepReport VisionTrainer::train_step() {
     if (c.images.head_weights.lesions > 0)
       loss = loss + c.images.head_weights.lesions *
                         s.heads->lesion_loss(s.heads->lesion_logits(features.tokens.to(at::kFloat)),
-                                             train::lesion_targets(s.train, s.train_lesions, batch,
-                                                                   features.grid_height, features.grid_width));
+                                             tiles ? tiles->lesions(features.grid_height, features.grid_width)
+                                                   : train::lesion_targets(s.train, s.train_lesions, batch,
+                                                                           features.grid_height, features.grid_width));
     loss = loss / static_cast<double>(c.grad_accum);
     loss.backward();
     r.loss += loss.item<double>();
@@ -221,18 +335,39 @@ nlohmann::json VisionTrainer::validate() {
   s.validation_predictions.clear();
   s.validation_targets.clear();
   s.validated_at = -1;  // until the whole split is read
-  for (int64_t begin = 0; begin < n; begin += s.config.batch_size) {
+  // With tiles, a batch holds the tiles of batch_size / g² images, and each image is read as the
+  // largest over its tiles (max_over_tiles) and scored on the reader's findings only.
+  const int64_t per_batch = s.tiled ? std::max<int64_t>(1, s.config.batch_size / s.tiles) : s.config.batch_size;
+  int64_t units = 0;  // images, or tiles
+  for (int64_t begin = 0; begin < n; begin += per_batch) {
     std::vector<int64_t> batch;
-    for (int64_t i = begin; i < std::min(n, begin + s.config.batch_size); ++i) batch.push_back(i);
-    auto [pixels, targets] = gather(s.validation_pixels, s.validation, batch);
+    for (int64_t i = begin; i < std::min(n, begin + per_batch); ++i) batch.push_back(i);
+    at::Tensor pixels;
+    std::vector<ImageTargets> targets;
+    std::optional<ReadBatch> tiles;
+    if (s.tiled) {
+      tiles.emplace();
+      std::vector<at::Tensor> cut;
+      for (int64_t i : batch)
+        for (int k = 0; k < s.tiles; ++k)
+          tiles->add_tile(s.validation_pixels, i, s.preprocess, k, s.validation[static_cast<size_t>(i)],
+                          s.validation_lesions[static_cast<size_t>(i)], s.config.reader_findings, cut);
+      tiles->pixels = at::stack(cut).to(at::kFloat, false, false, at::MemoryFormat::ChannelsLast);
+      pixels = tiles->pixels, targets = tiles->targets;
+    } else {
+      std::tie(pixels, targets) = gather(s.validation_pixels, s.validation, batch);
+    }
+    const auto read = static_cast<double>(targets.size());
+    units += static_cast<int64_t>(targets.size());
     const VisionFeatures features = s.encoder->forward(pixels);
     HeadLogits logits = s.heads->forward(features.pooled);
-    loss += s.heads->loss(logits, targets, s.config.images.head_weights).item<double>() * static_cast<double>(batch.size());
+    loss += s.heads->loss(logits, targets, s.config.images.head_weights).item<double>() * read;
     if (s.config.images.head_weights.lesions > 0) {
-      const LesionTargets lesions = train::lesion_targets(s.validation, s.validation_lesions, batch, features.grid_height,
-                                                          features.grid_width);
+      const LesionTargets lesions = tiles ? tiles->lesions(features.grid_height, features.grid_width)
+                                          : train::lesion_targets(s.validation, s.validation_lesions, batch,
+                                                                  features.grid_height, features.grid_width);
       const at::Tensor map = s.heads->lesion_logits(features.tokens);
-      lesion_loss += s.heads->lesion_loss(map, lesions).item<double>() * static_cast<double>(batch.size());
+      lesion_loss += s.heads->lesion_loss(map, lesions).item<double>() * read;
       logits.lesion_peaks = std::get<0>(map.max(1));  // the lesion maps' peaks: calibration may read findings by them
       const at::Tensor yes = (map > 0).to(at::kFloat) * lesions.supervised.unsqueeze(1);  // (B, N, F)
       const at::Tensor truth = lesions.cells * lesions.supervised.unsqueeze(1);
@@ -248,7 +383,16 @@ nlohmann::json VisionTrainer::validate() {
         cells[f].false_negatives += count[2 * kFindingCount + f];
       }
     }
-    const std::vector<HeadPrediction> predicted = s.heads->predict(logits);
+    std::vector<HeadPrediction> predicted = s.heads->predict(logits);
+    if (s.tiled) {  // each image from its tiles, on the reader's findings
+      std::vector<HeadPrediction> images;
+      targets.clear();
+      for (size_t b = 0; b < batch.size(); ++b) {
+        images.push_back(max_over_tiles(predicted.data() + b * static_cast<size_t>(s.tiles), static_cast<size_t>(s.tiles)));
+        targets.push_back(reader_targets(s.validation[static_cast<size_t>(batch[b])].targets, s.config.reader_findings));
+      }
+      predicted = std::move(images);
+    }
     for (size_t b = 0; b < batch.size(); ++b) {
       const ImageTargets& t = targets[b];
       const HeadPrediction& p = predicted[b];
@@ -265,11 +409,11 @@ nlohmann::json VisionTrainer::validate() {
   }
   s.validated_at = s.step;
   nlohmann::json out = findings_f1(s.validation_predictions, s.validation_targets);
-  out["loss"] = loss / static_cast<double>(n);
+  out["loss"] = loss / static_cast<double>(units);
   out["modality_accuracy"] = static_cast<double>(modality_right) / static_cast<double>(n);
   if (gradable_n) out["gradable_accuracy"] = static_cast<double>(gradable_right) / static_cast<double>(gradable_n);
   if (s.config.images.head_weights.lesions > 0) {
-    out["lesion_loss"] = lesion_loss / static_cast<double>(n);
+    out["lesion_loss"] = lesion_loss / static_cast<double>(units);
     nlohmann::json cell_f1 = nlohmann::json::object();  // per finding, over the supervised cells
     for (int f = 0; f < kFindingCount; ++f)
       if (cells[f].support() > 0) cell_f1[finding_code(static_cast<Finding>(f))] = cells[f].f1();
@@ -352,19 +496,20 @@ std::vector<std::string> VisionTrainer::write_outputs() const {
   std::vector<std::string> written;
   if (!s.config.output_encoder.empty()) s.encoder->save(s.config.output_encoder), written.push_back(s.config.output_encoder);
   if (!s.config.output_heads.empty()) s.heads->save(s.config.output_heads), written.push_back(s.config.output_heads);
-  if (!s.config.output_disc_reader_bundle.empty()) {
-    // Into the bundle as its disc reader: the weights first (each file atomic), the manifest last,
-    // so the bundle names the new reader only once both files are whole.
-    ModelBundle bundle = read_bundle_manifest(s.config.output_disc_reader_bundle);
-    BundleDiscReader reader;
+  if (!s.config.output_reader_bundle.empty()) {
+    // Into the bundle as its disc or tile reader: the weights first (each file atomic), the
+    // manifest last, so the bundle names the new reader only once both files are whole.
+    ModelBundle bundle = read_bundle_manifest(s.config.output_reader_bundle);
+    const std::string kind = s.tiled ? "tile" : "disc";
+    BundleRegionReader reader;
     reader.encoder_arch = std::string(encoder_arch_name(s.config.images.encoder_arch));
-    reader.encoder = "disc-encoder.safetensors";
-    reader.heads = "disc-heads.safetensors";
+    reader.encoder = kind + "-encoder.safetensors";
+    reader.heads = kind + "-heads.safetensors";
     reader.preprocessing = s.preprocess;
-    reader.findings = s.config.disc_reader_findings;
+    reader.findings = s.config.reader_findings;
     s.encoder->save(bundle.path_of(reader.encoder));
     s.heads->save(bundle.path_of(reader.heads));
-    bundle.disc_reader = reader;
+    (s.tiled ? bundle.tile_reader : bundle.disc_reader) = reader;
     write_bundle_manifest(bundle);
     written.push_back(bundle.folder);
   }

@@ -1,4 +1,4 @@
-// Image → [3, S, S] float32 by modality (see preprocess.hpp and docs/vision.md).
+// Image → [3, S, S] float32 (region Tiles: [3, T, T]) by modality (see preprocess.hpp and docs/vision.md).
 #include <ATen/ATen.h>
 
 #include <algorithm>
@@ -27,9 +27,22 @@ void check_options(const PreprocessOptions& options) {
   }
   if (!std::isfinite(options.pad_value))
     fail(ErrorCode::InvalidArgument, "PreprocessOptions::pad_value must be finite, got {}", options.pad_value);
-  if (options.region != PreprocessRegion::FieldOfView && options.region != PreprocessRegion::OpticDisc)
-    fail(ErrorCode::InvalidArgument, "PreprocessOptions::region must be FieldOfView or OpticDisc, got {}",
+  if (options.region != PreprocessRegion::FieldOfView && options.region != PreprocessRegion::OpticDisc &&
+      options.region != PreprocessRegion::Tiles)
+    fail(ErrorCode::InvalidArgument, "PreprocessOptions::region must be FieldOfView, OpticDisc or Tiles, got {}",
          static_cast<int>(options.region));
+  if (options.region == PreprocessRegion::Tiles) {
+    if (options.tile_grid < 1 || options.tile_grid > 8)
+      fail(ErrorCode::InvalidArgument, "PreprocessOptions::tile_grid must be in [1, 8], got {}", options.tile_grid);
+    if (options.tile_stride < 1 || options.tile_stride > options.size)
+      fail(ErrorCode::InvalidArgument,
+           "PreprocessOptions::tile_stride must be in [1, size = {}] (tiles that overlap or abut), got {}", options.size,
+           options.tile_stride);
+    const int64_t side = options.size + static_cast<int64_t>(options.tile_grid - 1) * options.tile_stride;
+    if (side > kMaxSize)
+      fail(ErrorCode::InvalidArgument, "PreprocessOptions: the tiled side size + (tile_grid − 1) × tile_stride is {}, above {}",
+           side, kMaxSize);
+  }
   if (!(options.disc_side > 0 && options.disc_side <= 1))
     fail(ErrorCode::InvalidArgument, "PreprocessOptions::disc_side must be in (0, 1] (of the field of view's side), got {}",
          options.disc_side);
@@ -101,7 +114,7 @@ template <typename T>
 std::vector<float> resample_square(const T* samples, const Image& image, const SquareRegion& square,
                                    const PreprocessOptions& options) {
   const bool colour = resample_in_colour(image);
-  const int planes = colour ? 3 : 1, size = options.size;
+  const int planes = colour ? 3 : 1, size = preprocessed_side(options);
   std::vector<float> out(static_cast<size_t>(planes) * size * size);
   const SquareRowReader<T> reader(samples, image, square, colour, options.pad_value);
   vision::resize_antialiased_bilinear(planes, square.side, square.side, std::cref(reader), size, size, out.data());
@@ -110,8 +123,18 @@ std::vector<float> resample_square(const T* samples, const Image& image, const S
 
 }  // namespace
 
+int preprocessed_side(const PreprocessOptions& options) {
+  check_options(options);
+  return options.region == PreprocessRegion::Tiles ? options.size + (options.tile_grid - 1) * options.tile_stride
+                                                    : options.size;
+}
+
 SquareRegion preprocess_region(const Image& image, const PreprocessOptions& options) {
   check_options(options);
+  if (options.region == PreprocessRegion::Tiles && image.modality() != Modality::Cfp)
+    fail(ErrorCode::InvalidArgument,
+         "PreprocessOptions::region is Tiles, which reads colour fundus photographs only; the image is {}",
+         modality_name(image.modality()));
   if (options.region == PreprocessRegion::OpticDisc) {
     if (image.modality() != Modality::Cfp)
       fail(ErrorCode::InvalidArgument,
@@ -138,9 +161,10 @@ at::Tensor vision::preprocess_square(const Image& image, const SquareRegion& squ
   const std::vector<float> resampled = image.bit_depth() == 8
                                            ? resample_square(image.pixels8(), image, square, options)
                                            : resample_square(image.pixels16(), image, square, options);
-  const int64_t plane = static_cast<int64_t>(options.size) * options.size;
+  const int side = preprocessed_side(options);
+  const int64_t plane = static_cast<int64_t>(side) * side;
   const bool colour = resample_in_colour(image);
-  at::Tensor out = at::empty({3, options.size, options.size}, at::TensorOptions().dtype(at::kFloat));
+  at::Tensor out = at::empty({3, side, side}, at::TensorOptions().dtype(at::kFloat));
   float* dst = out.data_ptr<float>();
   for (int c = 0; c < 3; ++c) {
     const float* src = resampled.data() + (colour ? c * plane : 0);

@@ -8,7 +8,9 @@ each vision epoch; with data.heads_findings the heads' reading of each image joi
 training prompts and the bundle's; lesion maps (heads.weights.lesions) add their loss and log their
 validation; heads.calibrate_thresholds sets each finding's threshold on the validation split (also
 when a finished run is resumed); in bf16 mixed precision both stages compute other numbers than
-in f32 and a resumed run still writes the uninterrupted bundle; a bad stage is refused naming the key.
+in f32 and a resumed run still writes the uninterrupted bundle; a bad stage is refused naming the key;
+a disc reader trains on disc crops and a tile reader on two tiles of each gradable photograph, each
+joining the bundle.
 """
 import json
 import struct
@@ -408,4 +410,73 @@ def test_disc_reader_stage_trains_on_disc_crops_of_fundus_images_and_joins_the_b
         change(bad)
         (folder / "disc-bad.json").write_text(json.dumps(bad))
         result = ophtha("train", "--config", folder / "disc-bad.json")
+        assert result.returncode != 0 and needle in result.stderr, (needle, result.stderr)
+
+
+def test_tile_reader_stage_trains_on_tiles_of_fundus_images_and_joins_the_bundle(ophtha, work_dir):
+    folder = work_dir / "train-stages"
+    if not (folder / "data/manifest.jsonl").exists():
+        make_data(ophtha, folder)
+    if not (folder / "encoder.safetensors").exists():
+        ophtha.ok("train", "--config", vision_config(folder))
+    ophtha.ok("train", "--config", multimodal_config(folder, "tile-mm", steps=1, validation_every=0), timeout=300)
+    bundle = folder / "tile-mm-bundle"
+    manifest = [json.loads(line) for line in (folder / "data/manifest.jsonl").read_text().splitlines()]
+    # The reader's findings: CFP findings marked in the training photographs (two at most).
+    marked = sorted({m["finding"] for s in manifest if s["split"] == "train" for i in s["images"]
+                     if i["modality"] == "cfp" for m in i.get("lesions", [])})[:2]
+    assert marked, "the tiny manifest has no marked lesion in a training photograph"
+    gradable = [i for s in manifest if s["split"] == "train" for i in s["images"]
+                if i["modality"] == "cfp" and "cfp" not in s["labels"][i["eye"]]["ungradable"]]
+
+    run = json.loads(vision_config(folder).read_text())
+    del run["steps"]
+    run.update(epochs=1, batch_size=1, validation_every=0)
+    run["data"]["modalities"] = ["cfp"]
+    run["encoder"].update(region="tiles", image_size=64, tile_grid=2, tile_stride=48)
+    run["heads"] = {"weights": {"lesions": 1}, "calibrate_thresholds": True}
+    run["output"] = {"metrics": "tile-metrics.jsonl",
+                     "tile_reader": {"bundle": "tile-mm-bundle", "findings": marked}}
+    (folder / "tiles.json").write_text(json.dumps(run))
+    result = ophtha.ok("train", "--config", folder / "tiles.json")
+    # Two tiles of each gradable photograph an epoch: one holding a mark, one at random.
+    steps = 2 * len(gradable)
+    assert f"steps {steps}/{steps}" in result.stdout, (steps, result.stdout)
+    records = [json.loads(line) for line in (folder / "tile-metrics.jsonl").read_text().splitlines()]
+    validation = next(r for r in records if "val_loss" in r)
+    # Scored per photograph (the largest over its tiles) on the reader's findings only; no grades.
+    assert set(validation.get("val_findings_f1", {})) <= set(marked), validation
+    assert not any(key.endswith("_accuracy") and key != "val_modality_accuracy" for key in validation), validation
+    calibrated = next(r for r in records if "finding_thresholds" in r)
+    assert set(calibrated["val_calibrated_findings_f1"]) <= set(marked), calibrated
+    reader = json.loads((bundle / "ophtha-bundle.json").read_text())["tile_reader"]
+    assert reader["findings"] == marked, reader
+    assert reader["preprocessing"] == {**reader["preprocessing"], "region": "tiles", "size": 64, "tile_grid": 2,
+                                       "tile_stride": 48}, reader
+    assert (bundle / reader["encoder"]["path"]).exists() and (bundle / reader["heads"]["path"]).exists()
+    image = gradable[0]
+    report = json.loads(ophtha.ok("report", "--model", bundle, "--json", "--max-tokens", "8", "--image",
+                                  f"{folder / 'data' / image['path']}:cfp:{image['eye']}").stdout)
+    assert report["model"] == "tiny"
+
+    # A finding shown in the training photographs but never marked cannot be placed in a tile.
+    unmarked = sorted({f for s in manifest if s["split"] == "train" for eye, labels in s["labels"].items()
+                       for f in labels["findings"]
+                       if any(i["modality"] == "cfp" and i["eye"] == eye for i in s["images"])} &
+                      {"enlarged_cup", "rim_thinning", "pigmentary_change", "geographic_atrophy"} - set(
+                          m["finding"] for s in manifest for i in s["images"] for m in i.get("lesions", [])))
+    # Misconfigurations are refused before training, naming the key.
+    changes = [(lambda r: r["output"].pop("tile_reader"), "needs 'output.tile_reader'"),
+               (lambda r: r["encoder"].update(tile_stride=80), "encoder.tile_stride"),
+               (lambda r: r["encoder"].update(region="optic_disc"), "needs encoder.region \"tiles\""),
+               (lambda r: r["data"].pop("modalities"), "data.modalities"),
+               (lambda r: r["output"].update(disc_reader={"bundle": "tile-mm-bundle", "findings": marked}),
+                "a stage trains one reader")]
+    assert unmarked, "the tiny manifest shows no unmarked CFP finding in a training photograph"
+    changes.append((lambda r: r["output"]["tile_reader"].update(findings=[unmarked[0]]), "never marks"))
+    for change, needle in changes:
+        bad = json.loads(json.dumps(run))
+        change(bad)
+        (folder / "tiles-bad.json").write_text(json.dumps(bad))
+        result = ophtha("train", "--config", folder / "tiles-bad.json")
         assert result.returncode != 0 and needle in result.stderr, (needle, result.stderr)

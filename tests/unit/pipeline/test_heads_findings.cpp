@@ -138,3 +138,28 @@ TEST_CASE("with_heads_findings puts the instruments' text first, then a line per
   CHECK(test::error_from([&] { heads_findings_line(two[0], Modality::Cfp, Eye::OD, "fr"); }).code() ==
         ErrorCode::InvalidArgument);
 }
+
+TEST_CASE("a photograph's reading from its tiles is each finding's largest score, the rest the first tile's") {
+  std::vector<HeadPrediction> tiles(3);
+  for (size_t t = 0; t < tiles.size(); ++t) {
+    tiles[t].gradable_probability = 0.9f - 0.1f * static_cast<float>(t);
+    tiles[t].has_lesion_peaks = true;
+    for (size_t f = 0; f < kFindingCount; ++f) {
+      tiles[t].finding_probability[f] = static_cast<float>((f * 7 + t * 3) % 10) / 10.0f;
+      tiles[t].lesion_peak_probability[f] = static_cast<float>((f * 3 + t * 5) % 11) / 11.0f;
+    }
+  }
+  tiles[0].finding_threshold[static_cast<size_t>(Finding::Irma)] = 0.3f;
+  const HeadPrediction read = max_over_tiles(tiles.data(), tiles.size());
+  for (size_t f = 0; f < kFindingCount; ++f) {
+    CHECK(read.finding_probability[f] ==
+          std::max({tiles[0].finding_probability[f], tiles[1].finding_probability[f], tiles[2].finding_probability[f]}));
+    CHECK(read.lesion_peak_probability[f] == std::max({tiles[0].lesion_peak_probability[f],
+                                                       tiles[1].lesion_peak_probability[f],
+                                                       tiles[2].lesion_peak_probability[f]}));
+  }
+  CHECK(read.gradable_probability == tiles[0].gradable_probability);
+  CHECK(read.finding_threshold[static_cast<size_t>(Finding::Irma)] == 0.3f);
+  CHECK(max_over_tiles(tiles.data(), 1).finding_probability == tiles[0].finding_probability);
+  CHECK_THROWS_AS(max_over_tiles(tiles.data(), 0), Error);
+}

@@ -220,7 +220,7 @@ TEST_CASE("a disc reader reads back field for field and is written only when the
   ModelBundle b = example(dir);
   write_bundle_manifest(b);
   CHECK_FALSE(read_bundle_manifest(dir).disc_reader.has_value());
-  BundleDiscReader r;
+  BundleRegionReader r;
   r.encoder_arch = "resnet18";
   r.encoder = "disc-encoder.safetensors";
   r.heads = "disc-heads.safetensors";
@@ -266,7 +266,7 @@ TEST_CASE("a broken disc reader is refused naming each field") {
   // Without main heads there is nothing for the reader to stand beside; OCT preprocessing has no region.
   b.heads.clear();
   b.prompt.heads_findings = false;
-  BundleDiscReader r;
+  BundleRegionReader r;
   r.encoder_arch = "resnet18";
   r.encoder = r.heads = "encoder.safetensors";
   r.preprocessing.region = PreprocessRegion::OpticDisc;
@@ -277,4 +277,69 @@ TEST_CASE("a broken disc reader is refused naming each field") {
   const std::string second = error_from([&] { read_bundle_manifest(dir); }).what();
   CHECK_MESSAGE(second.find("disc_reader: is given but the bundle has no \"heads\"") != std::string::npos, second);
   CHECK_MESSAGE(second.find("preprocessing.oct.region: unknown key") != std::string::npos, second);
+}
+
+TEST_CASE("a tile reader reads back with its grid beside a disc reader, and a finding read by both is refused") {
+  const std::string dir = fresh_bundle("tile-reader");
+  for (const char* file : {"tile-encoder.safetensors", "tile-heads.safetensors"}) std::ofstream(dir + "/" + file) << "x";
+  ModelBundle b = example(dir);
+  BundleRegionReader disc;
+  disc.encoder_arch = "resnet18";
+  disc.encoder = disc.heads = "encoder.safetensors";
+  disc.preprocessing.region = PreprocessRegion::OpticDisc;
+  disc.findings = {Finding::DiscHaemorrhage};
+  b.disc_reader = disc;
+  BundleRegionReader r;
+  r.encoder_arch = "resnet18";
+  r.encoder = "tile-encoder.safetensors";
+  r.heads = "tile-heads.safetensors";
+  r.preprocessing.size = 224;
+  r.preprocessing.region = PreprocessRegion::Tiles;
+  r.preprocessing.tile_grid = 3;
+  r.preprocessing.tile_stride = 176;
+  r.findings = {Finding::FlameHaemorrhages, Finding::Irma};
+  b.tile_reader = r;
+  write_bundle_manifest(b);
+  const ModelBundle read = read_bundle_manifest(dir);
+  REQUIRE(read.tile_reader.has_value());
+  CHECK(read.tile_reader->encoder == "tile-encoder.safetensors");
+  CHECK(read.tile_reader->heads == "tile-heads.safetensors");
+  CHECK(read.tile_reader->preprocessing.region == PreprocessRegion::Tiles);
+  CHECK(read.tile_reader->preprocessing.size == 224);
+  CHECK(read.tile_reader->preprocessing.tile_grid == 3);
+  CHECK(read.tile_reader->preprocessing.tile_stride == 176);
+  CHECK(preprocessed_side(read.tile_reader->preprocessing) == 576);
+  CHECK((read.tile_reader->findings == r.findings));
+  REQUIRE(read.disc_reader.has_value());
+  CHECK((read.disc_reader->findings == disc.findings));
+
+  // The same finding from two readers; a tile reader on the disc's region.
+  b.tile_reader->findings.push_back(Finding::DiscHaemorrhage);
+  write_bundle_manifest(b);
+  test::check_message(error_from([&] { read_bundle_manifest(dir); }), ErrorCode::InvalidFormat,
+                      "tile_reader.findings: names disc_haemorrhage, which the disc reader reads");
+  b.tile_reader->findings = r.findings;
+  b.tile_reader->preprocessing.region = PreprocessRegion::OpticDisc;
+  write_bundle_manifest(b);
+  test::check_message(error_from([&] { read_bundle_manifest(dir); }), ErrorCode::InvalidFormat,
+                      "tile_reader.preprocessing.region: is not \"tiles\"");
+}
+
+TEST_CASE("a tile reader's grid is refused naming the field when out of range") {
+  const std::string dir = fresh_bundle("tile-reader-broken");
+  ModelBundle b = example(dir);
+  write_bundle_manifest(b);
+  std::string text = manifest_text(dir);
+  const size_t at = text.find("\"encoder\"");
+  REQUIRE(at != std::string::npos);
+  write_text(dir + "/" + kBundleManifestName,
+             text.insert(at, R"("tile_reader": {"encoder": {"arch": "resnet18", "path": "encoder.safetensors"},
+                 "heads": {"path": "heads.safetensors"},
+                 "preprocessing": {"size": 224, "region": "tiles", "tile_grid": 9, "tile_stride": 300},
+                 "findings": ["irma"]}, )"));
+  const std::string message = error_from([&] { read_bundle_manifest(dir); }).what();
+  INFO(message);
+  for (const char* fragment : {"tile_reader.preprocessing.tile_grid: is 9, expected a number in [1, 8]",
+                               "tile_reader.preprocessing.tile_stride: is 300, expected a number in [1, 224]"})
+    CHECK_MESSAGE(message.find(fragment) != std::string::npos, "missing: ", fragment);
 }

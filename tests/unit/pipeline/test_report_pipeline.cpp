@@ -334,7 +334,7 @@ std::string bundle_with_disc_reader() {
   }
   heads.save(dir + "/disc-heads.safetensors");
   ModelBundle b = read_bundle_manifest(dir);
-  BundleDiscReader r;
+  BundleRegionReader r;
   r.encoder_arch = b.encoder_arch;
   r.encoder = "disc-encoder.safetensors";
   r.heads = "disc-heads.safetensors";
@@ -359,7 +359,7 @@ TEST_CASE("a disc reader's reading of its findings replaces the main heads' for 
   for (const Image& image : images) pooled.push_back(reader->embedder(image.modality()).embed_images({image})[0].pooled);
   const std::vector<HeadPrediction> main = reader->heads()->predict(reader->heads()->forward(at::stack(pooled)));
   std::vector<HeadPrediction> applied = main;
-  reader->apply_disc_reader(images, applied);
+  reader->apply_region_readers(images, applied);
 
   // What the reader's encoder and heads make of the disc crop, computed here from the parts.
   const std::unique_ptr<VisionEncoder> disc_encoder = load_vision_encoder(
@@ -396,7 +396,77 @@ TEST_CASE("a disc reader's reading of its findings replaces the main heads' for 
   CHECK(report.text == without_dummy_prefix(expected.text));
 
   std::vector<HeadPrediction> too_few(1);
-  const Error e = test::error_from([&] { reader->apply_disc_reader(images, too_few); });
+  const Error e = test::error_from([&] { reader->apply_region_readers(images, too_few); });
   CHECK(e.code() == ErrorCode::InvalidArgument);
   CHECK_MESSAGE(std::string(e.what()).find("1 predictions for 3 images") != std::string::npos, e.what());
+}
+
+TEST_CASE("a tile reader reads its findings as the largest over each CFP image's tiles, beside the disc reader") {
+  const std::string dir = test::work_dir() + "/random-bundle-tile-reader";
+  std::filesystem::remove_all(dir);
+  std::filesystem::copy(bundle_with_disc_reader(), dir);
+  std::filesystem::copy_file(dir + "/encoder.safetensors", dir + "/tile-encoder.safetensors");
+  // Heads of their own whose findings logits vary with the image (random weights), scaled up so
+  // that tiles differ clearly.
+  AuxiliaryHeads tile_heads = AuxiliaryHeads::random(model()->encoder().channels(), 12);
+  {
+    at::NoGradGuard no_grad;
+    for (const auto& [name, t] : tile_heads.named_parameters())
+      if (name == "heads.findings.weight") t.mul_(3.0f);
+  }
+  tile_heads.save(dir + "/tile-heads.safetensors");
+  ModelBundle b = read_bundle_manifest(dir);
+  BundleRegionReader r;
+  r.encoder_arch = b.encoder_arch;
+  r.encoder = "tile-encoder.safetensors";
+  r.heads = "tile-heads.safetensors";
+  r.preprocessing.size = 32;
+  r.preprocessing.region = PreprocessRegion::Tiles;
+  r.preprocessing.tile_grid = 2;
+  r.preprocessing.tile_stride = 24;
+  r.findings = {Finding::FlameHaemorrhages, Finding::Irma};
+  b.tile_reader = r;
+  write_bundle_manifest(b);
+
+  const std::shared_ptr<const ReportModel> reader = ReportModel::load(dir);
+  REQUIRE(reader->tile_heads() != nullptr);
+  REQUIRE(reader->disc_heads() != nullptr);
+  const std::vector<Image> images = {pattern(96, 80, 3, Modality::Cfp, Eye::OD, 4),
+                                     pattern(120, 50, 1, Modality::Oct, Eye::OS, 5),
+                                     pattern(90, 90, 3, Modality::Cfp, Eye::OS, 6)};
+  std::vector<at::Tensor> pooled;
+  for (const Image& image : images) pooled.push_back(reader->embedder(image.modality()).embed_images({image})[0].pooled);
+  const std::vector<HeadPrediction> main = reader->heads()->predict(reader->heads()->forward(at::stack(pooled)));
+  std::vector<HeadPrediction> applied = main;
+  reader->apply_region_readers(images, applied);
+
+  // Each tile cut here by hand from the 56 × 56 square, read by the reader's parts; the image's
+  // probability is the largest sigmoid of the four tiles' logits.
+  const std::unique_ptr<VisionEncoder> tile_encoder = load_vision_encoder(
+      reader->bundle().path_of("tile-encoder.safetensors"), parse_encoder_arch(reader->bundle().encoder_arch));
+  at::NoGradGuard no_grad;
+  for (size_t i : {size_t{0}, size_t{2}}) {
+    const at::Tensor square = preprocess(images[i], reader->bundle().tile_reader->preprocessing);
+    REQUIRE(square.sizes() == at::IntArrayRef({3, 56, 56}));
+    std::vector<at::Tensor> tiles;
+    for (int64_t y : {0, 24})
+      for (int64_t x : {0, 24}) tiles.push_back(square.slice(1, y, y + 32).slice(2, x, x + 32));
+    const at::Tensor logits = reader->tile_heads()->forward(tile_encoder->encode(at::stack(tiles)).pooled).findings;
+    const at::Tensor largest = std::get<0>(logits.sigmoid().max(0));  // (kFindingCount)
+    const at::Tensor smallest = std::get<0>(logits.sigmoid().min(0));
+    bool tiles_differ = false;
+    for (Finding f : {Finding::FlameHaemorrhages, Finding::Irma}) {
+      const auto j = static_cast<int64_t>(f);
+      CHECK(applied[i].finding_probability[static_cast<size_t>(j)] == doctest::Approx(largest[j].item<float>()));
+      CHECK(applied[i].finding_threshold[static_cast<size_t>(j)] == reader->tile_heads()->finding_thresholds()[static_cast<size_t>(j)]);
+      tiles_differ = tiles_differ || largest[j].item<float>() - smallest[j].item<float>() > 1e-3f;
+    }
+    INFO("largest " << largest << " smallest " << smallest);
+    CHECK(tiles_differ);  // the largest is not every tile's
+    CHECK(applied[i].finding_present(Finding::DiscHaemorrhage));  // still the disc reader's
+    for (Finding f : {Finding::Microaneurysms, Finding::HardExudates, Finding::Neovascularisation})
+      CHECK(applied[i].finding_probability[static_cast<size_t>(f)] == main[i].finding_probability[static_cast<size_t>(f)]);
+    CHECK((applied[i].grade == main[i].grade));
+  }
+  CHECK((applied[1].finding_probability == main[1].finding_probability));  // the OCT image is not the reader's
 }

@@ -1,5 +1,6 @@
 // The images a vision run trains on (train/train_images.hpp): lesion marks go to the grid cell of
-// their place in the preprocessed square, and a lesion map is supervised exactly where it is known.
+// their place in the preprocessed square, a lesion map is supervised exactly where it is known, and
+// a tile reader's tile targets come from the marks inside the tile.
 #include "support/doctest_with_aten.hpp"
 
 #include <filesystem>
@@ -86,4 +87,53 @@ TEST_CASE("an image without lesion marks supervises no map; a mark outside its i
   test::check_message(
       test::error_from([&] { train::preprocess_images(images, train::training_preprocess(32), 1, at::kFloat, &points); }),
       ErrorCode::InvalidFormat, "lesions[0] at (10, 120) lies outside the 200 × 100 image");
+}
+
+TEST_CASE("a tile's target of a reader finding comes from where its marks lie, unknown where it has none") {
+  PreprocessOptions tiles;
+  tiles.size = 64;
+  tiles.region = PreprocessRegion::Tiles;
+  tiles.tile_grid = 2;
+  tiles.tile_stride = 32;  // T = 96: tile 0 covers u, v in [0, 2/3), tile 3 [1/3, 1)
+  ImageTargets image;
+  image.modality = static_cast<int>(Modality::Cfp);
+  image.findings.fill(0);
+  image.grades.fill(1);
+  image.findings[static_cast<size_t>(Finding::FlameHaemorrhages)] = 1;  // marked at the top left
+  image.findings[static_cast<size_t>(Finding::Irma)] = 1;               // shown, never marked
+  image.findings[static_cast<size_t>(Finding::Microaneurysms)] = 1;     // marked, not the reader's
+  image.findings[static_cast<size_t>(Finding::HardExudates)] = -1;      // not applicable
+  train::LesionPoints points;
+  points.annotated = true;
+  points.points = {{Finding::FlameHaemorrhages, {0.1f, 0.2f}}, {Finding::Microaneurysms, {0.9f, 0.9f}}};
+  const std::vector<Finding> reader = {Finding::FlameHaemorrhages, Finding::Irma, Finding::CottonWoolSpots,
+                                       Finding::HardExudates};
+  const auto target = [](const train::TileTargets& t, Finding f) { return t.targets.findings[static_cast<size_t>(f)]; };
+
+  const train::TileTargets top_left = train::tile_targets(image, points, tile_bounds(tiles, 0), reader);
+  CHECK(target(top_left, Finding::FlameHaemorrhages) == 1);
+  CHECK(target(top_left, Finding::Irma) == -1);           // present, but where is unknown
+  CHECK(target(top_left, Finding::CottonWoolSpots) == 0);  // absent from the photograph
+  CHECK(target(top_left, Finding::HardExudates) == -1);
+  CHECK(target(top_left, Finding::Microaneurysms) == -1);  // not the reader's: no loss
+  CHECK(top_left.targets.grades[0] == -1);
+  CHECK(top_left.targets.modality == image.modality);
+  REQUIRE(top_left.points.points.size() == 1);  // the flame mark, in the tile's own fractions
+  CHECK(top_left.points.points[0].second[0] == doctest::Approx(0.1 * 96 / 64));
+  CHECK(top_left.points.points[0].second[1] == doctest::Approx(0.2 * 96 / 64));
+
+  const train::TileTargets bottom_right = train::tile_targets(image, points, tile_bounds(tiles, 3), reader);
+  CHECK(target(bottom_right, Finding::FlameHaemorrhages) == 0);  // marked only elsewhere
+  REQUIRE(bottom_right.points.points.size() == 1);              // the microaneurysm, at (0.9·96 − 32) / 64
+  CHECK(bottom_right.points.points[0].second[0] == doctest::Approx((0.9 * 96 - 32) / 64));
+
+  // An image without marks: every present finding unknown.
+  train::LesionPoints none;
+  CHECK(target(train::tile_targets(image, none, tile_bounds(tiles, 0), reader), Finding::FlameHaemorrhages) == -1);
+
+  // The tiles a marked tile is drawn from: those holding a present reader finding's mark.
+  CHECK((train::tiles_with_marks(image, points, tiles, reader) == std::vector<int>{0}));
+  CHECK((train::tiles_with_marks(image, points, tiles, {Finding::Microaneurysms}) == std::vector<int>{3}));
+  image.findings[static_cast<size_t>(Finding::FlameHaemorrhages)] = 0;  // a mark of an absent finding holds nothing
+  CHECK(train::tiles_with_marks(image, points, tiles, reader).empty());
 }

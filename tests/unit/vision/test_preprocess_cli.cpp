@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "ophtha/fundus_tiles.hpp"
 #include "ophtha/image.hpp"
 #include "ophtha/npy.hpp"
 #include "ophtha/preprocess.hpp"
@@ -80,6 +81,19 @@ TEST_CASE("ophtha preprocess writes the tensor preprocess() computes") {
   const NpyArray written = read_npy(npy.string());
   REQUIRE(written.shape == std::vector<int64_t>{3, 32, 32});
   CHECK(std::memcmp(written.f32.data(), expected.data_ptr<float>(), written.f32.size() * sizeof(float)) == 0);
+  // The tiles, as a tile reader sees them.
+  const Run tiles = run_cli("preprocess --image " + png.string() + " --modality cfp --size 24 --region tiles " +
+                            "--tile-grid 2 --tile-stride 16 --out " + npy.string());
+  REQUIRE_MESSAGE(tiles.status == 0, tiles.err);
+  PreprocessOptions tiled;
+  tiled.size = 24;
+  tiled.region = PreprocessRegion::Tiles;
+  tiled.tile_grid = 2;
+  tiled.tile_stride = 16;
+  const at::Tensor cut = cut_tiles(preprocess(Image::decode_file(png.string(), Modality::Cfp, Eye::OD), tiled), tiled);
+  const NpyArray written_tiles = read_npy(npy.string());
+  REQUIRE(written_tiles.shape == std::vector<int64_t>{4, 3, 24, 24});
+  CHECK(std::memcmp(written_tiles.f32.data(), cut.data_ptr<float>(), written_tiles.f32.size() * sizeof(float)) == 0);
 }
 
 TEST_CASE("ophtha preprocess fails with a non-zero status and one line on stderr") {
@@ -95,7 +109,9 @@ TEST_CASE("ophtha preprocess fails with a non-zero status and one line on stderr
       {"preprocess --image " + broken + " --modality oct --size 0" + out, "--size"},
       {"preprocess --image " + broken + " --modality oct --mean 1,2" + out, "--mean"},
       {"preprocess --image " + broken + " --modality oct --bogus 1" + out, "unknown option '--bogus'"},
-      {"preprocess --image " + broken + " --modality cfp --region macula" + out, "--region expects field_of_view or optic_disc"},
+      {"preprocess --image " + broken + " --modality cfp --region macula" + out, "--region expects field_of_view, optic_disc or tiles"},
+      {"preprocess --image " + broken + " --modality cfp --region tiles --size 16 --tile-stride 20" + out, "--tile-stride"},
+      {"preprocess --image " + broken + " --modality cfp --region tiles --tile-grid 0" + out, "--tile-grid"},
       {"preprocess --image " + broken + " --modality cfp --disc-side 2" + out, "--disc-side"},
   };
   for (const auto& [arguments, needle] : cases) {
