@@ -148,19 +148,25 @@ def test_guided_alternatives_state_findings_the_heads_read_that_no_draft_names(o
     assert after >= before + 0.005, (before, after)
 
 
+def scored_without(ophtha, fresh, tmp_path, reader, findings):
+    """The fresh studies' English reports by a copy of the demo without its `reader` (which must read
+    `findings`), scored: the clinical metrics."""
+    without = tmp_path / f"without-{reader}"
+    shutil.copytree(DEMO, without)
+    manifest = json.loads((without / "ophtha-bundle.json").read_text(encoding="utf-8"))
+    assert manifest[reader]["findings"] == findings, manifest[reader]
+    del manifest[reader]
+    (without / "ophtha-bundle.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return scored(ophtha, fresh, tmp_path, "--model", without, "--langs", "en")["languages"]["en"]["clinical"]
+
+
 def test_the_disc_reader_reads_disc_haemorrhages_the_whole_field_misses(ophtha, fresh, fresh_reports, tmp_path):
     # The bundle's disc reader reads disc haemorrhage and rim thinning on a crop around the optic
     # disc (docs/training.md, "Disc reader"). On the 200-study test and fresh splits it took disc
     # haemorrhage F1 from 0.53 to 0.97 and from 0.53 to 0.91 (English), findings F1 from 0.864 to
     # 0.879 and from 0.853 to 0.867; on these 40 studies (English, 9 eyes with a disc haemorrhage)
     # from 0.375 to 0.941, and findings F1 from 0.861 to 0.886 (2026-12-02).
-    without = tmp_path / "without-disc-reader"
-    shutil.copytree(DEMO, without)
-    manifest = json.loads((without / "ophtha-bundle.json").read_text(encoding="utf-8"))
-    assert manifest["disc_reader"]["findings"] == ["disc_haemorrhage", "rim_thinning"], manifest["disc_reader"]
-    del manifest["disc_reader"]
-    (without / "ophtha-bundle.json").write_text(json.dumps(manifest), encoding="utf-8")
-    whole_field = scored(ophtha, fresh, tmp_path, "--model", without, "--langs", "en")["languages"]["en"]["clinical"]
+    whole_field = scored_without(ophtha, fresh, tmp_path, "disc_reader", ["disc_haemorrhage", "rim_thinning"])
     with_reader = fresh_reports["languages"]["en"]["clinical"]
     before, after = whole_field["findings"]["disc_haemorrhage"]["f1"], with_reader["findings"]["disc_haemorrhage"]["f1"]
     assert after >= before + 0.3, (before, after)
@@ -173,13 +179,7 @@ def test_the_tile_reader_reads_flame_haemorrhages_and_irma_the_whole_field_misse
     # findings F1 from 0.879 to 0.891 and ICDR from 0.923 to 0.928 (English); on these 40 studies
     # (English) flame haemorrhages from 0.50 to 0.91, IRMA from 0.96 to 1.00 and findings F1 from
     # 0.886 to 0.906 (2026-12-02).
-    without = tmp_path / "without-tile-reader"
-    shutil.copytree(DEMO, without)
-    manifest = json.loads((without / "ophtha-bundle.json").read_text(encoding="utf-8"))
-    assert manifest["tile_reader"]["findings"] == ["flame_haemorrhages", "irma"], manifest["tile_reader"]
-    del manifest["tile_reader"]
-    (without / "ophtha-bundle.json").write_text(json.dumps(manifest), encoding="utf-8")
-    whole_field = scored(ophtha, fresh, tmp_path, "--model", without, "--langs", "en")["languages"]["en"]["clinical"]
+    whole_field = scored_without(ophtha, fresh, tmp_path, "tile_reader", ["flame_haemorrhages", "irma"])
     with_reader = fresh_reports["languages"]["en"]["clinical"]
     f1 = lambda clinical: sum(clinical["findings"][f]["f1"] for f in ("flame_haemorrhages", "irma")) / 2
     assert f1(with_reader) >= f1(whole_field) + 0.15, (f1(whole_field), f1(with_reader))

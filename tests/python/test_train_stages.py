@@ -367,14 +367,20 @@ def test_unknown_stage_is_refused_naming_the_key(ophtha, work_dir):
     assert "'stage'" in result.stderr and "multimodal" in result.stderr
 
 
-def test_disc_reader_stage_trains_on_disc_crops_of_fundus_images_and_joins_the_bundle(ophtha, work_dir):
+def bundle_for_a_reader(ophtha, work_dir, name):
+    """The tiny data, its vision stage and a one-step multimodal bundle `name`-bundle for a region
+    reader to join: (folder, bundle)."""
     folder = work_dir / "train-stages"
     if not (folder / "data/manifest.jsonl").exists():
         make_data(ophtha, folder)
     if not (folder / "encoder.safetensors").exists():
         ophtha.ok("train", "--config", vision_config(folder))
-    ophtha.ok("train", "--config", multimodal_config(folder, "disc-mm", steps=1, validation_every=0), timeout=300)
-    bundle = folder / "disc-mm-bundle"
+    ophtha.ok("train", "--config", multimodal_config(folder, name, steps=1, validation_every=0), timeout=300)
+    return folder, folder / f"{name}-bundle"
+
+
+def test_disc_reader_stage_trains_on_disc_crops_of_fundus_images_and_joins_the_bundle(ophtha, work_dir):
+    folder, bundle = bundle_for_a_reader(ophtha, work_dir, "disc-mm")
     manifest = [json.loads(line) for line in (folder / "data/manifest.jsonl").read_text().splitlines()]
     fundus = [i for s in manifest if s["split"] == "train" for i in s["images"] if i["modality"] == "cfp"]
     assert fundus, "the tiny manifest has no training CFP image"
@@ -414,13 +420,7 @@ def test_disc_reader_stage_trains_on_disc_crops_of_fundus_images_and_joins_the_b
 
 
 def test_tile_reader_stage_trains_on_tiles_of_fundus_images_and_joins_the_bundle(ophtha, work_dir):
-    folder = work_dir / "train-stages"
-    if not (folder / "data/manifest.jsonl").exists():
-        make_data(ophtha, folder)
-    if not (folder / "encoder.safetensors").exists():
-        ophtha.ok("train", "--config", vision_config(folder))
-    ophtha.ok("train", "--config", multimodal_config(folder, "tile-mm", steps=1, validation_every=0), timeout=300)
-    bundle = folder / "tile-mm-bundle"
+    folder, bundle = bundle_for_a_reader(ophtha, work_dir, "tile-mm")
     manifest = [json.loads(line) for line in (folder / "data/manifest.jsonl").read_text().splitlines()]
     # The reader's findings: CFP findings marked in the training photographs (two at most).
     marked = sorted({m["finding"] for s in manifest if s["split"] == "train" for i in s["images"]
