@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <vector>
 
 #include "ophtha/error.hpp"
 #include "ophtha/model_bundle.hpp"
@@ -58,6 +59,18 @@ void write_text(const std::string& path, const std::string& text) { std::ofstrea
 std::string manifest_text(const std::string& dir) {
   std::ifstream in(dir + "/" + kBundleManifestName, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A ResNet-18 reader of `region` with these weight files, reading `findings`.
+BundleRegionReader region_reader(const std::string& encoder, const std::string& heads, PreprocessRegion region,
+                                 std::vector<Finding> findings) {
+  BundleRegionReader r;
+  r.encoder_arch = "resnet18";
+  r.encoder = encoder;
+  r.heads = heads;
+  r.preprocessing.region = region;
+  r.findings = std::move(findings);
+  return r;
 }
 
 }  // namespace
@@ -220,14 +233,10 @@ TEST_CASE("a disc reader reads back field for field and is written only when the
   ModelBundle b = example(dir);
   write_bundle_manifest(b);
   CHECK_FALSE(read_bundle_manifest(dir).disc_reader.has_value());
-  BundleRegionReader r;
-  r.encoder_arch = "resnet18";
-  r.encoder = "disc-encoder.safetensors";
-  r.heads = "disc-heads.safetensors";
+  BundleRegionReader r = region_reader("disc-encoder.safetensors", "disc-heads.safetensors", PreprocessRegion::OpticDisc,
+                                       {Finding::DiscHaemorrhage, Finding::RimThinning});
   r.preprocessing.size = 160;
-  r.preprocessing.region = PreprocessRegion::OpticDisc;
   r.preprocessing.disc_side = 0.3;
-  r.findings = {Finding::DiscHaemorrhage, Finding::RimThinning};
   b.disc_reader = r;
   write_bundle_manifest(b);
   const ModelBundle read = read_bundle_manifest(dir);
@@ -266,12 +275,8 @@ TEST_CASE("a broken disc reader is refused naming each field") {
   // Without main heads there is nothing for the reader to stand beside; OCT preprocessing has no region.
   b.heads.clear();
   b.prompt.heads_findings = false;
-  BundleRegionReader r;
-  r.encoder_arch = "resnet18";
-  r.encoder = r.heads = "encoder.safetensors";
-  r.preprocessing.region = PreprocessRegion::OpticDisc;
-  r.findings = {Finding::DiscHaemorrhage};
-  b.disc_reader = r;
+  b.disc_reader = region_reader("encoder.safetensors", "encoder.safetensors", PreprocessRegion::OpticDisc,
+                                {Finding::DiscHaemorrhage});
   b.preprocessing[Modality::Oct].region = PreprocessRegion::OpticDisc;
   write_bundle_manifest(b);
   const std::string second = error_from([&] { read_bundle_manifest(dir); }).what();
@@ -283,21 +288,14 @@ TEST_CASE("a tile reader reads back with its grid beside a disc reader, and a fi
   const std::string dir = fresh_bundle("tile-reader");
   for (const char* file : {"tile-encoder.safetensors", "tile-heads.safetensors"}) std::ofstream(dir + "/" + file) << "x";
   ModelBundle b = example(dir);
-  BundleRegionReader disc;
-  disc.encoder_arch = "resnet18";
-  disc.encoder = disc.heads = "encoder.safetensors";
-  disc.preprocessing.region = PreprocessRegion::OpticDisc;
-  disc.findings = {Finding::DiscHaemorrhage};
+  const BundleRegionReader disc = region_reader("encoder.safetensors", "encoder.safetensors",
+                                                PreprocessRegion::OpticDisc, {Finding::DiscHaemorrhage});
   b.disc_reader = disc;
-  BundleRegionReader r;
-  r.encoder_arch = "resnet18";
-  r.encoder = "tile-encoder.safetensors";
-  r.heads = "tile-heads.safetensors";
+  BundleRegionReader r = region_reader("tile-encoder.safetensors", "tile-heads.safetensors", PreprocessRegion::Tiles,
+                                       {Finding::FlameHaemorrhages, Finding::Irma});
   r.preprocessing.size = 224;
-  r.preprocessing.region = PreprocessRegion::Tiles;
   r.preprocessing.tile_grid = 3;
   r.preprocessing.tile_stride = 176;
-  r.findings = {Finding::FlameHaemorrhages, Finding::Irma};
   b.tile_reader = r;
   write_bundle_manifest(b);
   const ModelBundle read = read_bundle_manifest(dir);
