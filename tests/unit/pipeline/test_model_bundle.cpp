@@ -61,6 +61,16 @@ std::string manifest_text(const std::string& dir) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// Writes `b`'s manifest with `entry` ("key": {...}, ) inserted as its first member after the
+// prologue: a field the writer would never write.
+void write_with_entry(const ModelBundle& b, const std::string& entry) {
+  write_bundle_manifest(b);
+  std::string text = manifest_text(b.folder);
+  const size_t at = text.find("\"encoder\"");
+  REQUIRE(at != std::string::npos);
+  write_text(b.folder + "/" + kBundleManifestName, text.insert(at, entry));
+}
+
 // A ResNet-18 reader of `region` with these weight files, reading `findings`.
 BundleRegionReader region_reader(const std::string& encoder, const std::string& heads, PreprocessRegion region,
                                  std::vector<Finding> findings) {
@@ -254,15 +264,10 @@ TEST_CASE("a disc reader reads back field for field and is written only when the
 TEST_CASE("a broken disc reader is refused naming each field") {
   const std::string dir = fresh_bundle("disc-reader-broken");
   ModelBundle b = example(dir);
-  write_bundle_manifest(b);
-  std::string text = manifest_text(dir);
-  const size_t at = text.find("\"encoder\"");
-  REQUIRE(at != std::string::npos);
-  write_text(dir + "/" + kBundleManifestName,
-             text.insert(at, R"("disc_reader": {"encoder": {"arch": "torchscript", "path": "none.pt"},
+  write_with_entry(b, R"("disc_reader": {"encoder": {"arch": "torchscript", "path": "none.pt"},
                  "heads": {"path": "heads.safetensors"},
                  "preprocessing": {"size": 160, "region": "macula"},
-                 "findings": ["disc_haemorrhage", "drusen_everywhere", "subretinal_fluid", "disc_haemorrhage"]}, )"));
+                 "findings": ["disc_haemorrhage", "drusen_everywhere", "subretinal_fluid", "disc_haemorrhage"]}, )");
   const std::string message = error_from([&] { read_bundle_manifest(dir); }).what();
   INFO(message);
   for (const char* fragment : {"disc_reader.encoder.arch: is 'torchscript', expected resnet18, resnet34 or resnet50",
@@ -326,15 +331,10 @@ TEST_CASE("a tile reader reads back with its grid beside a disc reader, and a fi
 TEST_CASE("a tile reader's grid is refused naming the field when out of range") {
   const std::string dir = fresh_bundle("tile-reader-broken");
   ModelBundle b = example(dir);
-  write_bundle_manifest(b);
-  std::string text = manifest_text(dir);
-  const size_t at = text.find("\"encoder\"");
-  REQUIRE(at != std::string::npos);
-  write_text(dir + "/" + kBundleManifestName,
-             text.insert(at, R"("tile_reader": {"encoder": {"arch": "resnet18", "path": "encoder.safetensors"},
+  write_with_entry(b, R"("tile_reader": {"encoder": {"arch": "resnet18", "path": "encoder.safetensors"},
                  "heads": {"path": "heads.safetensors"},
                  "preprocessing": {"size": 224, "region": "tiles", "tile_grid": 9, "tile_stride": 300},
-                 "findings": ["irma"]}, )"));
+                 "findings": ["irma"]}, )");
   const std::string message = error_from([&] { read_bundle_manifest(dir); }).what();
   INFO(message);
   for (const char* fragment : {"tile_reader.preprocessing.tile_grid: is 9, expected a number in [1, 8]",
