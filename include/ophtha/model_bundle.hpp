@@ -74,6 +74,10 @@ struct BundleGeneration {
   // With sentence insertions and evidence: guided alternatives per finding the evidence holds that
   // the report does not state (LineRefinementOptions::guided_drafts); 0 = none.
   int guided_drafts = 0;
+  // Drop the report's list items that state only findings the evidence — the heads' reading of
+  // each image, the instruments' findings text — reads absent (report_pruning.hpp
+  // drop_unsupported_findings); false = keep them. Manifest "drop_unsupported_findings".
+  bool drop_unsupported_findings = false;
 };
 
 // An optional second reader of colour fundus photographs for some of their findings: its own

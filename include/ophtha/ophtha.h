@@ -404,6 +404,13 @@ typedef struct ophtha_report_params {
                                   written on by the model (at most 16); one goes in only as an
                                   insertion that agrees better (docs/reports.md, "Guided
                                   alternatives"). 0 (default): the bundle's; < 0: none */
+  int32_t drop_unsupported;    /* > 0: drop the report's list items that state only findings the
+                                  evidence reads absent (the auxiliary heads' reading of a gradable
+                                  image of that eye and modality, or the findings text, without the
+                                  finding; docs/reports.md, "Unsupported findings"); the structured
+                                  report is read from the text so pruned. < 0: keep them. 0
+                                  (default): the bundle's. A report streamed as generated (one
+                                  draft, no line drafts) keeps them */
 } ophtha_report_params;
 
 /* As ophtha_model_params_default, for report parameters. */

@@ -139,10 +139,17 @@ struct ReportOptions {
   // minimum-Bayes-risk choice, line_refinement.hpp "Wording"); false keeps the draft's own, as
   // before 2026-12-01.
   bool central_wording = true;
-  // Drop the list items that only name a finding the line already named (report_repeats.hpp:
+  // Drop the list items that only name a finding the line already named (report_pruning.hpp:
   // nothing the report states changes). The report as streamed piece by piece — one draft, no line
   // drafts, on_text set — keeps its repeats, as the reader saw them.
   bool drop_repeats = true;
+  // Drop the list items that state only findings the evidence reads absent: the auxiliary heads'
+  // reading of a gradable image of the finding's modality of that eye, or the findings text, holds
+  // the modality but not the finding (report_pruning.hpp drop_unsupported_findings; the structured
+  // report is read from the text so pruned). < 0 = the bundle's default
+  // (generation.drop_unsupported_findings), 0 = keep them, > 0 = drop them. The report as streamed
+  // piece by piece keeps them, as the reader saw them.
+  int drop_unsupported = -1;
   uint64_t seed = 0;
   bool check_images = true;       // run the auxiliary heads' modality and gradability checks
   float modality_threshold = 0.9f;  // an image is left out when another modality is this likely
@@ -163,7 +170,7 @@ struct ImageCheck {
 };
 
 struct Report {
-  std::string text;                 // the report (as streamed; without repeats: ReportOptions::drop_repeats)
+  std::string text;                 // the report (as streamed; else pruned: ReportOptions::drop_repeats, ::drop_unsupported)
   nlohmann::json structured;        // docs/reports.md: per eye findings, diagnosis, grades, referral, ...
   std::vector<ImageCheck> image_checks;  // one per input image (empty when checks are off or no heads)
   std::string disclaimer;           // the bundle's

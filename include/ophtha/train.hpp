@@ -104,6 +104,7 @@ struct OPHTHA_API ImageTrainConfig {
   int line_drafts = 0;                        // output.line_drafts: the bundle's line refinement (line_refinement.hpp)
   int sentence_insertions = 0;                // output.sentence_insertions: sentences it may insert per line
   int guided_drafts = 0;                      // output.guided_drafts: guided alternatives per unstated finding
+  bool drop_unsupported_findings = false;     // output.drop_unsupported_findings: the bundle drops findings the evidence reads absent
 };
 
 struct OPHTHA_API TrainConfig {

@@ -24,7 +24,8 @@ const StructLayout kReportParams = {
      OPHTHA_REPORT_FIELD(token_callback), OPHTHA_REPORT_FIELD(token_user_data),
      OPHTHA_REPORT_FIELD(abort_callback), OPHTHA_REPORT_FIELD(abort_user_data), OPHTHA_REPORT_FIELD(candidates),
      OPHTHA_REPORT_FIELD(candidate_temperature), OPHTHA_REPORT_FIELD(evidence_weight),
-     OPHTHA_REPORT_FIELD(line_drafts), OPHTHA_REPORT_FIELD(sentence_insertions), OPHTHA_REPORT_FIELD(guided_drafts)}};
+     OPHTHA_REPORT_FIELD(line_drafts), OPHTHA_REPORT_FIELD(sentence_insertions), OPHTHA_REPORT_FIELD(guided_drafts),
+     OPHTHA_REPORT_FIELD(drop_unsupported)}};
 #undef OPHTHA_REPORT_FIELD
 
 #define OPHTHA_REPORT_INFO_FIELD(field) OPHTHA_FIELD_END(ophtha_report_info, field)
@@ -58,6 +59,7 @@ ophtha_report_params report_defaults() {
   p.line_drafts = 0;               // the bundle's (ReportOptions: -1; its 0, "none", is < 0 here)
   p.sentence_insertions = 0;       // the bundle's (likewise)
   p.guided_drafts = 0;             // the bundle's (likewise)
+  p.drop_unsupported = 0;          // the bundle's (ReportOptions: -1; its 0, "keep", is < 0 here)
   return p;
 }
 
@@ -122,6 +124,7 @@ ophtha_status ophtha_report_generate(ophtha_session* session, const ophtha_image
     options.line_drafts = p.line_drafts == 0 ? -1 : p.line_drafts < 0 ? 0 : p.line_drafts;
     options.sentence_insertions = p.sentence_insertions == 0 ? -1 : p.sentence_insertions < 0 ? 0 : p.sentence_insertions;
     options.guided_drafts = p.guided_drafts == 0 ? -1 : p.guided_drafts < 0 ? 0 : p.guided_drafts;
+    options.drop_unsupported = p.drop_unsupported == 0 ? -1 : p.drop_unsupported > 0 ? 1 : 0;
     std::string piece;
     if (p.token_callback)
       options.on_text = [&](std::string_view text) {

@@ -55,6 +55,11 @@ static const char* kReportHelp =
     "                        draft's own wording (default: the wording most alternatives share)\n"
     "  --keep-repeats        keep list items that only name a finding again (default: dropped;\n"
     "                        what the report states is the same either way)\n"
+    "  --keep-unsupported    keep list items that state only findings the evidence reads absent\n"
+    "                        (the heads' reading of a gradable image of that eye and modality, or the\n"
+    "                        findings text, without the finding); default: the bundle's (the demo\n"
+    "                        drops them)\n"
+    "  --drop-unsupported    drop them, whatever the bundle says\n"
     "  --max-tokens N        report length limit in tokens (default: the bundle's)\n"
     "  --threads N           CPU threads (default: all available)\n"
     "  --drafts              also give every draft and the chosen one's index: with --json (and in\n"
@@ -88,6 +93,9 @@ void read_decoding_options(const Args& a, ReportOptions& o) {
   o.check_images = !a.flag("--no-image-checks");
   o.central_wording = !a.flag("--draft-wording");
   o.drop_repeats = !a.flag("--keep-repeats");
+  if (a.flag("--keep-unsupported") && a.flag("--drop-unsupported"))
+    fail(ErrorCode::InvalidArgument, "options --keep-unsupported and --drop-unsupported contradict each other; give one");
+  o.drop_unsupported = a.flag("--drop-unsupported") ? 1 : a.flag("--keep-unsupported") ? 0 : -1;
 }
 
 // --drafts: every draft in order and the index of the one that became the report. One draft (no
@@ -211,7 +219,8 @@ int run_report(const Args& raw) {
   a.parse({"--image", "--findings", "--lang", "--model", "--seed", "--temp", "--candidates", "--candidate-temp",
            "--evidence-weight", "--line-drafts", "--sentence-insertions", "--guided-drafts", "--max-tokens", "--threads", "--manifest",
            "--out", "--split", "--langs", "--limit", "--jobs"},
-          {"--json", "--no-image-checks", "--text-only", "--drafts", "--draft-wording", "--keep-repeats"});
+          {"--json", "--no-image-checks", "--text-only", "--drafts", "--draft-wording", "--keep-repeats",
+           "--keep-unsupported", "--drop-unsupported"});
   if (a.wants_help()) return std::fputs(kReportHelp, stdout), 0;
   if (a.has("--manifest")) return report_manifest(a);
 

@@ -443,7 +443,8 @@ ModelBundle read_bundle_manifest(const std::string& path) {
       c.problem("generation", "expected an object");
     } else {
       c.known_keys(*gen, "generation", {"max_tokens", "temperature", "top_p", "top_k", "candidates", "candidate_temperature",
-                                           "evidence_weight", "line_drafts", "sentence_insertions", "guided_drafts"});
+                                           "evidence_weight", "line_drafts", "sentence_insertions", "guided_drafts",
+                                           "drop_unsupported_findings"});
       b.generation.max_tokens = static_cast<int>(c.number_at(*gen, "generation", "max_tokens", b.generation.max_tokens, 1, 1 << 20));
       b.generation.temperature = static_cast<float>(c.number_at(*gen, "generation", "temperature", b.generation.temperature, 0, 100));
       b.generation.top_p = static_cast<float>(c.number_at(*gen, "generation", "top_p", b.generation.top_p, 0, 1));
@@ -458,6 +459,12 @@ ModelBundle read_bundle_manifest(const std::string& path) {
           c.number_at(*gen, "generation", "sentence_insertions", b.generation.sentence_insertions, 0, kMaxSentenceInsertions));
       b.generation.guided_drafts =
           static_cast<int>(c.number_at(*gen, "generation", "guided_drafts", b.generation.guided_drafts, 0, kMaxGuidedDrafts));
+      if (const auto d = gen->find("drop_unsupported_findings"); d != gen->end()) {
+        if (d->is_boolean())
+          b.generation.drop_unsupported_findings = d->get<bool>();
+        else
+          c.problem("generation.drop_unsupported_findings", "is " + d->dump() + ", expected true or false");
+      }
       if (b.generation.line_drafts > 0 && !(b.generation.candidate_temperature > 0))
         c.problem("generation.candidate_temperature",
                   fmt::format("is {}, expected > 0: the {} line drafts (generation.line_drafts) are sampled at it",
@@ -509,6 +516,7 @@ void write_bundle_manifest(const ModelBundle& b) {
   }
   if (b.generation.sentence_insertions != 0) root["generation"]["sentence_insertions"] = b.generation.sentence_insertions;
   if (b.generation.guided_drafts != 0) root["generation"]["guided_drafts"] = b.generation.guided_drafts;
+  if (b.generation.drop_unsupported_findings) root["generation"]["drop_unsupported_findings"] = true;
   const std::string text = root.dump(2) + "\n";
   AtomicFileWriter out(b.folder + "/" + kBundleManifestName);
   out.write(text.data(), text.size());

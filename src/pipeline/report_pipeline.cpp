@@ -19,7 +19,7 @@
 #include "ophtha/projector.hpp"
 #include "ophtha/report_consensus.hpp"
 #include "ophtha/report_extractor.hpp"
-#include "ophtha/report_repeats.hpp"
+#include "ophtha/report_pruning.hpp"
 #include "ophtha/report_pipeline.hpp"
 #include "ophtha/structured_report.hpp"
 
@@ -227,6 +227,9 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
          kMaxGuidedDrafts);
   const int guided_drafts = options.guided_drafts >= 0 ? options.guided_drafts : bundle.generation.guided_drafts;
   const bool weigh_evidence = (candidates > 1 || line_drafts > 0) && evidence_weight > 0;
+  const bool drop_unsupported =
+      options.drop_unsupported >= 0 ? options.drop_unsupported > 0 : bundle.generation.drop_unsupported_findings;
+  const bool gather_evidence = weigh_evidence || drop_unsupported;
 
   Report report;
   report.disclaimer = bundle.disclaimer;
@@ -249,7 +252,7 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   // for the prompt when the bundle puts their reading there (heads_findings.hpp), and as evidence
   // in choosing among drafts.
   const bool heads_findings = bundle.prompt.heads_findings;  // the bundle then has heads (read_bundle_manifest)
-  const AuxiliaryHeads* heads = options.check_images || heads_findings || weigh_evidence ? model_->heads() : nullptr;
+  const AuxiliaryHeads* heads = options.check_images || heads_findings || gather_evidence ? model_->heads() : nullptr;
   std::vector<HeadPrediction> predictions;
   if (heads && !images.empty()) {
     at::NoGradGuard no_grad;
@@ -272,7 +275,7 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   // (report_consensus.hpp): the instruments' findings text first, then the heads' reading of each
   // image the report uses.
   StudyLabels evidence;
-  if (weigh_evidence && !options.findings.empty())
+  if (gather_evidence && !options.findings.empty())
     for (const auto& [eye, labels] : extract_labels_from_text(options.findings, options.lang).eyes)
       add_evidence(evidence, eye, labels);
   for (size_t i = 0; i < images.size(); ++i) {
@@ -289,7 +292,7 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
       report.image_checks.push_back(check);
     }
     if (used) {
-      if (weigh_evidence && heads)
+      if (gather_evidence && heads)
         add_evidence(evidence, images[i].eye(), heads_reading(predictions[i], images[i].modality()));
       used_images.push_back(images[i]);
       used_embeddings.push_back(encoded[i].embedding);
@@ -352,7 +355,8 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
     lengths.push_back(static_cast<int64_t>(result.tokens.size()));
     labels.push_back(extract_labels_from_text(texts.back(), options.lang));
   }
-  report.chosen = consensus_choice(labels, evidence, weigh_evidence ? evidence_weight : 0.0);
+  const StudyLabels weighed = weigh_evidence ? evidence : StudyLabels{};  // gathered only to prune: weighs nothing
+  report.chosen = consensus_choice(labels, weighed, weigh_evidence ? evidence_weight : 0.0);
   report.candidates = candidates;
   report.text = texts[report.chosen];
   report.generated_tokens = lengths[report.chosen];
@@ -365,7 +369,7 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
     refine.drafting = g;
     refine.drafting.on_token = nullptr;
     refine.drafting.sampling.temperature = candidate_temperature;
-    refine.evidence = evidence;
+    refine.evidence = weighed;
     refine.evidence_weight = weigh_evidence ? evidence_weight : 0.0;
     refine.lang = options.lang;
     refine.sentence_insertions = sentence_insertions;
@@ -387,6 +391,13 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   if (candidates > 1) report.drafts = std::move(texts);
   const bool streamed = options.on_text && candidates == 1 && line_drafts == 0;
   if (options.drop_repeats && !streamed) report.text = drop_repeated_mentions(report.text, options.lang);  // states the same
+  if (drop_unsupported && !streamed) {
+    std::string pruned = drop_unsupported_findings(report.text, evidence, options.lang);
+    if (pruned != report.text) {
+      report.text = std::move(pruned);
+      stated = extract_labels_from_text(report.text, options.lang);  // less the findings that went
+    }
+  }
   if (options.on_text && (candidates > 1 || line_drafts > 0) && !report.text.empty()) options.on_text(report.text);
 
   report.structured = structured_report(stated, options.lang);

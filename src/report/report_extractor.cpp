@@ -11,6 +11,7 @@
 #include "ophtha/error.hpp"
 #include "ophtha/label_sampler.hpp"
 #include "report/phrasebook.hpp"
+#include "tokenizer/utf8.hpp"
 
 namespace ophtha {
 
@@ -190,8 +191,6 @@ bool clause_end_at(const std::string& text, size_t pos) {
   return text[pos] == ':' || text.compare(pos, 3, "：") == 0 || text.compare(pos, 3, "，") == 0;
 }
 
-size_t utf8_length(unsigned char lead) { return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4; }
-
 using Eyes = std::set<Eye>;
 
 struct Statement {  // a finding or grade stated for some eyes
@@ -283,7 +282,7 @@ Extraction scan(const std::string& text) {
   while (pos < text.size()) {
     if (sentence_end_at(text, pos)) {
       end_sentence(pos);
-      pos += utf8_length(static_cast<unsigned char>(text[pos]));
+      pos += detail::utf8_sequence_length(static_cast<unsigned char>(text[pos]));
       continue;
     }
     if (clause_end_at(text, pos)) {
@@ -292,7 +291,7 @@ Extraction scan(const std::string& text) {
     }
     const auto [entry, length] = lex.match(text, pos);
     if (entry == nullptr) {
-      pos += utf8_length(static_cast<unsigned char>(text[pos]));
+      pos += detail::utf8_sequence_length(static_cast<unsigned char>(text[pos]));
       continue;
     }
     next = pos + length;

@@ -15,6 +15,7 @@
 
 #include "ophtha/error.hpp"
 #include "ophtha/feedback_store.hpp"
+#include "tokenizer/utf8.hpp"
 
 namespace ophtha {
 
@@ -23,25 +24,7 @@ namespace {
 using nlohmann::json;
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0.
-size_t utf8_length(const std::string& s, size_t i) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  size_t n;
-  uint32_t cp;
-  if (c < 0x80) return 1;
-  if ((c & 0xE0) == 0xC0) n = 2, cp = c & 0x1F;
-  else if ((c & 0xF0) == 0xE0) n = 3, cp = c & 0x0F;
-  else if ((c & 0xF8) == 0xF0) n = 4, cp = c & 0x07;
-  else return 0;
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    const auto d = static_cast<unsigned char>(s[i + k]);
-    if ((d & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (d & 0x3F);
-  }
-  const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
+size_t utf8_length(const std::string& s, size_t i) { return detail::valid_utf8_length(std::string_view(s).substr(i)); }
 
 bool valid_utf8(const std::string& s) {
   for (size_t i = 0; i < s.size();) {

@@ -128,6 +128,7 @@ ModelBundle bundle_for(const TrainConfig& c) {
   b.generation.line_drafts = c.images.line_drafts;
   b.generation.sentence_insertions = c.images.sentence_insertions;
   b.generation.guided_drafts = c.images.guided_drafts;
+  b.generation.drop_unsupported_findings = c.images.drop_unsupported_findings;
   return b;
 }
 

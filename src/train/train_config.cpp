@@ -401,6 +401,7 @@ TrainConfig TrainConfig::from_json(const std::string& text, const std::string& s
       c.images.sentence_insertions =
           static_cast<int>(o.integer("sentence_insertions", c.images.sentence_insertions, 0, kMaxSentenceInsertions));
       c.images.guided_drafts = static_cast<int>(o.integer("guided_drafts", c.images.guided_drafts, 0, kMaxGuidedDrafts));
+      c.images.drop_unsupported_findings = o.boolean("drop_unsupported_findings", false);
     }
     c.metrics_log = resolved(base_dir, o.string("metrics", ""));
     c.loss_plot = resolved(base_dir, o.string("loss_plot", ""));

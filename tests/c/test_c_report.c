@@ -129,6 +129,7 @@ int main(int argc, char **argv) {
   CHECK(params.line_drafts == 0 && info.n_refined_lines == 0); /* the random bundle refines no lines */
   CHECK(params.sentence_insertions == 0 && info.n_inserted_sentences == 0 && info.n_dropped_sentences == 0);
   CHECK(params.guided_drafts == 0 && info.n_guided_sentences == 0);
+  CHECK(params.drop_unsupported == 0); /* the bundle's (the random bundle keeps them) */
   {
     /* Every draft can be read, in order (the first is greedy: the report written once above); the
      * chosen one is the report text. */
@@ -164,6 +165,22 @@ int main(int argc, char **argv) {
                OPHTHA_STATUS_OK, NULL);
   ophtha_report_free(report);
   report = NULL;
+  /* Findings the heads read absent dropped, with no drafts weighed (the evidence gathered for it alone)
+   * and kept: the random bundle's drafts state none, so the text is the same either way. */
+  {
+    ophtha_report *kept = NULL;
+    params.drop_unsupported = -1;
+    CHECK_STATUS(ophtha_report_generate(session, (const ophtha_image *const *)images, 6, &params, &kept),
+                 OPHTHA_STATUS_OK, NULL);
+    params.drop_unsupported = 1;
+    CHECK_STATUS(ophtha_report_generate(session, (const ophtha_image *const *)images, 6, &params, &report),
+                 OPHTHA_STATUS_OK, NULL);
+    if (kept && report) CHECK(strcmp(ophtha_report_text(kept), ophtha_report_text(report)) == 0);
+    ophtha_report_free(kept);
+    ophtha_report_free(report);
+    report = NULL;
+    params.drop_unsupported = 0;
+  }
   params.evidence_weight = 101.0f;
   CHECK_STATUS(ophtha_report_generate(session, (const ophtha_image *const *)images, 6, &params, &untouched),
                OPHTHA_STATUS_INVALID_ARGUMENT, "evidence_weight is 101, expected at most 100");

@@ -188,7 +188,7 @@ def test_the_tile_reader_reads_flame_haemorrhages_and_irma_the_whole_field_misse
 
 def test_reports_name_each_finding_once_and_state_what_they_stated_with_repeats(ophtha, fresh, fresh_reports, tmp_path):
     # The pipeline drops list items that only name a finding the line already named
-    # (report_repeats.hpp); --keep-repeats gives the reports as written. On the 200-study test split
+    # (report_pruning.hpp); --keep-repeats gives the reports as written. On the 200-study test split
     # that took the repeated mentions from 395 / 295 to 0 / 0 (zh / en), BLEU-4 from 0.517 / 0.377
     # to 0.542 / 0.389, every clinical figure the same (2026-12-02).
     kept = scored(ophtha, fresh, tmp_path, "--keep-repeats", "--langs", "en")["languages"]["en"]
@@ -197,6 +197,20 @@ def test_reports_name_each_finding_once_and_state_what_they_stated_with_repeats(
     assert dropped["repetitions"] <= 2, dropped["repetitions"]
     assert dropped["clinical"] == kept["clinical"]  # the same labels read from every report
     assert dropped["text"]["bleu"][3] > kept["text"]["bleu"][3], (kept["text"]["bleu"], dropped["text"]["bleu"])
+
+
+def test_findings_the_evidence_reads_absent_are_dropped_and_every_grade_kept(ophtha, fresh, fresh_reports, tmp_path):
+    # The pipeline drops list items stating only findings the evidence (the heads' reading of a
+    # gradable image of that eye and modality) reads absent (report_pruning.hpp);
+    # --keep-unsupported keeps them. On the 200-study test split that took findings macro F1 from
+    # 0.886 / 0.891 to 0.903 / 0.902 (zh / en), every grade the same (2026-12-02).
+    kept = scored(ophtha, fresh, tmp_path, "--keep-unsupported", "--langs", "en")["languages"]["en"]["clinical"]
+    dropped = fresh_reports["languages"]["en"]["clinical"]
+    errors = lambda clinical, kind: sum(f[kind] for f in clinical["findings"].values())
+    assert errors(dropped, "false_positives") <= errors(kept, "false_positives") - 5, (kept, dropped)
+    assert errors(dropped, "false_negatives") <= errors(kept, "false_negatives") + 2, (kept, dropped)
+    assert dropped["macro_f1"] > kept["macro_f1"], (kept["macro_f1"], dropped["macro_f1"])
+    assert dropped["grades"] == kept["grades"]  # a report's grades never change
 
 
 def test_the_findings_text_as_evidence_picks_drafts_that_state_its_grades(ophtha, fresh, tmp_path):

@@ -95,7 +95,7 @@ def test_vision_then_multimodal_stage_write_a_bundle_report_and_eval_use(ophtha,
     config = multimodal_config(folder, "mm")
     run = json.loads(config.read_text())
     run["output"].update({"candidates": 3, "candidate_temperature": 0.9, "evidence_weight": 0.5, "line_drafts": 2,
-                          "sentence_insertions": 1, "guided_drafts": 2})
+                          "sentence_insertions": 1, "guided_drafts": 2, "drop_unsupported_findings": True})
     config.write_text(json.dumps(run))
     result = ophtha.ok("train", "--config", config, timeout=300)
     assert "multimodal stage: steps 4/4" in result.stdout
@@ -110,6 +110,7 @@ def test_vision_then_multimodal_stage_write_a_bundle_report_and_eval_use(ophtha,
     assert (generation["candidates"], generation["evidence_weight"]) == (3, 0.5), generation
     assert (generation["line_drafts"], generation["sentence_insertions"], generation["guided_drafts"]) == (2, 1, 2), generation
     assert abs(generation["candidate_temperature"] - 0.9) < 1e-6, generation
+    assert generation["drop_unsupported_findings"] is True, generation
 
     image = study["images"][0]
     report = json.loads(ophtha.ok("report", "--model", bundle, "--json", "--max-tokens", "8", "--image",

@@ -282,7 +282,7 @@ class Session:
     def report(self, images=(), *, findings="", lang="en", stream=False, seed=_REPORT_DEFAULTS["seed"],
                temperature=None, max_tokens=None, top_p=None, candidates=None, candidate_temperature=None,
                evidence_weight=None, line_drafts=None, sentence_insertions=None, guided_drafts=None,
-               check_images=_REPORT_DEFAULTS["check_images"],
+               drop_unsupported=None, check_images=_REPORT_DEFAULTS["check_images"],
                modality_threshold=_REPORT_DEFAULTS["modality_threshold"], on_text=None, should_abort=None,
                poll_interval=_ophtha.DEFAULT_POLL_SECONDS):
         """Writes the diagnostic report of one study (the session's model must be a model bundle).
@@ -335,6 +335,11 @@ class Session:
                 not state, each starting with the finding's name and written on by the model; one
                 goes in only as an insertion that agrees better (Report.guided_sentences counts
                 them). 0: none; None: the bundle's.
+            drop_unsupported: True drops the report's list items that state only findings the
+                evidence reads absent — the auxiliary heads' reading of a gradable image of that
+                eye and modality, or the findings text, without the finding (the structured report
+                is read from the text so pruned); False keeps them; None: the bundle's (the demo
+                drops them). A streamed one-draft report keeps them.
             check_images: let the auxiliary heads check that each image looks like its modality
                 (one that looks like another is left out; Report.image_checks says what they saw).
             modality_threshold: probability of another modality that leaves an image out.
@@ -356,7 +361,7 @@ class Session:
         """
         arguments = _report_arguments(images, findings, lang, max_tokens, temperature, top_p, candidates,
                                       candidate_temperature, evidence_weight, line_drafts, sentence_insertions, guided_drafts,
-                                      seed, check_images, modality_threshold, should_abort, poll_interval)
+                                      drop_unsupported, seed, check_images, modality_threshold, should_abort, poll_interval)
         if stream:
             if on_text is not None:
                 raise InvalidArgumentError("report: pass on_text or stream=True, not both")
@@ -365,7 +370,7 @@ class Session:
 
 
 def _report_arguments(images, findings, lang, max_tokens, temperature, top_p, candidates, candidate_temperature,
-                      evidence_weight, line_drafts, sentence_insertions, guided_drafts, seed,
+                      evidence_weight, line_drafts, sentence_insertions, guided_drafts, drop_unsupported, seed,
                       check_images, modality_threshold, should_abort, poll_interval):
     """The extension's report arguments, checked; `images` converted to _ophtha.Image objects."""
     if isinstance(images, (str, bytes, os.PathLike, np.ndarray, dict, Image)):
@@ -396,6 +401,9 @@ def _report_arguments(images, findings, lang, max_tokens, temperature, top_p, ca
     if guided_drafts is not None and not 0 <= int(guided_drafts) <= 16:
         raise InvalidArgumentError(
             f"guided_drafts is {guided_drafts}, expected an integer in [0, 16] or None (the bundle's)")
+    if drop_unsupported is not None and not isinstance(drop_unsupported, bool):
+        raise InvalidArgumentError(
+            f"drop_unsupported is {drop_unsupported!r}, expected True, False or None (the bundle's)")
     return dict(
         images=[study_image(spec, f"images[{i}]") for i, spec in enumerate(images)],
         findings=findings, lang=lang,
@@ -412,6 +420,8 @@ def _report_arguments(images, findings, lang, max_tokens, temperature, top_p, ca
         line_drafts=0 if line_drafts is None else int(line_drafts) if int(line_drafts) > 0 else -1,
         sentence_insertions=0 if sentence_insertions is None else int(sentence_insertions) if int(sentence_insertions) > 0 else -1,
         guided_drafts=0 if guided_drafts is None else int(guided_drafts) if int(guided_drafts) > 0 else -1,
+        # The C ABI's drop_unsupported: 0 the bundle's, > 0 drop, < 0 keep.
+        drop_unsupported=0 if drop_unsupported is None else 1 if drop_unsupported else -1,
         seed=seed, check_images=bool(check_images),
         modality_threshold=float(modality_threshold), should_abort=should_abort, poll_seconds=float(poll_interval))
 

@@ -255,7 +255,7 @@ class Session {
   // the ophtha_report_info fields.
   py::dict report(const py::list& images, const std::string& findings, const std::string& lang, int32_t max_tokens,
                   float temperature, float top_p, int32_t candidates, float candidate_temperature, float evidence_weight, int32_t line_drafts,
-                  int32_t sentence_insertions, int32_t guided_drafts, uint64_t seed,
+                  int32_t sentence_insertions, int32_t guided_drafts, int32_t drop_unsupported, uint64_t seed,
                   bool check_images, float modality_threshold, py::object on_text, py::object should_abort, std::shared_ptr<CancelFlag> cancel,
                   double poll_seconds) {
     refuse_reentry("report");
@@ -284,6 +284,7 @@ class Session {
     p.line_drafts = line_drafts;
     p.sentence_insertions = sentence_insertions;
     p.guided_drafts = guided_drafts;
+    p.drop_unsupported = drop_unsupported;
     p.seed = seed;
     p.check_images = check_images;
     p.modality_threshold = modality_threshold;
@@ -517,7 +518,7 @@ void bind_model(py::module_& m) {
       .def("report", &Session::report, py::arg("images"), py::arg("findings"), py::arg("lang"),
            py::arg("max_tokens"), py::arg("temperature"), py::arg("top_p"), py::arg("candidates"),
            py::arg("candidate_temperature"), py::arg("evidence_weight"), py::arg("line_drafts"),
-           py::arg("sentence_insertions"), py::arg("guided_drafts"), py::arg("seed"),
+           py::arg("sentence_insertions"), py::arg("guided_drafts"), py::arg("drop_unsupported"), py::arg("seed"),
            py::arg("check_images"),
            py::arg("modality_threshold"), py::arg("on_text"), py::arg("should_abort"), py::arg("cancel"),
            py::arg("poll_seconds"),

@@ -95,6 +95,11 @@ def test_drafts_stream_the_chosen_report_whole_and_say_which_was_chosen(bundle):
         assert inserted.inserted_sentences == 0 and inserted.text == refined.text
         assert inserted.guided_sentences == 0
         assert inserted.dropped_sentences == 0  # none contradicts or repeats a sentence
+    # Unsupported findings dropped or kept: the random bundle's sentences state none, so the report
+    # is the same either way (the demo's reports: tests/python/test_demo_model.py).
+    for drop in (True, False):
+        assert bundle.report([OD_CFP], findings="x", max_tokens=10, candidates=3, candidate_temperature=1.5, seed=4,
+                             line_drafts=2, drop_unsupported=drop).text == refined.text
 
 
 def test_same_seed_same_text_and_another_seed_another(bundle):
@@ -174,6 +179,8 @@ def test_report_and_embed_on_a_plain_language_model_raise_unsupported(model):
     ([OD_CFP], {"sentence_insertions": 17}, ophtha.InvalidArgumentError,
      "sentence_insertions is 17, expected an integer in [0, 16]"),
     ([OD_CFP], {"guided_drafts": 17}, ophtha.InvalidArgumentError, "guided_drafts is 17, expected an integer in [0, 16]"),
+    ([OD_CFP], {"drop_unsupported": 1}, ophtha.InvalidArgumentError,
+     "drop_unsupported is 1, expected True, False or None"),
     ([OD_CFP], {"evidence_weight": float("nan")}, ophtha.InvalidArgumentError, "evidence_weight is nan"),
 ])
 def test_bad_input_raises_the_error_class_with_the_message(bundle, images, options, error, fragment):

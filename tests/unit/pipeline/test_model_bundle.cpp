@@ -51,6 +51,7 @@ ModelBundle example(const std::string& dir) {
   b.generation.line_drafts = 16;
   b.generation.sentence_insertions = 3;
   b.generation.guided_drafts = 2;
+  b.generation.drop_unsupported_findings = true;
   return b;
 }
 
@@ -112,6 +113,7 @@ TEST_CASE("a bundle manifest written by write_bundle_manifest reads back field f
     CHECK(read.generation.line_drafts == 16);
     CHECK(read.generation.sentence_insertions == 3);
     CHECK(read.generation.guided_drafts == 2);
+    CHECK(read.generation.drop_unsupported_findings);
     CHECK(read.path_of(read.llm) == dir + "/llm.gguf");
   }
 }
@@ -167,6 +169,7 @@ TEST_CASE("generation.candidates and evidence_weight: 1 and 0 unless given, in r
   b.generation.line_drafts = 0;
   b.generation.sentence_insertions = 0;
   b.generation.guided_drafts = 0;
+  b.generation.drop_unsupported_findings = false;
   write_bundle_manifest(b);
   CHECK(read_bundle_manifest(dir).generation.candidates == 1);
   CHECK(read_bundle_manifest(dir).generation.evidence_weight == 0.0f);
@@ -176,6 +179,8 @@ TEST_CASE("generation.candidates and evidence_weight: 1 and 0 unless given, in r
   CHECK(text.find("line_drafts") == std::string::npos);
   CHECK(text.find("sentence_insertions") == std::string::npos);
   CHECK(text.find("guided_drafts") == std::string::npos);
+  CHECK(text.find("drop_unsupported_findings") == std::string::npos);
+  CHECK_FALSE(read_bundle_manifest(dir).generation.drop_unsupported_findings);
   CHECK(read_bundle_manifest(dir).generation.guided_drafts == 0);
   CHECK(read_bundle_manifest(dir).generation.sentence_insertions == 0);
   CHECK(read_bundle_manifest(dir).generation.line_drafts == 0);
@@ -206,6 +211,10 @@ TEST_CASE("generation.candidates and evidence_weight: 1 and 0 unless given, in r
   write_text(dir + "/" + kBundleManifestName, std::string(text).insert(at, "\"guided_drafts\": -1, "));
   const std::string guided = error_from([&] { read_bundle_manifest(dir); }).what();
   CHECK_MESSAGE(guided.find("generation.guided_drafts: is -1, expected a number in [0, 16]") != std::string::npos, guided);
+  write_text(dir + "/" + kBundleManifestName, std::string(text).insert(at, "\"drop_unsupported_findings\": 1, "));
+  const std::string dropping = error_from([&] { read_bundle_manifest(dir); }).what();
+  CHECK_MESSAGE(dropping.find("generation.drop_unsupported_findings: is 1, expected true or false") != std::string::npos,
+                dropping);
 }
 
 TEST_CASE("a bundle manifest with the wrong version, bad JSON or no file says so") {

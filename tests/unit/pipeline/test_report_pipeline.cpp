@@ -21,7 +21,7 @@
 #include "ophtha/report_consensus.hpp"
 #include "ophtha/report_extractor.hpp"
 #include "ophtha/report_pipeline.hpp"
-#include "ophtha/report_repeats.hpp"
+#include "ophtha/report_pruning.hpp"
 #include "support/expect_error.hpp"
 #include "support/test_models.hpp"
 

@@ -11,7 +11,7 @@
 #include "ophtha/error.hpp"
 #include "ophtha/label_sampler.hpp"
 #include "ophtha/report_extractor.hpp"
-#include "ophtha/report_repeats.hpp"
+#include "ophtha/report_pruning.hpp"
 #include "ophtha/report_writer.hpp"
 #include "ophtha/study_json.hpp"
 

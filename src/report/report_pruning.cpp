@@ -1,14 +1,18 @@
-// Dropping the list items that only repeat a finding (ophtha/report_repeats.hpp).
-#include "ophtha/report_repeats.hpp"
+// Dropping a report's list items that only repeat a finding or state only findings the evidence
+// reads absent (ophtha/report_pruning.hpp).
+#include "ophtha/report_pruning.hpp"
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
 #include <string>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "ophtha/report_extractor.hpp"
 #include "ophtha/study_json.hpp"
+#include "tokenizer/utf8.hpp"
 
 namespace ophtha {
 namespace {
@@ -55,8 +59,6 @@ std::optional<std::pair<size_t, Cut>> separator_at(std::string_view line, size_t
   return std::nullopt;
 }
 
-size_t utf8_length(unsigned char lead) { return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4; }
-
 // `line` cut into items, each with the separator before it.
 std::vector<Piece> pieces_of(std::string_view line) {
   std::vector<Piece> out(1);
@@ -66,7 +68,7 @@ std::vector<Piece> pieces_of(std::string_view line) {
       at += sep->first;
       continue;
     }
-    const size_t n = std::min(utf8_length(static_cast<unsigned char>(line[at])), line.size() - at);
+    const size_t n = std::min(detail::utf8_sequence_length(static_cast<unsigned char>(line[at])), line.size() - at);
     out.back().item.append(line.substr(at, n));
     at += n;
   }
@@ -125,13 +127,19 @@ std::string joined(const std::vector<Piece>& pieces) {
   return out;
 }
 
-// The line with its repeating items dropped, read after `before` (the report's earlier lines).
-std::string pruned_line(const std::string& before, std::string_view line, std::string_view lang) {
+// Whether an item goes, from the report's reading without it and with it (everything kept before
+// it, then the item).
+using Goes = std::function<bool(const ReportReading& without, const ReportReading& with)>;
+// Whether the line as pruned may stand for the line as it was, from the report's readings with each.
+using Stands = std::function<bool(const ReportReading& was, const ReportReading& is)>;
+
+// The line with the items that `goes` drops left out, read after `before` (the report's earlier lines).
+std::string pruned_line(const std::string& before, std::string_view line, std::string_view lang, const Goes& goes,
+                        const Stands& stands) {
   const std::vector<Piece> pieces = items_of(pieces_of(line), lang);
   std::vector<Piece> kept;
   std::optional<Piece> opening;  // the separator of a dropped first item, for the next kept one
   ReportReading reading = read_report(before, lang);
-  nlohmann::json labels = to_json(reading.labels);
   for (size_t i = 0; i < pieces.size(); ++i) {
     Piece piece = pieces[i];
     if (opening && !opens_segment(piece.cut)) {
@@ -143,9 +151,8 @@ std::string pruned_line(const std::string& before, std::string_view line, std::s
     }
     std::vector<Piece> trial = kept;
     trial.push_back(piece);
-    const ReportReading read = read_report(before + joined(trial), lang);
-    nlohmann::json read_labels = to_json(read.labels);
-    if (read.repetitions.size() > reading.repetitions.size() && read_labels == labels) {
+    ReportReading read = read_report(before + joined(trial), lang);
+    if (goes(reading, read)) {
       if (opens_segment(piece.cut)) {
         opening = piece;  // its separator stays for whatever comes next
         opening->item.clear();
@@ -159,30 +166,106 @@ std::string pruned_line(const std::string& before, std::string_view line, std::s
     }
     opening.reset();
     kept.push_back(std::move(piece));
-    reading = read;
-    labels = std::move(read_labels);
+    reading = std::move(read);
   }
   if (opening) kept.push_back(*opening);  // a line ending in a dropped sentence keeps the full stop
-  // A guard: the line as pruned states, denies and contradicts what it did, or it stays as it was.
   const std::string pruned = joined(kept);
-  const ReportReading was = read_report(before + std::string(line), lang), is = read_report(before + pruned, lang);
-  if (to_json(is.labels) != to_json(was.labels) || !(is.contradictions == was.contradictions)) return std::string(line);
-  return pruned;
+  if (pruned == line) return pruned;
+  // A guard: the line as pruned must read as the dropping promised, or it stays as it was.
+  return stands(read_report(before + std::string(line), lang), read_report(before + pruned, lang)) ? pruned
+                                                                                                  : std::string(line);
 }
 
-}  // namespace
-
-std::string drop_repeated_mentions(std::string_view report, std::string_view lang) {
+std::string pruned_report(std::string_view report, std::string_view lang, const Goes& goes, const Stands& stands) {
   read_report("", lang);  // validates the language
   std::string out;
   for (size_t start = 0; start <= report.size();) {
     const size_t end = std::min(report.find('\n', start), report.size());
-    out += pruned_line(out, report.substr(start, end - start), lang);
+    out += pruned_line(out, report.substr(start, end - start), lang, goes, stands);
     if (end == report.size()) break;
     out += '\n';
     start = end + 1;
   }
   return out;
+}
+
+bool contradicts_no_more(const ReportReading& was, const ReportReading& is) {
+  const auto order = [](const EyeFinding& a, const EyeFinding& b) {  // ReportReading's: by eye, then finding
+    return std::pair(a.eye, a.finding) < std::pair(b.eye, b.finding);
+  };
+  return std::includes(was.contradictions.begin(), was.contradictions.end(), is.contradictions.begin(),
+                       is.contradictions.end(), order);
+}
+
+// `labels` without grades and referrals. Read from a report's first lines, an eye's grades are
+// those its findings imply until the diagnosis states them (cotton-wool spots imply moderate
+// NPDR): dropping a finding would change them there, but not in the report as a whole.
+StudyLabels without_grades(StudyLabels labels) {
+  for (auto& [eye, read] : labels.eyes) read.grades.clear(), read.referral = Referral::Routine;
+  return labels;
+}
+
+// Whether `more` states everything `fewer` does and otherwise only findings `evidence` reads
+// absent (at least one when `some`), grades and referrals aside.
+bool adds_only_unsupported(const StudyLabels& fewer, const StudyLabels& more, const StudyLabels& evidence, bool some) {
+  StudyLabels same = more;  // `more` with `fewer`'s findings: equal to `fewer` when nothing else differs
+  bool added = false;
+  for (auto& [eye, labels] : same.eyes) {
+    const auto was = fewer.eyes.find(eye);
+    if (was == fewer.eyes.end()) return false;  // a new eye
+    for (Finding f : was->second.findings)
+      if (!labels.has(f)) return false;
+    for (Finding f : labels.findings) {
+      if (was->second.has(f)) continue;
+      if (!evidence_reads_absent(evidence, eye, f)) return false;
+      added = true;
+    }
+    labels.findings = was->second.findings;
+  }
+  return (added || !some) && to_json(without_grades(same)) == to_json(without_grades(fewer));
+}
+
+}  // namespace
+
+std::string drop_repeated_mentions(std::string_view report, std::string_view lang) {
+  // An item goes when it adds a repetition and changes nothing the report states; the line as
+  // pruned must state, deny and contradict what it did.
+  const Goes goes = [](const ReportReading& without, const ReportReading& with) {
+    return with.repetitions.size() > without.repetitions.size() && to_json(with.labels) == to_json(without.labels);
+  };
+  const Stands stands = [](const ReportReading& was, const ReportReading& is) {
+    return to_json(is.labels) == to_json(was.labels) && is.contradictions == was.contradictions;
+  };
+  return pruned_report(report, lang, goes, stands);
+}
+
+bool evidence_reads_absent(const StudyLabels& evidence, Eye eye, Finding finding) {
+  const auto found = evidence.eyes.find(eye);
+  if (found == evidence.eyes.end()) return false;
+  const EyeLabels& read = found->second;
+  const Modality modality = finding_modality(finding);
+  const auto holds = [](const std::vector<Modality>& list, Modality m) {
+    return std::find(list.begin(), list.end(), m) != list.end();
+  };
+  return holds(read.imaged, modality) && !holds(read.ungradable, modality) && !read.has(finding);
+}
+
+std::string drop_unsupported_findings(std::string_view report, const StudyLabels& evidence, std::string_view lang) {
+  const Goes goes = [&](const ReportReading& without, const ReportReading& with) {
+    return adds_only_unsupported(without.labels, with.labels, evidence, true);
+  };
+  const Stands stands = [&](const ReportReading& was, const ReportReading& is) {
+    return adds_only_unsupported(is.labels, was.labels, evidence, false) && contradicts_no_more(was, is);
+  };
+  std::string pruned = pruned_report(report, lang, goes, stands);
+  if (pruned == report) return pruned;
+  // The report as a whole grades and refers as it did (its diagnosis and recommendation lines
+  // state them), or it stays as it was.
+  const StudyLabels is = read_report(pruned, lang).labels;
+  StudyLabels was = read_report(report, lang).labels;
+  for (auto& [eye, labels] : was.eyes)
+    if (const auto now = is.eyes.find(eye); now != is.eyes.end()) labels.findings = now->second.findings;
+  return to_json(was) == to_json(is) ? pruned : std::string(report);
 }
 
 }  // namespace ophtha
