@@ -143,7 +143,7 @@ class Session:
                candidate_temperature: Optional[float] = None,
                evidence_weight: Optional[float] = None, line_drafts: Optional[int] = None,
                sentence_insertions: Optional[int] = None, guided_drafts: Optional[int] = None,
-               check_images: bool = ...,
+               drop_unsupported: Optional[bool] = None, check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> Report: ...
     @overload
@@ -153,7 +153,7 @@ class Session:
                candidate_temperature: Optional[float] = None,
                evidence_weight: Optional[float] = None, line_drafts: Optional[int] = None,
                sentence_insertions: Optional[int] = None, guided_drafts: Optional[int] = None,
-               check_images: bool = ...,
+               drop_unsupported: Optional[bool] = None, check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> ReportStream: ...
 
@@ -202,7 +202,7 @@ class Model:
                candidate_temperature: Optional[float] = None,
                evidence_weight: Optional[float] = None, line_drafts: Optional[int] = None,
                sentence_insertions: Optional[int] = None, guided_drafts: Optional[int] = None,
-               check_images: bool = ...,
+               drop_unsupported: Optional[bool] = None, check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> Report: ...
     @overload
@@ -212,7 +212,7 @@ class Model:
                candidate_temperature: Optional[float] = None,
                evidence_weight: Optional[float] = None, line_drafts: Optional[int] = None,
                sentence_insertions: Optional[int] = None, guided_drafts: Optional[int] = None,
-               check_images: bool = ...,
+               drop_unsupported: Optional[bool] = None, check_images: bool = ...,
                modality_threshold: float = ..., on_text: Optional[_OnText] = None,
                should_abort: Optional[_ShouldAbort] = None, poll_interval: float = ...) -> ReportStream: ...
     def close(self) -> None: ...
