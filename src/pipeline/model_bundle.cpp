@@ -86,6 +86,16 @@ class Checker {
     return v->get<double>();
   }
 
+  bool boolean_at(const json& j, const std::string& field, const std::string& key, bool fallback) {
+    const json* v = member(j, field, key, false);
+    if (!v) return fallback;
+    if (!v->is_boolean()) {
+      problem(join(field, key), "is " + v->dump() + ", expected true or false");
+      return fallback;
+    }
+    return v->get<bool>();
+  }
+
   // A path inside the bundle folder: relative, no "..", and the file exists.
   std::string bundle_path(const json& j, const std::string& field, const std::string& key, bool required,
                           const std::string& folder) {
@@ -392,12 +402,7 @@ ModelBundle read_bundle_manifest(const std::string& path) {
       c.problem("prompt", "expected an object");
     } else {
       c.known_keys(*prompt, "prompt", {"templates", "image_line", "image_marker", "no_findings", "heads_findings"});
-      if (const auto h = prompt->find("heads_findings"); h != prompt->end()) {
-        if (h->is_boolean())
-          b.prompt.heads_findings = h->get<bool>();
-        else
-          c.problem("prompt.heads_findings", "is " + h->dump() + ", expected true or false");
-      }
+      b.prompt.heads_findings = c.boolean_at(*prompt, "prompt", "heads_findings", b.prompt.heads_findings);
       if (prompt->contains("templates")) b.prompt.templates = language_map(c, *prompt, "prompt", "templates", true);
       if (prompt->contains("no_findings")) b.prompt.no_findings = language_map(c, *prompt, "prompt", "no_findings", true);
       b.prompt.image_marker = c.string_at(*prompt, "prompt", "image_marker", false, b.prompt.image_marker);
@@ -459,12 +464,8 @@ ModelBundle read_bundle_manifest(const std::string& path) {
           c.number_at(*gen, "generation", "sentence_insertions", b.generation.sentence_insertions, 0, kMaxSentenceInsertions));
       b.generation.guided_drafts =
           static_cast<int>(c.number_at(*gen, "generation", "guided_drafts", b.generation.guided_drafts, 0, kMaxGuidedDrafts));
-      if (const auto d = gen->find("drop_unsupported_findings"); d != gen->end()) {
-        if (d->is_boolean())
-          b.generation.drop_unsupported_findings = d->get<bool>();
-        else
-          c.problem("generation.drop_unsupported_findings", "is " + d->dump() + ", expected true or false");
-      }
+      b.generation.drop_unsupported_findings =
+          c.boolean_at(*gen, "generation", "drop_unsupported_findings", b.generation.drop_unsupported_findings);
       if (b.generation.line_drafts > 0 && !(b.generation.candidate_temperature > 0))
         c.problem("generation.candidate_temperature",
                   fmt::format("is {}, expected > 0: the {} line drafts (generation.line_drafts) are sampled at it",
