@@ -44,7 +44,10 @@ class OPHTHA_API TrainableResNet {
   void set_training(bool training) { training_ = training; }
   bool training() const { return training_; }
 
-  // images (B ≥ 1 in evaluation, B ≥ 2 or H·W > 1 at every stage in training, 3, H, W) f32.
+  // images (B ≥ 1, 3, H, W) f32. In training, a BatchNorm whose input holds one value per channel
+  // (B = 1 and a 1 × 1 map at that stage: a last micro-batch of one small image) has no batch
+  // variance; it normalises with its running statistics and does not update them, where
+  // torchvision's nn.BatchNorm2d raises "Expected more than 1 value per channel when training".
   // Differentiable in the parameters and the images. Error(InvalidArgument) naming the shape for
   // anything else.
   VisionFeatures forward(const at::Tensor& images);

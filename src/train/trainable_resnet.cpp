@@ -85,11 +85,15 @@ int64_t TrainableResNet::channels() const { return channels_; }
 
 at::Tensor TrainableResNet::conv_bn(const ConvBnState& layer, const at::Tensor& x) {
   const at::Tensor y = at::conv2d(x, layer.weight, {}, {layer.stride, layer.stride}, {layer.padding, layer.padding});
-  if (training_) {
+  // One value per channel (a batch of one image whose map is 1 × 1 here) has no variance: its
+  // unbiased estimate would write NaN into running_var. Such a layer normalises with the running
+  // statistics and leaves them (and its batch counter) as they were.
+  const bool batch_statistics = training_ && y.size(0) * y.size(2) * y.size(3) > 1;
+  if (batch_statistics) {
     at::NoGradGuard no_grad;
     layer.batches.add_(1);
   }
-  return at::batch_norm(y, layer.gamma, layer.beta, layer.running_mean, layer.running_var, training_,
+  return at::batch_norm(y, layer.gamma, layer.beta, layer.running_mean, layer.running_var, batch_statistics,
                         kBatchNormMomentum, vision::kBatchNormEps, /*cudnn_enabled=*/false);
 }
 

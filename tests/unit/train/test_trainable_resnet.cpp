@@ -5,6 +5,7 @@
 #include "support/doctest_with_aten.hpp"
 
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include <ATen/ATen.h>
@@ -134,4 +135,28 @@ TEST_CASE("a narrower ResNet (base width 16) trains, saves, and loads as an infe
   CHECK(TrainableResNet::random(EncoderArch::ResNet50, 1, 8).channels() == 256);
   CHECK_THROWS_WITH_AS(TrainableResNet::random(EncoderArch::ResNet18, 1, 0), doctest::Contains("base width 0"),
                        ophtha::Error);
+}
+
+TEST_CASE("a training batch of one image with a 1 x 1 map leaves those BatchNorms' running statistics as they were") {
+  // 32 × 32: the map is 2 × 2 in layer3 and 1 × 1 in layer4, where one image has one value per
+  // channel and no variance (torchvision refuses it; its unbiased variance would be NaN).
+  TrainableResNet net = TrainableResNet::random(EncoderArch::ResNet18, 7);
+  std::map<std::string, at::Tensor> before;
+  for (const auto& [name, t] : net.named_buffers()) before[name] = t.clone();
+  for (const auto& [name, t] : net.named_parameters()) t.requires_grad_(true);
+  const VisionFeatures features = net.forward(at::randn({1, 3, 32, 32}));
+  CHECK(features.grid_height == 1);
+  features.pooled.square().sum().backward();
+  for (const auto& [name, t] : net.named_parameters()) CHECK_MESSAGE(at::isfinite(t.grad()).all().item<bool>(), name);
+  for (const auto& [name, t] : net.named_buffers()) {
+    CHECK_MESSAGE(at::isfinite(t).all().item<bool>(), name);
+    const bool stage4 = name.rfind("layer4.", 0) == 0;
+    CHECK_MESSAGE(at::equal(t, before.at(name)) == stage4, name);  // layer4 untouched, every earlier one updated
+  }
+  // Two such images have two values per channel: batch statistics again.
+  net.forward(at::randn({2, 3, 32, 32}));
+  for (const auto& [name, t] : net.named_buffers())
+    CHECK_MESSAGE(at::isfinite(t).all().item<bool>(), name);
+  for (const auto& [name, t] : net.named_buffers())
+    if (name == "layer4.1.bn2.num_batches_tracked") CHECK(t.item<int64_t>() == 1);
 }
