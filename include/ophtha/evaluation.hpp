@@ -78,6 +78,10 @@ struct LanguageEvaluation {
   // such a finding as stated.
   size_t contradictions = 0;
   std::vector<std::string> contradicting_ids;
+  // Eyes a report gives two different vertical C/D values (read_report cup_disc_conflicts), summed,
+  // and the studies whose report has any. Not otherwise scored: the labels keep the last value.
+  size_t cup_disc_conflicts = 0;
+  std::vector<std::string> cup_disc_conflicting_ids;
   // Findings a report names again for an eye after their first mention (read_report), summed, and
   // the studies whose report has any. The reference reports have none.
   size_t repetitions = 0;

@@ -26,7 +26,9 @@
 //     when it names none. An eye with no referral sentence is routine.
 // Text before any eye word is not assigned to an eye and is ignored.
 // A finding both stated and denied for the same eye ("Microaneurysms. No microaneurysms.") counts
-// as stated; read_report also lists it as a contradiction, the report's own inconsistency.
+// as stated; read_report also lists it as a contradiction, the report's own inconsistency. A
+// vertical C/D stated twice with different values keeps the last; read_report lists the eye as a
+// C/D conflict.
 //
 // Thread safety: pure function; any thread (the pattern tables are built once, thread-safely).
 // Errors: Error(InvalidArgument) for a language other than "zh", "en" or "auto". A report that
@@ -60,11 +62,18 @@ struct ReportReading {
   // statement for both eyes and a denial for one contradict each other in that eye only. Sorted by
   // eye, then finding; no repeats.
   std::vector<EyeFinding> contradictions;
+  // Eyes given two or more different vertical C/D values (compared at two decimals, as read):
+  // "OD: vertical C/D 0.75. … Impression: OD: vertical C/D 0.60." The labels keep the last value
+  // (and grade cup_disc from it); this lists the report's inconsistency. Sorted; no repeats.
+  std::vector<Eye> cup_disc_conflicts;
   // Findings stated again for an eye after their first mention, once per further mention ("Hard
   // exudates, microaneurysms and hard exudates at the macula."; "OU: drusen. OD: drusen." repeats
   // the right eye's). A name with its synonym in brackets ("soft exudates (cotton-wool spots)",
   // "视网膜内微血管异常（IRMA）") is one mention. Sorted by eye, then finding.
   std::vector<EyeFinding> repetitions;
+
+  // Everything the report says against itself: contradictions plus cup_disc_conflicts.
+  size_t inconsistencies() const { return contradictions.size() + cup_disc_conflicts.size(); }
 };
 
 // Whether `line` opens one of a report's summary sections rather than describing images: it

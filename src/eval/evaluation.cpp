@@ -51,6 +51,10 @@ void score_language(LanguageEvaluation& out, const std::vector<const Study*>& st
       out.contradictions += reading.contradictions.size();
       out.contradicting_ids.push_back(study->id);
     }
+    if (!reading.cup_disc_conflicts.empty()) {
+      out.cup_disc_conflicts += reading.cup_disc_conflicts.size();
+      out.cup_disc_conflicting_ids.push_back(study->id);
+    }
     if (!reading.repetitions.empty()) {
       out.repetitions += reading.repetitions.size();
       out.repeating_ids.push_back(study->id);

@@ -49,6 +49,8 @@ json language_json(const LanguageEvaluation& l) {
           {"extraction_problems", l.extraction_problems},
           {"contradictions", l.contradictions},
           {"contradicting_ids", l.contradicting_ids},
+          {"cup_disc_conflicts", l.cup_disc_conflicts},
+          {"cup_disc_conflicting_ids", l.cup_disc_conflicting_ids},
           {"repetitions", l.repetitions},
           {"repeating_ids", l.repeating_ids},
           {"clinical", to_json(l.clinical)}};
@@ -119,11 +121,13 @@ std::string summary_markdown(const EvaluationResult& r) {
     md += fmt::format("\n## Clinical metrics ({})\n\nLabels read from {} structured reports and {} texts; {} could not "
                       "be read; {} studies without a prediction. {} studies' reports describe an examination that "
                       "was not made ({} eye-modality pairs; not scored). {} studies' reports both state and deny "
-                      "a finding for one eye ({} eye-finding pairs; counted as stated); {} name a finding of an eye "
-                      "again after its first mention ({} mentions).\n\n",
+                      "a finding for one eye ({} eye-finding pairs; counted as stated); {} give one eye two different "
+                      "vertical C/D values ({} eyes; the last counted); {} name a finding of an eye again after its "
+                      "first mention ({} mentions).\n\n",
                       lang, l.labels_from_structured, l.labels_from_text, l.extraction_problems.size(),
                       c.missing_predictions, c.studies_with_unexamined, c.unexamined, l.contradicting_ids.size(),
-                      l.contradictions, l.repeating_ids.size(), l.repetitions);
+                      l.contradictions, l.cup_disc_conflicting_ids.size(), l.cup_disc_conflicts,
+                      l.repeating_ids.size(), l.repetitions);
     md += "| measure | value |\n| --- | ---: |\n";
     md += fmt::format("| findings macro F1 | {} |\n| findings micro F1 | {} |\n| referral accuracy (per eye) | {} |\n"
                       "| referral kappa (quadratic) | {} |\n\n",

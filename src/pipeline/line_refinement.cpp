@@ -155,8 +155,8 @@ struct PieceChoice {
 // denial is, when its own step comes. Read only when the completed report `completed` has any.
 size_t contradictions_through(const Tokenizer& tokenizer, const ReportReading& completed, const std::vector<int32_t>& before,
                               const std::vector<int32_t>& piece, std::string_view lang) {
-  if (completed.contradictions.empty()) return 0;
-  return read_report(tokenizer.decode(joined(before, piece, {})), lang).contradictions.size();
+  if (completed.inconsistencies() == 0) return 0;
+  return read_report(tokenizer.decode(joined(before, piece, {})), lang).inconsistencies();
 }
 
 // PieceChoice::best when the draft's piece is left out.
@@ -167,9 +167,9 @@ constexpr size_t kDropped = static_cast<size_t>(-1);
 // it denies).
 bool contradicts_report(const Tokenizer& tokenizer, const std::vector<int32_t>& before, const std::vector<int32_t>& piece,
                         std::string_view lang) {
-  const size_t through = read_report(tokenizer.decode(joined(before, piece, {})), lang).contradictions.size();
+  const size_t through = read_report(tokenizer.decode(joined(before, piece, {})), lang).inconsistencies();
   // The report so far is read only when there is something to compare (rarely).
-  return through > 0 && through > read_report(tokenizer.decode(before), lang).contradictions.size();
+  return through > 0 && through > read_report(tokenizer.decode(before), lang).inconsistencies();
 }
 
 // ROUGE-L's β for comparing wordings: 1, precision and recall alike, so that a longer wording is

@@ -205,7 +205,8 @@ struct Statement {  // a finding or grade stated for some eyes
 struct Extraction {
   std::vector<Statement> statements;
   std::map<Eye, std::set<Modality>> imaged, ungradable;
-  std::map<Eye, double> vertical_cdr;
+  std::map<Eye, double> vertical_cdr;             // the last value stated for each eye
+  std::map<Eye, std::set<double>> stated_cdr;     // every value stated for each eye
   std::vector<std::pair<std::optional<Eyes>, Referral>> referrals;  // nullopt: every eye
 };
 
@@ -395,7 +396,10 @@ Extraction scan(const std::string& text) {
         if (end > at && !negated) {
           const double value = std::strtod(text.substr(at, end - at).c_str(), nullptr);
           if (value >= 0.0 && value <= 1.0) {
-            for (Eye e : eyes) x.vertical_cdr[e] = std::round(value * 100.0) / 100.0;
+            for (Eye e : eyes) {
+              x.vertical_cdr[e] = std::round(value * 100.0) / 100.0;
+              x.stated_cdr[e].insert(x.vertical_cdr[e]);
+            }
             for (Eye e : eyes) x.imaged[e].insert(Modality::Cfp);
             next = end;
           }
@@ -482,6 +486,14 @@ std::vector<EyeFinding> contradictions(const Extraction& x) {
   return out;
 }
 
+// The eyes the report gives more than one vertical C/D value.
+std::vector<Eye> cup_disc_conflicts(const Extraction& x) {
+  std::vector<Eye> out;
+  for (const auto& [eye, values] : x.stated_cdr)
+    if (values.size() > 1) out.push_back(eye);
+  return out;
+}
+
 // Whether text[begin, end) holds a list separator or a sentence's end: two mentions it parts are
 // two items of a list (or of a line), not one phrase ("intraretinal cysts with retinal thickening").
 bool parts_items(const std::string& text, size_t begin, size_t end) {
@@ -534,7 +546,7 @@ ReportReading read_report(std::string_view report, std::string_view lang) {
   check_language(lang, "read_report");
   const std::string text = normalise_for_matching(report);
   const Extraction x = scan(text);
-  return {assemble(x), contradictions(x), repetitions(x, text)};
+  return {assemble(x), contradictions(x), cup_disc_conflicts(x), repetitions(x, text)};
 }
 
 bool opens_summary_section(std::string_view line) {

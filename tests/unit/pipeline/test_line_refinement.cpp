@@ -386,6 +386,21 @@ struct RandomEngine {
   }
 };
 
+TEST_CASE("choose_line: a line giving an eye another vertical C/D than the report so far gives way to one that repeats it") {
+  const std::string findings = "Fundus photograph, right eye (OD): Image quality good. Vertical C/D 0.75, rim thinning.\n";
+  const std::vector<int32_t> draft = tokens("Diagnosis: Right eye (OD): ICDR grade 0; vertical C/D 0.60 (early glaucomatous cupping).");
+  const std::vector<int32_t> repeats = tokens("Diagnosis: Right eye (OD): ICDR grade 0; vertical C/D 0.75 (moderate glaucomatous cupping).");
+  const std::vector<int32_t> before = tokens(kTitle + findings);
+  // The two completed reports grade C/D from their own last value and agree with each other alike;
+  // only the conflict with the findings line's 0.75 tells them apart (the draft's costs N − 1 = 1).
+  for (double weight : {0.0, 1.0})
+    CHECK(choose_line(llama2(), before, {draft, repeats}, {}, evidence_of(findings), weight, "en", WordingChoice::Draft) == 1);
+  // Where the report so far states no C/D for the eye, neither line conflicts: a tie, the draft's stays.
+  const std::string no_cdr = "Fundus photograph, right eye (OD): Image quality good. Rim thinning.\n";
+  CHECK(choose_line(llama2(), tokens(kTitle + no_cdr), {draft, repeats}, {}, evidence_of(no_cdr), 0.0, "en",
+                    WordingChoice::Draft) == 0);
+}
+
 TEST_CASE("refine_report_lines: every kept line is the draft's own or what the engine writes after the lines kept") {
   RandomEngine engine;
   const Tokenizer& tokenizer = engine.tokenizer;

@@ -189,6 +189,28 @@ TEST_CASE("any text, cut anywhere or not a report at all, is read without failin
   }
 }
 
+TEST_CASE("an eye given two different vertical C/D values keeps the last and is listed as a C/D conflict") {
+  // The findings line says 0.75, the impression 0.60: the labels grade the last, the reading lists OD.
+  const std::string zh = "右眼（OD）眼底照相：图像质量良好。视盘边界清，垂直杯盘比0.75，盘沿变薄。\n"
+                         "左眼（OS）眼底照相：图像质量良好。垂直杯盘比0.40。\n"
+                         "印象：右眼：垂直杯盘比0.60（早期青光眼性视杯改变）。左眼：垂直杯盘比0.40。";
+  const ReportReading zh_reading = read_report(zh, "zh");
+  CHECK(zh_reading.cup_disc_conflicts == std::vector<Eye>{Eye::OD});
+  CHECK(zh_reading.contradictions.empty());
+  CHECK(zh_reading.inconsistencies() == 1);
+  CHECK(eye(zh_reading.labels, Eye::OD, zh).vertical_cdr == 0.60);
+  CHECK(eye(zh_reading.labels, Eye::OS, zh).vertical_cdr == 0.40);
+  // English: a value for both eyes, then one eye's own; equal values however written are no conflict
+  // ("0.4" and "0.40"), nor are different values in different eyes.
+  const std::string en = "Fundus photograph, both eyes (OU): vertical C/D 0.4. Left eye (OS): C/D 0.55.\n"
+                         "Diagnosis: Right eye (OD): vertical C/D 0.40. Left eye (OS): vertical cup-to-disc ratio 0.50.";
+  const ReportReading en_reading = read_report(en, "en");
+  CHECK(en_reading.cup_disc_conflicts == std::vector<Eye>{Eye::OS});  // 0.4 (OU), 0.55, 0.50
+  CHECK(eye(en_reading.labels, Eye::OS, en).vertical_cdr == 0.50);
+  CHECK(read_report("Right eye (OD): vertical C/D 0.4. Left eye (OS): C/D 0.7. Diagnosis: OD C/D 0.40; OS C/D 0.70.", "en")
+            .cup_disc_conflicts.empty());
+}
+
 TEST_CASE("a finding a report both states and denies for an eye is read as stated and listed as a contradiction") {
   using C = EyeFinding;
   // English: stated for both eyes, denied for the right eye only; denied before it is stated in the
