@@ -39,6 +39,7 @@
 #include "ophtha/manifest.hpp"
 #include "ophtha/model_bundle.hpp"
 #include "ophtha/projector.hpp"
+#include "ophtha/report_extractor.hpp"
 #include "ophtha/vision_encoder.hpp"
 
 namespace ophtha {
@@ -183,6 +184,10 @@ struct Report {
   int guided_sentences = 0;         // of those, guided alternatives (guided_drafts)
   int dropped_sentences = 0;        // sentences of the chosen draft line refinement left out: contradicting the report,
                                     // or repeating the sentence before them word for word
+  // The findings the text stated before pruning took out the list items the evidence reads absent
+  // (ReportOptions::drop_unsupported; report_pruning.hpp), by eye then finding; also
+  // structured["dropped_findings"]. Empty when nothing went or pruning was off.
+  std::vector<EyeFinding> dropped_findings;
   std::vector<std::string> drafts;  // every draft's text in order when candidates > 1 (else empty)
   double embed_seconds = 0;
   double prefill_seconds = 0;

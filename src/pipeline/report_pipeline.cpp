@@ -1,4 +1,5 @@
 // ReportModel (a loaded bundle) and ReportSession (images → report), report_pipeline.hpp.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -395,7 +396,15 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
     std::string pruned = drop_unsupported_findings(report.text, evidence, options.lang);
     if (pruned != report.text) {
       report.text = std::move(pruned);
-      stated = extract_labels_from_text(report.text, options.lang);  // less the findings that went
+      StudyLabels kept = extract_labels_from_text(report.text, options.lang);  // less the findings that went
+      for (const auto& [eye, labels] : stated.eyes) {
+        const auto now = kept.eyes.find(eye);
+        for (Finding f : labels.findings)
+          if (now == kept.eyes.end() || std::find(now->second.findings.begin(), now->second.findings.end(), f) ==
+                                            now->second.findings.end())
+            report.dropped_findings.push_back({eye, f});
+      }
+      stated = std::move(kept);
     }
   }
   if (options.on_text && (candidates > 1 || line_drafts > 0) && !report.text.empty()) options.on_text(report.text);
@@ -410,6 +419,10 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
                       {"gradable_probability", c.gradable_probability},
                       {"used", c.used}});
   report.structured["image_checks"] = checks;
+  nlohmann::json dropped = nlohmann::json::array();
+  for (const EyeFinding& d : report.dropped_findings)
+    dropped.push_back({{"eye", eye_name(d.eye)}, {"finding", finding_code(d.finding)}});
+  report.structured["dropped_findings"] = dropped;
   report.structured["disclaimer"] = bundle.disclaimer;
   report.structured["model"] = bundle.name;
   report.structured["text"] = report.text;

@@ -9,6 +9,7 @@ tile readers read what the whole field misses.
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -211,6 +212,21 @@ def test_findings_the_evidence_reads_absent_are_dropped_and_every_grade_kept(oph
     assert errors(dropped, "false_negatives") <= errors(kept, "false_negatives") + 2, (kept, dropped)
     assert dropped["macro_f1"] > kept["macro_f1"], (kept["macro_f1"], dropped["macro_f1"])
     assert dropped["grades"] == kept["grades"]  # a report's grades never change
+    # Each report lists what went: exactly the findings the kept report's eyes state and its eyes do not.
+    def reports(path):
+        lines = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
+        return {(p["id"], p["lang"]): p["structured"] for p in lines}
+    with_all, pruned = reports(tmp_path / "pred.jsonl"), reports(fresh_reports["predictions"])
+    listed = 0
+    for key, structured in pruned.items():
+        if key not in with_all:  # the kept reports are English only
+            continue
+        went = sorted((eye, finding) for eye, labels in with_all[key]["eyes"].items() for finding in labels["findings"]
+                      if finding not in structured["eyes"].get(eye, {}).get("findings", []))
+        assert sorted((d["eye"], d["finding"]) for d in structured["dropped_findings"]) == went, key
+        assert with_all[key]["dropped_findings"] == []
+        listed += len(went)
+    assert listed >= 5
 
 
 def test_the_findings_text_as_evidence_picks_drafts_that_state_its_grades(ophtha, fresh, tmp_path):

@@ -327,3 +327,23 @@ def test_a_finding_named_again_for_an_eye_is_counted_as_a_repetition(ophtha, dat
     assert (en["repetitions"], en["repeating_ids"]) == (2, [test_ids[0]])
     assert (zh["repetitions"], zh["repeating_ids"]) == (1, [test_ids[2]])
     assert "1 name a finding of an eye again after its first mention (2 mentions)" in result.stdout
+
+
+def test_an_eye_given_two_different_vertical_cd_values_is_counted_as_a_cd_conflict(ophtha, dataset):
+    folder, manifest, studies = dataset
+    test_ids = [s["id"] for s in studies if s["split"] == "test"]
+    lines = [{"id": test_ids[0], "lang": "en", "report": "Fundus photograph, both eyes (OU): vertical C/D 0.40.\n"
+                                                         "Diagnosis: OD: vertical C/D 0.65. OS: vertical C/D 0.55."},  # 2
+             {"id": test_ids[1], "lang": "en", "report": "Fundus photograph, right eye (OD): C/D 0.4.\n"
+                                                         "Diagnosis: OD: vertical C/D 0.40."},  # none: the same value
+             {"id": test_ids[2], "lang": "zh", "report": "右眼眼底彩照：垂直杯盘比0.75。\n印象：右眼：垂直杯盘比0.60。"}]  # 1
+    result, metrics = run_eval(ophtha, manifest, write_predictions(folder / "p.jsonl", lines), folder / "out")
+    en, zh = metrics["languages"]["en"], metrics["languages"]["zh"]
+    assert (en["cup_disc_conflicts"], en["cup_disc_conflicting_ids"]) == (2, [test_ids[0]])
+    assert (zh["cup_disc_conflicts"], zh["cup_disc_conflicting_ids"]) == (1, [test_ids[2]])
+    assert "1 give one eye two different vertical C/D values (2 eyes; the last counted)" in result.stdout
+    # The reference reports (the writer's) never do: scored against themselves, none.
+    assert all(scores["cup_disc_conflicts"] == 0 for scores in run_eval(
+        ophtha, manifest, write_predictions(folder / "r.jsonl", [
+            {"id": s["id"], "lang": lang, "report": s["reports"][lang]} for s in studies if s["split"] == "test"
+            for lang in ("en", "zh")]), folder / "out-r")[1]["languages"].values())

@@ -46,6 +46,7 @@ def test_json_report_follows_the_schema_and_holds_the_streamed_text(ophtha, bund
     assert streamed.stdout[len(disclaimer) + 2:].rstrip("\n") == structured["text"]
     assert [(c["modality"], c["eye"]) for c in structured["image_checks"]] == [
         (m, e) for e in ("OD", "OS") for m in ("cfp", "oct", "osa")]
+    assert structured["dropped_findings"] == []  # the random bundle prunes nothing (it states no finding)
 
 
 def test_drafts_are_given_in_order_with_the_chosen_one_when_asked(ophtha, bundle):

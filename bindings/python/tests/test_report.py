@@ -13,7 +13,7 @@ from conftest import EXAMPLE_IMAGES
 OD_CFP = EXAMPLE_IMAGES / "syn-000033_OD_cfp.jpg"
 OS_OCT = EXAMPLE_IMAGES / "syn-000033_OS_oct.png"
 STRUCTURED_KEYS = {"schema", "language", "eyes", "referral", "follow_up_months", "disclaimer", "image_checks",
-                   "model", "text"}
+                   "dropped_findings", "model", "text"}
 IMAGE_CHECK_KEYS = {"modality", "eye", "looks_like", "looks_like_probability", "gradable_probability", "used"}
 
 
