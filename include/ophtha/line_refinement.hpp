@@ -42,7 +42,9 @@
 // one that does not, and the draft's own wins the tie. Each candidate therefore answers for the
 // contradictions (read_report) of the report up to and including it — (P − 1) each, P the
 // candidates taking part, as consensus_support counts them — not for those its completion gets
-// from the draft's later sentences, which are drafted again in their own steps.
+// from the draft's later sentences, which are drafted again in their own steps. An eye given a
+// vertical C/D other than the one the report already gave it counts the same
+// (ReportReading::inconsistencies: a diagnosis repeating the findings' "C/D 0.75" as "0.60").
 //
 // Wording. Alternatives whose completed reports state the same findings and grades differ only in
 // how they say it, and the draft's own wording is one sample of the language model's.
@@ -144,7 +146,8 @@ struct SentenceChoice {
 // examinations the evidence does not hold), scored as choose_line scores lines (ties broken as
 // `wording` says; the line without the draft's sentence, below, wins no tie). In a line already
 // begun, when candidates[0] ends a sentence and adds contradictions to the report so far (it
-// denies a finding `before` states, or states one `before` denies: read_report), the line without
+// denies a finding `before` states, states one `before` denies, or gives an eye another vertical
+// C/D than `before` does: read_report), the line without
 // it also takes part, scored the same way, so that a stray "No cotton-wool spots." after a list
 // naming them can go when no alternative sentence fits. With `may_insert`,
 // in a line already begun (line_start < before.size()), a candidate that ends a sentence may

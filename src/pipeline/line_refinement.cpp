@@ -149,8 +149,9 @@ struct PieceChoice {
   std::string subject;                 // its subject_key
 };
 
-// The contradictions (read_report) a candidate piece answers for: those of the report up to and
-// including it, `before` + `piece`. The draft's later pieces are drafted again in later steps, so a
+// The inconsistencies (read_report: contradictions and C/D conflicts) a candidate piece answers
+// for: those of the report up to and including it, `before` + `piece`. The draft's later pieces
+// are drafted again in later steps, so a
 // piece stating a finding a later sentence of the draft denies is not held to that denial — the
 // denial is, when its own step comes. Read only when the completed report `completed` has any.
 size_t contradictions_through(const Tokenizer& tokenizer, const ReportReading& completed, const std::vector<int32_t>& before,
@@ -163,8 +164,8 @@ size_t contradictions_through(const Tokenizer& tokenizer, const ReportReading& c
 constexpr size_t kDropped = static_cast<size_t>(-1);
 
 // Whether the draft's sentence `piece` (ending a sentence in a line already begun) may be left out:
-// it adds contradictions to the report so far (it denies a finding `before` states, or states one
-// it denies).
+// it adds inconsistencies to the report so far (it denies a finding `before` states, states one it
+// denies, or gives an eye another vertical C/D).
 bool contradicts_report(const Tokenizer& tokenizer, const std::vector<int32_t>& before, const std::vector<int32_t>& piece,
                         std::string_view lang) {
   const size_t through = read_report(tokenizer.decode(joined(before, piece, {})), lang).inconsistencies();
