@@ -83,18 +83,40 @@ StudyLabels labels_from_structured_report(const json& report) {
     problems.push_back(fmt::format("is a JSON {}, expected an object", report.type_name()));
   } else {
     for (const char* key : {"schema", "language", "eyes", "referral", "follow_up_months", "disclaimer"}) need(report, key, "(top level)", problems);
-    // `ophtha report` adds model, text and image_checks (docs/structured_report.schema.json); they
-    // carry no labels, so only their JSON types are checked here.
+    // `ophtha report` adds model, text, image_checks, dropped_findings, and with --drafts drafts
+    // and chosen (docs/structured_report.schema.json); they carry no labels, so only their JSON
+    // types are checked here (and a dropped finding's eye and code).
     for (const auto& [key, value] : report.items()) {
       if (key == "model" || key == "text") {
         if (!value.is_string()) problems.push_back(fmt::format("{}: is {}, expected a string", key, value.dump()));
-      } else if (key == "image_checks") {
-        if (!value.is_array()) problems.push_back(fmt::format("image_checks: is a JSON {}, expected an array", value.type_name()));
+      } else if (key == "image_checks" || key == "drafts") {
+        if (!value.is_array()) problems.push_back(fmt::format("{}: is a JSON {}, expected an array", key, value.type_name()));
+      } else if (key == "chosen") {
+        if (!value.is_number_integer() || value.get<int64_t>() < 0)
+          problems.push_back(fmt::format("chosen: is {}, expected a draft's index", value.dump()));
+      } else if (key == "dropped_findings") {
+        if (!value.is_array()) {
+          problems.push_back(fmt::format("dropped_findings: is a JSON {}, expected an array", value.type_name()));
+          continue;
+        }
+        for (size_t i = 0; i < value.size(); ++i) {
+          const json& d = value[i];
+          const bool eye_ok = d.is_object() && d.contains("eye") && (d["eye"] == "OD" || d["eye"] == "OS");
+          bool finding_ok = d.is_object() && d.contains("finding") && d["finding"].is_string();
+          if (finding_ok) try {
+              parse_finding(d["finding"].get<std::string>());
+            } catch (const Error&) {
+              finding_ok = false;
+            }
+          if (!eye_ok || !finding_ok || d.size() != 2)
+            problems.push_back(fmt::format("dropped_findings[{}]: is {}, expected {{\"eye\": \"OD\" or \"OS\", \"finding\": a finding code}}",
+                                           i, d.dump()));
+        }
       } else if (key != "schema" && key != "language" && key != "eyes" && key != "referral" && key != "follow_up_months" &&
                  key != "disclaimer") {
-        problems.push_back(fmt::format(
-            "{}: unknown key, expected schema, language, eyes, referral, follow_up_months, disclaimer, model, text, image_checks",
-            key));
+        problems.push_back(fmt::format("{}: unknown key, expected schema, language, eyes, referral, follow_up_months, "
+                                       "disclaimer, model, text, image_checks, dropped_findings, drafts, chosen",
+                                       key));
       }
     }
     if (report.contains("schema") && report["schema"] != kStructuredReportSchema)

@@ -116,15 +116,28 @@ TEST_CASE("problems are listed with the field they are in") {
   CHECK(contains(reading_error(json::array()), "expected an object"));
 }
 
-TEST_CASE("the keys ophtha report adds (model, text, image_checks) are read past, type-checked") {
+TEST_CASE("the keys ophtha report adds (model, text, image_checks, dropped_findings, drafts, chosen) are read past, type-checked") {
   json report = sample_report(5, "zh");
   const StudyLabels expected = labels_from_structured_report(report);
   report["model"] = "ophtha-demo";
   report["text"] = "眼科影像检查报告";
   report["image_checks"] = json::array({{{"modality", "cfp"}, {"eye", "OD"}, {"looks_like", "cfp"},
                                          {"looks_like_probability", 0.99}, {"gradable_probability", 0.98}, {"used", true}}});
+  report["dropped_findings"] = json::array({{{"eye", "OS"}, {"finding", "cotton_wool_spots"}}});
+  report["drafts"] = json::array({"眼科影像检查报告", "眼科影像报告"});
+  report["chosen"] = 0;
   CHECK(to_json(labels_from_structured_report(report)) == to_json(expected));
   json broken = report;
+  broken["dropped_findings"] = json::array({{{"eye", "OU"}, {"finding", "cotton_wool_spots"}}});
+  CHECK(contains(reading_error(broken), "dropped_findings[0]: is {\"eye\":\"OU\""));
+  broken["dropped_findings"] = json::array({{{"eye", "OD"}, {"finding", "spots"}}});
+  CHECK(contains(reading_error(broken), "dropped_findings[0]"));
+  broken["dropped_findings"] = "none";
+  CHECK(contains(reading_error(broken), "dropped_findings: is a JSON string, expected an array"));
+  broken = report;
+  broken["chosen"] = -1;
+  CHECK(contains(reading_error(broken), "chosen: is -1, expected a draft's index"));
+  broken = report;
   broken["text"] = 3;
   CHECK(contains(reading_error(broken), "text: is 3, expected a string"));
   broken = report;
