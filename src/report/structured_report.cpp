@@ -49,6 +49,19 @@ void need(const json& object, const char* key, const std::string& path, std::vec
   if (!object.contains(key)) problems.push_back(fmt::format("{}: has no \"{}\", expected one", path, key));
 }
 
+// {"eye": ..., "finding": ...} spelled exactly as eye_name and finding_code write them.
+bool is_eye_finding(const json& d) {
+  if (!d.is_object() || d.size() != 2 || !d.contains("eye") || !d.contains("finding") || !d["eye"].is_string() ||
+      !d["finding"].is_string())
+    return false;
+  const std::string eye = d["eye"], finding = d["finding"];
+  try {
+    return eye_name(parse_eye(eye)) == eye && finding_code(parse_finding(finding)) == finding;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 }  // namespace
 
 json structured_report(const StudyLabels& labels, std::string_view lang) {
@@ -99,19 +112,10 @@ StudyLabels labels_from_structured_report(const json& report) {
           problems.push_back(fmt::format("dropped_findings: is a JSON {}, expected an array", value.type_name()));
           continue;
         }
-        for (size_t i = 0; i < value.size(); ++i) {
-          const json& d = value[i];
-          const bool eye_ok = d.is_object() && d.contains("eye") && (d["eye"] == "OD" || d["eye"] == "OS");
-          bool finding_ok = d.is_object() && d.contains("finding") && d["finding"].is_string();
-          if (finding_ok) try {
-              parse_finding(d["finding"].get<std::string>());
-            } catch (const Error&) {
-              finding_ok = false;
-            }
-          if (!eye_ok || !finding_ok || d.size() != 2)
+        for (size_t i = 0; i < value.size(); ++i)
+          if (const json& d = value[i]; !is_eye_finding(d))
             problems.push_back(fmt::format("dropped_findings[{}]: is {}, expected {{\"eye\": \"OD\" or \"OS\", \"finding\": a finding code}}",
                                            i, d.dump()));
-        }
       } else if (key != "schema" && key != "language" && key != "eyes" && key != "referral" && key != "follow_up_months" &&
                  key != "disclaimer") {
         problems.push_back(fmt::format("{}: unknown key, expected schema, language, eyes, referral, follow_up_months, "

@@ -155,8 +155,8 @@ TEST_CASE("a training batch of one image with a 1 x 1 map leaves those BatchNorm
   }
   // Two such images have two values per channel: batch statistics again.
   net.forward(at::randn({2, 3, 32, 32}));
-  for (const auto& [name, t] : net.named_buffers())
+  for (const auto& [name, t] : net.named_buffers()) {
     CHECK_MESSAGE(at::isfinite(t).all().item<bool>(), name);
-  for (const auto& [name, t] : net.named_buffers())
     if (name == "layer4.1.bn2.num_batches_tracked") CHECK(t.item<int64_t>() == 1);
+  }
 }
