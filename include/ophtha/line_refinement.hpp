@@ -74,6 +74,7 @@
 #include "ophtha/export.h"
 #include "ophtha/generate.hpp"
 #include "ophtha/llama.hpp"
+#include "ophtha/report_tokenizer.hpp"
 #include "ophtha/study.hpp"
 #include "ophtha/tokenizer.hpp"
 
@@ -106,6 +107,37 @@ OPHTHA_API std::string line_subject(const Tokenizer& tokenizer, const std::vecto
 // neither. An `examined` stating no eye leaves the subject as it is.
 OPHTHA_API std::string line_subject(const Tokenizer& tokenizer, const std::vector<int32_t>& line, std::string_view lang,
                                     const StudyLabels& examined);
+
+// ROUGE-L's β for comparing wordings: 1, precision and recall alike, so that a longer wording is
+// not preferred for its length (at the metric's 1.2 the test split's image-route reports grew by
+// 6 % and BLEU-4 fell, zh / en 0.513 / 0.371 against 0.520 / 0.378, for ROUGE-L 0.591 / 0.546
+// against 0.582 / 0.545; docs/reports.md, "Wording").
+inline constexpr double kWordingBeta = 1.0;
+
+// Where candidates tie on what they state, the wording most of them share: a minimum-Bayes-risk
+// choice of wording (Kumar & Byrne 2004), every candidate standing in for a reference. Among the
+// candidates that `best` does not outscore (support, as outscores sees it), that state what
+// stated[best] states (the same labels) and have words, the one whose `words` agree most with all
+// the candidates' — the highest summed ROUGE-L F-measure at `beta` (text_metrics.hpp
+// pairwise_rouge_l) against each other candidate, those stating something else included; ties to
+// the earliest. Returns `best` when fewer than two such candidates. Used for whole drafts (which
+// draft becomes the report: its layout, title and order) and for line refinement's alternatives
+// (line_refinement.hpp, "Wording").
+// Error(InvalidArgument) when words, stated and support differ in length or best is not an index.
+OPHTHA_API size_t most_central_wording(const std::vector<ReportTokens>& words, const std::vector<StudyLabels>& stated,
+                                       const std::vector<double>& support, size_t best, double beta = kWordingBeta);
+
+// The title, chosen as wording is. A report's first line is its title when it is about no eye
+// (extract_labels_from_text reads none in it) and more lines follow; it states nothing, so whether
+// there is one, and which, is wording, and line refinement keeps the draft's (the layout never
+// changes there). Returns `report` with the title — none, or one of the distinct titles of
+// `drafts` (each a report, as written) — whose report agrees most with the drafts: the highest
+// summed ROUGE-L (kWordingBeta) against each draft; ties keep the report's own. Only a title with
+// which the report states what it states (extract_labels_from_text, the whole report) is
+// considered, so a first line that means something in context ("Fundus photography:" above lines
+// naming the eye) stays. A report about no eye is returned as it is, as is any report when no
+// draft has a title.
+OPHTHA_API std::string central_title(const std::string& report, const std::vector<std::string>& drafts, std::string_view lang);
 
 // How a tie on support is broken among the candidates of a step (see "Wording" above): the
 // earliest taking part (the chosen draft's own piece first), or the most central wording.

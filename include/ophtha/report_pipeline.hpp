@@ -135,10 +135,13 @@ struct ReportOptions {
   // best replacement (LineRefinementOptions::guided_drafts). < 0 = the bundle's default, 0 = none,
   // at most kMaxGuidedDrafts.
   int guided_drafts = -1;
-  // With line drafts: where a step's alternatives tie on support (the same findings and grades),
-  // keep the wording most of them share (highest summed ROUGE-L against the others: a
-  // minimum-Bayes-risk choice, line_refinement.hpp "Wording"); false keeps the draft's own, as
-  // before 2026-12-01.
+  // Where candidates tie on support (the same findings and grades), keep the wording most of them
+  // share (highest summed ROUGE-L against the others: a minimum-Bayes-risk choice,
+  // line_refinement.hpp "Wording"): with several drafts, which of the drafts tied with the best
+  // supported becomes the report (most_central_wording) and its title (central_title, after line
+  // refinement); with line drafts, each step's alternative. false keeps the first draft of a tie
+  // with its own title, and the draft's own sentence at each step (as before 2026-12-01; before
+  // 2026-12-03 for the drafts and the title).
   bool central_wording = true;
   // Drop the list items that only name a finding the line already named (report_pruning.hpp:
   // nothing the report states changes). The report as streamed piece by piece — one draft, no line

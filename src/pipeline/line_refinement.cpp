@@ -5,6 +5,7 @@
 #include <iterator>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "ophtha/error.hpp"
 #include "ophtha/report_consensus.hpp"
@@ -173,41 +174,6 @@ bool contradicts_report(const Tokenizer& tokenizer, const std::vector<int32_t>& 
   return through > 0 && through > read_report(tokenizer.decode(before), lang).inconsistencies();
 }
 
-// ROUGE-L's β for comparing wordings: 1, precision and recall alike, so that a longer wording is
-// not preferred for its length (at the metric's 1.2 the test split's image-route reports grew by
-// 6 % and BLEU-4 fell, zh / en 0.513 / 0.371 against 0.520 / 0.378, for ROUGE-L 0.591 / 0.546
-// against 0.582 / 0.545; docs/reports.md, "Wording").
-constexpr double kWordingBeta = 1.0;
-
-// Among the taking part that `best` does not outscore and whose completed reports state what
-// best's does (`completed`, in taking_part's order; the dropped piece aside), the one whose words
-// agree most with all the pieces taking part: the highest summed ROUGE-L (kWordingBeta) against
-// each of the others, ties to the earliest. Returns an index into `taking_part`.
-size_t most_central_wording(const Tokenizer& tokenizer, const std::vector<std::vector<int32_t>>& candidates,
-                            const std::vector<size_t>& taking_part, const std::vector<StudyLabels>& completed,
-                            const std::vector<double>& support, size_t best) {
-  if (taking_part[best] == kDropped) return best;
-  std::vector<size_t> tied;  // on support first; their labels are compared only when there are two
-  for (size_t t = 0; t < taking_part.size(); ++t)
-    if (taking_part[t] != kDropped && !outscores(support[best], support[t])) tied.push_back(t);
-  if (tied.size() < 2) return best;
-  const nlohmann::json stated = to_json(completed[best]);
-  tied.erase(std::remove_if(tied.begin(), tied.end(), [&](size_t t) { return t != best && to_json(completed[t]) != stated; }),
-             tied.end());
-  if (tied.size() < 2) return best;
-  std::vector<ReportTokens> words;
-  for (size_t i : taking_part) words.push_back(i == kDropped ? ReportTokens() : tokenize_report(tokenizer.decode(candidates[i])));
-  const std::vector<std::vector<double>> rouge = pairwise_rouge_l(words, kWordingBeta);  // the dropped piece's: 0
-  size_t central = tied.front();
-  double central_sum = -1;
-  for (size_t t : tied) {
-    double sum = 0;
-    for (size_t j = 0; j < taking_part.size(); ++j) sum += rouge[t][j];
-    if (outscores(sum, central_sum)) central = t, central_sum = sum;
-  }
-  return central;
-}
-
 // choose_line for a piece of a line: `before` holds the current line's kept pieces from
 // `line_start` on, `after` the rest of the chosen draft's line up to `line_end`; a candidate takes
 // part when it ends as candidates[0] does and its completed line has the subject of candidates[0]'s
@@ -251,8 +217,11 @@ PieceChoice choose_piece(const Tokenizer& tokenizer, const std::vector<int32_t>&
   }
   const std::vector<double> support = consensus_support(choice.completed, evidence, evidence_weight, choice.contradictions);
   size_t best = most_supported(support);
-  if (wording == WordingChoice::Central)
-    best = most_central_wording(tokenizer, candidates, choice.taking_part, choice.completed, support, best);
+  if (wording == WordingChoice::Central && choice.taking_part[best] != kDropped) {
+    std::vector<ReportTokens> words;  // the dropped piece's none: never the central one
+    for (size_t i : choice.taking_part) words.push_back(i == kDropped ? ReportTokens() : tokenize_report(tokenizer.decode(candidates[i])));
+    best = most_central_wording(words, choice.completed, support, best);
+  }
   choice.best = choice.taking_part[best];
   choice.support = support[best];
   return choice;
@@ -317,6 +286,72 @@ size_t choose_insertion(const Tokenizer& tokenizer, const std::vector<int32_t>& 
 }
 
 }  // namespace
+
+size_t most_central_wording(const std::vector<ReportTokens>& words, const std::vector<StudyLabels>& stated,
+                            const std::vector<double>& support, size_t best, double beta) {
+  if (stated.size() != words.size() || support.size() != words.size())
+    fail(ErrorCode::InvalidArgument, "most_central_wording: {} wordings, {} label sets and {} supports, expected one of each per candidate",
+         words.size(), stated.size(), support.size());
+  if (best >= words.size())
+    fail(ErrorCode::InvalidArgument, "most_central_wording: best is {}, expected an index below {}", best, words.size());
+  std::vector<size_t> tied;  // on support first; their labels are compared only when there are two
+  for (size_t t = 0; t < words.size(); ++t)
+    if (!words[t].empty() && !outscores(support[best], support[t])) tied.push_back(t);
+  if (tied.size() < 2) return best;
+  const nlohmann::json same = to_json(stated[best]);
+  tied.erase(std::remove_if(tied.begin(), tied.end(), [&](size_t t) { return t != best && to_json(stated[t]) != same; }),
+             tied.end());
+  if (tied.size() < 2) return best;
+  const std::vector<std::vector<double>> rouge = pairwise_rouge_l(words, beta);
+  size_t central = tied.front();
+  double central_sum = -1;
+  for (size_t t : tied) {
+    double sum = 0;
+    for (double r : rouge[t]) sum += r;
+    if (outscores(sum, central_sum)) central = t, central_sum = sum;
+  }
+  return central;
+}
+
+namespace {
+
+// The title of a report, "" when its first line is none (central_title), and the rest.
+std::pair<std::string, std::string> split_title(const std::string& report, std::string_view lang) {
+  const size_t end = report.find('\n');
+  if (end == std::string::npos || end + 1 >= report.size()) return {"", report};
+  std::string first = report.substr(0, end + 1);
+  if (!extract_labels_from_text(first, lang).eyes.empty()) return {"", report};
+  return {std::move(first), report.substr(end + 1)};
+}
+
+}  // namespace
+
+std::string central_title(const std::string& report, const std::vector<std::string>& drafts, std::string_view lang) {
+  const nlohmann::json stated = to_json(extract_labels_from_text(report, lang));
+  if (stated.empty()) return report;  // about no eye: nothing to title
+  auto [own, body] = split_title(report, lang);
+  std::vector<std::string> titles = {own};  // the report's own first: it wins ties
+  if (!own.empty()) titles.push_back("");
+  for (const std::string& draft : drafts) {
+    std::string title = split_title(draft, lang).first;
+    if (!title.empty() && std::find(titles.begin(), titles.end(), title) == titles.end()) titles.push_back(std::move(title));
+  }
+  if (titles.size() == 1) return report;
+  // One LCS of each titled report against each draft.
+  std::vector<ReportTokens> references;
+  for (const std::string& draft : drafts) references.push_back(tokenize_report(draft));
+  size_t central = 0;
+  double central_sum = -1;
+  for (size_t t = 0; t < titles.size(); ++t) {
+    const std::string titled = titles[t] + body;
+    if (t > 0 && to_json(extract_labels_from_text(titled, lang)) != stated) continue;  // not wording alone
+    const ReportTokens words = tokenize_report(titled);
+    double sum = 0;
+    for (const ReportTokens& reference : references) sum += sentence_rouge_l(words, {reference}, kWordingBeta);
+    if (outscores(sum, central_sum)) central = t, central_sum = sum;
+  }
+  return central == 0 ? report : titles[central] + body;
+}
 
 SentenceChoice choose_sentence(const Tokenizer& tokenizer, const std::vector<int32_t>& before, size_t line_start,
                                const std::vector<std::vector<int32_t>>& candidates, const std::vector<int32_t>& after,

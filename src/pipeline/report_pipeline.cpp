@@ -21,6 +21,7 @@
 #include "ophtha/report_consensus.hpp"
 #include "ophtha/report_extractor.hpp"
 #include "ophtha/report_pruning.hpp"
+#include "ophtha/report_tokenizer.hpp"
 #include "ophtha/report_pipeline.hpp"
 #include "ophtha/structured_report.hpp"
 
@@ -357,7 +358,15 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
     labels.push_back(extract_labels_from_text(texts.back(), options.lang));
   }
   const StudyLabels weighed = weigh_evidence ? evidence : StudyLabels{};  // gathered only to prune: weighs nothing
-  report.chosen = consensus_choice(labels, weighed, weigh_evidence ? evidence_weight : 0.0);
+  const std::vector<double> support = consensus_support(labels, weighed, weigh_evidence ? evidence_weight : 0.0);
+  report.chosen = most_supported(support);
+  if (options.central_wording && candidates > 1) {
+    // Of the drafts stating what the best supported states, the wording — title, layout, order —
+    // the drafts share most.
+    std::vector<ReportTokens> words;
+    for (const std::string& text : texts) words.push_back(tokenize_report(text));
+    report.chosen = most_central_wording(words, labels, support, report.chosen);
+  }
   report.candidates = candidates;
   report.text = texts[report.chosen];
   report.generated_tokens = lengths[report.chosen];
@@ -389,6 +398,7 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
       stated = extract_labels_from_text(report.text, options.lang);
     }
   }
+  if (options.central_wording && candidates > 1) report.text = central_title(report.text, texts, options.lang);
   if (candidates > 1) report.drafts = std::move(texts);
   const bool streamed = options.on_text && candidates == 1 && line_drafts == 0;
   if (options.drop_repeats && !streamed) report.text = drop_repeated_mentions(report.text, options.lang);  // states the same
