@@ -14,11 +14,12 @@
 // step") and the sentence-level minimum-Bayes-risk decoding of machine translation.
 //
 // An alternative is considered only when it is about what the chosen draft's line is about (the
-// same eyes, imaged modalities and graded scales, extract_labels_from_text of the line alone) — or
+// same eyes, imaged modalities and scales graded in words: line_subject) — or
 // about that less the examinations the evidence does not hold (unexamined_modalities), so that a
 // line describing both eyes' OCT when only one eye had one can become a line about that eye — and
-// ends as the line does (with a line break, or the report's end for the last line); the chosen
-// draft's own line is always the first candidate, so the layout never changes.
+// ends as the line does (with a line break, or the report's end for the last line; one the token
+// budget cut short ends neither, unless the draft filled max_tokens and was cut short too); the
+// chosen draft's own line is always the first candidate, so the layout never changes.
 //
 //   tokens   [ line 0 ⏎ ][ line 1 ⏎ ] … [ line L−1 ]      (the chosen draft, after the prompt)
 //   step k:  prompt + kept lines 0..k−1 ─► N branches, each up to its first ⏎
@@ -97,9 +98,11 @@ OPHTHA_API bool sentence_ends_before(const Tokenizer& tokenizer, std::string_vie
 OPHTHA_API std::vector<std::vector<int32_t>> report_sentences(const Tokenizer& tokenizer, const std::vector<int32_t>& tokens);
 
 // What a line is about, as a comparable key: the eyes extract_labels_from_text reads in the
-// line's text alone, and per eye the modalities it describes and the scales it grades (which the
-// extractor also derives from the findings a line names), e.g. "OD:cfp,icdr,areds,|OS:oct,oct_class,";
-// "" for a line about no eye (a title, a blank line).
+// line's text alone, and per eye the modalities it describes and the scales it grades in words —
+// not those the extractor only implies from the findings the line names (read_report's
+// implied_grades), so that a diagnosis leaving out "ICDR severe NPDR" is not about what one
+// stating it is about — e.g. "OD:cfp,icdr,areds,|OS:oct,oct_class,"; "" for a line about no eye
+// (a title, a blank line).
 OPHTHA_API std::string line_subject(const Tokenizer& tokenizer, const std::vector<int32_t>& line, std::string_view lang);
 
 // The same key for what the line says of the examinations `examined` holds: the (eye, modality)

@@ -35,6 +35,7 @@
 // states nothing gives empty labels, not an error.
 #pragma once
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ophtha/export.h"
@@ -71,6 +72,11 @@ struct ReportReading {
   // the right eye's). A name with its synonym in brackets ("soft exudates (cotton-wool spots)",
   // "视网膜内微血管异常（IRMA）") is one mention. Sorted by eye, then finding.
   std::vector<EyeFinding> repetitions;
+  // The grades the labels hold only by the fallback (rule 6 in docs/reports.md): a gradable
+  // modality graded on no scale of its own in the text gets the level its findings imply
+  // ("OD CFP: microaneurysms." holds ICDR 1 and AREDS level 0, stated nowhere). What is left of
+  // the labels' grades is what the report states. Sorted by eye, then scale.
+  std::vector<std::pair<Eye, GradeScale>> implied_grades;
 
   // Everything the report says against itself: contradictions plus cup_disc_conflicts.
   size_t inconsistencies() const { return contradictions.size() + cup_disc_conflicts.size(); }

@@ -57,6 +57,17 @@ std::vector<std::vector<int32_t>> report_lines(const Tokenizer& tokenizer, const
 
 namespace {
 
+// A line's labels as its subject reads them: extract_labels_from_text's, less the grades only
+// its findings imply (ReportReading::implied_grades). The report's labels are the same whether a
+// diagnosis grades "ICDR severe NPDR" or leaves the grade to the findings above it, but the
+// sentence that leaves it out is not about what the draft's is about: it would drop the grade
+// from the report's text.
+StudyLabels subject_labels(const std::string& line, std::string_view lang) {
+  ReportReading reading = read_report(line, lang);
+  for (const auto& [eye, scale] : reading.implied_grades) reading.labels.eyes[eye].grades.erase(scale);
+  return std::move(reading.labels);
+}
+
 // line_subject's key of labels read from a line.
 std::string subject_key(const StudyLabels& labels) {
   std::string subject;
@@ -92,12 +103,12 @@ StudyLabels examined_part(StudyLabels labels, const StudyLabels& evidence) {
 }  // namespace
 
 std::string line_subject(const Tokenizer& tokenizer, const std::vector<int32_t>& line, std::string_view lang) {
-  return subject_key(extract_labels_from_text(tokenizer.decode(line), lang));
+  return subject_key(subject_labels(tokenizer.decode(line), lang));
 }
 
 std::string line_subject(const Tokenizer& tokenizer, const std::vector<int32_t>& line, std::string_view lang,
                          const StudyLabels& examined) {
-  const StudyLabels said = extract_labels_from_text(tokenizer.decode(line), lang);
+  const StudyLabels said = subject_labels(tokenizer.decode(line), lang);
   return subject_key(examined.eyes.empty() ? said : examined_part(said, examined));
 }
 
@@ -187,7 +198,7 @@ PieceChoice choose_piece(const Tokenizer& tokenizer, const std::vector<int32_t>&
   PieceChoice choice;
   const std::vector<int32_t> line_before = slice(before, line_start, before.size());
   const std::vector<int32_t> line_after = slice(after, 0, line_end);
-  choice.line = extract_labels_from_text(tokenizer.decode(joined(line_before, candidates.front(), line_after)), lang);
+  choice.line = subject_labels(tokenizer.decode(joined(line_before, candidates.front(), line_after)), lang);
   choice.subject = subject_key(choice.line);
   // The same line without what it says of examinations nobody made, when that leaves it a subject.
   std::string examined_subject = evidence.eyes.empty() ? std::string() : subject_key(examined_part(choice.line, evidence));
@@ -265,7 +276,7 @@ size_t choose_insertion(const Tokenizer& tokenizer, const std::vector<int32_t>& 
   double best_support = choice.support;
   for (size_t i = 1; i < candidates.size(); ++i) {
     if (candidates[i].empty() || endings[i] != Ending::Sentence) continue;
-    const StudyLabels line = extract_labels_from_text(tokenizer.decode(joined(line_before, candidates[i], line_after)), lang);
+    const StudyLabels line = subject_labels(tokenizer.decode(joined(line_before, candidates[i], line_after)), lang);
     if (subject_key(line) != choice.subject || !adds_findings(choice.line, line)) continue;
     const ReportReading completed = read_report(tokenizer.decode(joined(before, candidates[i], rest)), lang);
     double agreement = 0;
@@ -480,6 +491,7 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
   // last token sampled is never run): the refinement runs what fits.
   const size_t room = static_cast<size_t>(std::max<int64_t>(0, session.context_length() - session.position()));
   const std::vector<int32_t> fitting = report.size() > room ? slice(report, 0, room) : report;
+  const bool draft_cut = static_cast<int64_t>(report.size()) >= options.drafting.max_tokens;  // by the token budget
   const std::vector<std::vector<int32_t>> pieces = by_sentence ? report_sentences(tokenizer, fitting) : report_lines(tokenizer, fitting);
   RefinedReport refined;
   refined.lines = by_sentence ? report_lines(tokenizer, fitting).size() : pieces.size();
@@ -557,6 +569,10 @@ RefinedReport refine_report_lines(LlamaSession& session, const at::Tensor& promp
     for (size_t i = 0; i < total; ++i) {
       std::vector<int32_t>& tokens = results[i].tokens;
       if (cut[i]) tokens.pop_back();
+      // Cut short by the token budget, neither its sentence nor its line ended ("Review" for
+      // "Review in 6 months."), it takes no part (an empty candidate never does) — unless the
+      // draft, filling max_tokens, was cut short too.
+      if (results[i].reason == StopReason::TokenLimit && !cut[i] && !ends_line(tokenizer, tokens) && !draft_cut) tokens.clear();
       endings.push_back(ends_line(tokenizer, tokens) ? Ending::LineBreak : cut[i] ? Ending::Sentence : Ending::Other);
       candidates.push_back(std::move(tokens));
     }

@@ -413,7 +413,8 @@ Extraction scan(const std::string& text) {
   return x;
 }
 
-StudyLabels assemble(const Extraction& x) {
+// The labels of an extraction; `implied` (when given) receives the grades the fallback gave.
+StudyLabels assemble(const Extraction& x, std::vector<std::pair<Eye, GradeScale>>* implied = nullptr) {
   std::map<Eye, EyeLabels> eyes;
   std::map<Eye, std::set<Finding>> findings;
   std::map<Eye, std::map<GradeScale, int>> grades;
@@ -464,8 +465,10 @@ StudyLabels assemble(const Extraction& x) {
       eye.grades[GradeScale::CupDisc] = cup_disc_level(*eye.vertical_cdr);
     }
     for (GradeScale scale : {GradeScale::Icdr, GradeScale::Areds, GradeScale::OctClass, GradeScale::OctAmd})
-      if (gradable(grade_scale_info(scale).modality) && !eye.grades.count(scale))
+      if (gradable(grade_scale_info(scale).modality) && !eye.grades.count(scale)) {
         eye.grades[scale] = implied_level(scale, eye.findings);
+        if (implied) implied->push_back({e, scale});
+      }
     labels.eyes[e] = std::move(eye);
   }
   for (const auto& [named, referral] : x.referrals)
@@ -546,7 +549,9 @@ ReportReading read_report(std::string_view report, std::string_view lang) {
   check_language(lang, "read_report");
   const std::string text = normalise_for_matching(report);
   const Extraction x = scan(text);
-  return {assemble(x), contradictions(x), cup_disc_conflicts(x), repetitions(x, text)};
+  ReportReading reading{{}, contradictions(x), cup_disc_conflicts(x), repetitions(x, text), {}};
+  reading.labels = assemble(x, &reading.implied_grades);
+  return reading;
 }
 
 bool opens_summary_section(std::string_view line) {

@@ -132,6 +132,30 @@ TEST_CASE("line_subject: the eyes a line is about, with the modalities it descri
   CHECK(line_subject(llama2(), tokens(kTitle), "en").empty());
   CHECK(line_subject(llama2(), tokens(kDiagnosis), "en").find("icdr") != std::string::npos);
   CHECK(od != line_subject(llama2(), tokens("OCT, right eye (OD): Normal foveal profile.\n"), "en"));
+  // A scale graded in words, not one the extractor implies from the findings: a diagnosis that
+  // leaves out the ICDR grade is about something else, though the report's labels would be the same.
+  const std::string graded = line_subject(llama2(), tokens("Diagnosis: Right eye (OD): ICDR severe NPDR; AREDS category 1."), "en");
+  CHECK(graded == "OD:cfp,icdr,areds,");
+  CHECK(line_subject(llama2(), tokens("Diagnosis: Right eye (OD): AREDS category 1."), "en") == "OD:cfp,areds,");
+  CHECK(line_subject(llama2(), tokens(kOdFundus), "en") == "OD:cfp,");
+}
+
+TEST_CASE("choose_sentence: a diagnosis leaving out a grade the draft's states takes no part, however common its wording") {
+  const std::string findings = "Fundus photograph, right eye (OD): Image quality good. Venous beading and IRMA.\n";
+  const auto sentences_of = [](const std::string& line) { return report_sentences(llama2(), tokens(line)); };
+  const auto draft = sentences_of("Diagnosis: Right eye (OD): ICDR severe NPDR; AREDS category 1. Left eye (OS): AREDS category 1.");
+  const auto ungraded = sentences_of("Diagnosis: Right eye (OD): AREDS category 1. Left eye (OS): AREDS category 1.");
+  REQUIRE(draft.size() == 2);
+  REQUIRE(ungraded.size() == 2);
+  const std::vector<int32_t> before = tokens(kTitle + findings);
+  // The report's labels are the same either way (ICDR 3 implied by the findings), and the ungraded
+  // sentence, twice, would be the most central wording.
+  CHECK(to_json(extract_labels_from_text(kTitle + findings + "Diagnosis: Right eye (OD): ICDR severe NPDR; AREDS category 1.", "en")) ==
+        to_json(extract_labels_from_text(kTitle + findings + "Diagnosis: Right eye (OD): AREDS category 1.", "en")));
+  const std::vector<std::vector<int32_t>> candidates = {draft[0], ungraded[0], ungraded[0]};
+  const SentenceChoice choice = choose_sentence(llama2(), before, before.size(), candidates, draft[1], draft[1].size(), {}, 0.0, "en", false);
+  CHECK(choice.index == 0);
+  CHECK_FALSE(choice.dropped);
 }
 
 TEST_CASE("choose_line keeps the alternative whose completed report agrees most, among those about the same thing") {
@@ -474,12 +498,14 @@ TEST_CASE("refine_report_lines: every kept line is the draft's own or what the e
   const Tokenizer& tokenizer = engine.tokenizer;
   // A report of three lines whose last states microaneurysms in an eye the evidence reads free of
   // them: the random engine's alternatives to it (no labels, no line break) agree with the
-  // evidence better, so one of them replaces it.
+  // evidence better, so one of them replaces it. The draft fills max_tokens, so alternatives the
+  // budget cuts short take part (the random engine never ends a text).
   const std::vector<int32_t> report = tokenizer.encode("one\nFundus photograph, right eye (OD):\nMicroaneurysms.", false);
   REQUIRE(report_lines(tokenizer, report).size() == 3);
 
   LineRefinementOptions options = random_engine_refinement("Fundus photograph, right eye (OD): Image quality good.", 5, 11);
   options.step = RefinementStep::Line;
+  options.drafting.max_tokens = static_cast<int32_t>(report.size());
   const RefinedReport refined = refine_report_lines(engine.session, engine.prompt_logits, report, options);
   CHECK(refined.lines == 3);
   CHECK(engine.session.position() == static_cast<int64_t>(engine.prompt.size() + refined.tokens.size()));
@@ -503,6 +529,15 @@ TEST_CASE("refine_report_lines: every kept line is the draft's own or what the e
   CHECK(refined.steps == 3);
   CHECK(refined.replaced_steps == replaced);
 
+  // A draft that ended before max_tokens: the alternatives to its last line, cut short by the
+  // budget mid-text, take no part, so it stays, whatever the evidence says ("Review" never ends
+  // a report that said "Review in 6 months.").
+  LineRefinementOptions roomy = options;
+  roomy.drafting.max_tokens = static_cast<int32_t>(report.size()) + 8;
+  const RefinedReport ended = refine_report_lines(engine.session, engine.prompt_logits, report, roomy);
+  REQUIRE(report_lines(tokenizer, ended.tokens).size() == 3);
+  CHECK(report_lines(tokenizer, ended.tokens)[2] == own[2]);
+
   options.line_drafts = 0;
   test::check_message(test::error_from([&] { refine_report_lines(engine.session, engine.prompt_logits, report, options); }),
                       ErrorCode::InvalidArgument, "line drafts is 0, expected 1 ... 256");
@@ -520,13 +555,15 @@ TEST_CASE("refine_report_lines by sentence: every kept sentence is the draft's o
   RandomEngine engine;
   const Tokenizer& tokenizer = engine.tokenizer;
   // The last sentence states microaneurysms in an eye the evidence reads free of them (as in the
-  // test above), so an alternative replaces it; the line keeps its subject from the sentence before.
+  // test above, the draft filling max_tokens), so an alternative replaces it; the line keeps its
+  // subject from the sentence before.
   const std::vector<int32_t> report =
       tokenizer.encode("one. two.\nFundus photograph, right eye (OD): Image quality good. Microaneurysms.", false);
   const std::vector<std::vector<int32_t>> own = report_sentences(tokenizer, report);
   REQUIRE(own.size() == 4);
 
   LineRefinementOptions options = random_engine_refinement("Fundus photograph, right eye (OD): Image quality good.", 6, 5);
+  options.drafting.max_tokens = static_cast<int32_t>(report.size());
   REQUIRE(options.step == RefinementStep::Sentence);  // by sentence, the default
   const RefinedReport refined = refine_report_lines(engine.session, engine.prompt_logits, report, options);
   CHECK(refined.lines == 2);

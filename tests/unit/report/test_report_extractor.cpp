@@ -253,6 +253,23 @@ TEST_CASE("a finding named again for an eye is a repetition; a synonym in bracke
             .repetitions.empty());
 }
 
+TEST_CASE("the grades only the findings imply are listed apart from the grades the report states") {
+  // OD's fundus photograph names lesions and grades nothing: ICDR and AREDS come from rule 6. OS
+  // grades ICDR in words, so only its AREDS level is implied; its OCT grades one scale of two.
+  const ReportReading r = read_report(
+      "OD CFP: microaneurysms and hard exudates.\nOS CFP: microaneurysms. Impression: OS: ICDR grade 1. OS OCT: Kermany class normal.",
+      "en");
+  const std::vector<std::pair<Eye, GradeScale>> implied = {
+      {Eye::OD, GradeScale::Icdr}, {Eye::OD, GradeScale::Areds}, {Eye::OS, GradeScale::Areds}, {Eye::OS, GradeScale::OctAmd}};
+  CHECK(r.implied_grades == implied);
+  CHECK(r.labels.eyes.at(Eye::OD).grades.at(GradeScale::Icdr) == 2);  // implied: more than microaneurysms
+  CHECK(r.labels.eyes.at(Eye::OS).grades.at(GradeScale::Icdr) == 1);
+  // Chinese alike; a C/D value and the meiboscores are stated, never implied.
+  const ReportReading zh = read_report("右眼眼底彩照：微动脉瘤。垂直杯盘比0.40。诊断：右眼：AREDS 1级。", "zh");
+  CHECK(zh.implied_grades == std::vector<std::pair<Eye, GradeScale>>{{Eye::OD, GradeScale::Icdr}});
+  CHECK(read_report("Impression: OD: ICDR grade 0; AREDS category 1.", "en").implied_grades.empty());
+}
+
 TEST_CASE("opens_summary_section: a line beginning with an impression or a recommendation heading, in either language") {
   for (const char* line : {"Diagnosis: Right eye (OD): ICDR grade 2.", "  Impression: OU: no DR.", "Recommendations: Right eye: review.",
                            "PLAN: review in 12 months.", "Assessment:", "诊断：右眼（OD）：ICDR 2级。", "印象：双眼未见异常。",
