@@ -82,6 +82,12 @@ struct LanguageEvaluation {
   // and the studies whose report has any. Not otherwise scored: the labels keep the last value.
   size_t cup_disc_conflicts = 0;
   std::vector<std::string> cup_disc_conflicting_ids;
+  // Grades a report's text leaves to its findings (read_report implied_grades: a gradable CFP or
+  // OCT with no ICDR, AREDS, Kermany class or OCT AMD stage in words), (eye, scale) pairs summed,
+  // and the studies whose report has any. The labels still hold the implied level; the reference
+  // reports state every grade.
+  size_t implied_grades = 0;
+  std::vector<std::string> implied_grade_ids;
   // Findings a report names again for an eye after their first mention (read_report), summed, and
   // the studies whose report has any. The reference reports have none.
   size_t repetitions = 0;

@@ -55,6 +55,10 @@ void score_language(LanguageEvaluation& out, const std::vector<const Study*>& st
       out.cup_disc_conflicts += reading.cup_disc_conflicts.size();
       out.cup_disc_conflicting_ids.push_back(study->id);
     }
+    if (!reading.implied_grades.empty()) {
+      out.implied_grades += reading.implied_grades.size();
+      out.implied_grade_ids.push_back(study->id);
+    }
     if (!reading.repetitions.empty()) {
       out.repetitions += reading.repetitions.size();
       out.repeating_ids.push_back(study->id);

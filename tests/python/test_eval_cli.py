@@ -347,3 +347,24 @@ def test_an_eye_given_two_different_vertical_cd_values_is_counted_as_a_cd_confli
         ophtha, manifest, write_predictions(folder / "r.jsonl", [
             {"id": s["id"], "lang": lang, "report": s["reports"][lang]} for s in studies if s["split"] == "test"
             for lang in ("en", "zh")]), folder / "out-r")[1]["languages"].values())
+
+
+def test_a_grade_the_text_leaves_to_the_findings_is_counted_as_implied(ophtha, dataset):
+    folder, manifest, studies = dataset
+    test_ids = [s["id"] for s in studies if s["split"] == "test"]
+    lines = [{"id": test_ids[0], "lang": "en", "report": "Fundus photograph, right eye (OD): venous beading and IRMA.\n"
+                                                         "Diagnosis: OD: AREDS category 1."},  # ICDR (3) implied
+             {"id": test_ids[1], "lang": "en", "report": "Fundus photograph, right eye (OD): venous beading.\n"
+                                                         "Diagnosis: OD: ICDR severe NPDR; AREDS category 1."},  # none
+             {"id": test_ids[2], "lang": "zh", "report": "右眼眼底彩照：微动脉瘤。\n左眼OCT：视网膜内液。"}]  # 4
+    result, metrics = run_eval(ophtha, manifest, write_predictions(folder / "p.jsonl", lines), folder / "out")
+    en, zh = metrics["languages"]["en"], metrics["languages"]["zh"]
+    assert (en["implied_grades"], en["implied_grade_ids"]) == (1, [test_ids[0]])
+    # OD: ICDR and AREDS; OS: Kermany class and OCT AMD stage.
+    assert (zh["implied_grades"], zh["implied_grade_ids"]) == (4, [test_ids[2]])
+    assert "1 leave a grade to the findings, stating it nowhere (1 eye-scale pairs; the implied level counted)" in result.stdout
+    # The reference reports grade every scale in words: scored against themselves, none.
+    assert all(scores["implied_grades"] == 0 for scores in run_eval(
+        ophtha, manifest, write_predictions(folder / "r.jsonl", [
+            {"id": s["id"], "lang": lang, "report": s["reports"][lang]} for s in studies if s["split"] == "test"
+            for lang in ("en", "zh")]), folder / "out-r")[1]["languages"].values())
