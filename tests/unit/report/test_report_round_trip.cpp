@@ -32,13 +32,15 @@ void check_round_trip(std::initializer_list<uint64_t> seeds, int count, const La
         const ReportReading reading = read_report(report, lang);
         const StudyLabels& read = reading.labels;
         ++reports;
-        if (to_json(read) == to_json(truth) && reading.inconsistencies() == 0 && reading.repetitions.empty()) continue;
+        if (to_json(read) == to_json(truth) && reading.inconsistencies() == 0 && reading.repetitions.empty() &&
+            reading.implied_grades.empty())  // every grade in words
+          continue;
         if (++mismatches <= 3)
           FAIL_CHECK("seed " << seed << " study " << i << " (" << std::string(lang) << ") did not read back\n" << report
                              << "\nexpected  " << to_json(truth).dump() << "\nextracted " << to_json(read).dump()
                              << "\ncontradictions " << reading.contradictions.size() << ", C/D conflicts "
                              << reading.cup_disc_conflicts.size() << ", repetitions "
-                             << reading.repetitions.size());
+                             << reading.repetitions.size() << ", implied grades " << reading.implied_grades.size());
       }
     }
   MESSAGE(reports << " reports, " << mismatches << " read back differently");
