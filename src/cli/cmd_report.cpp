@@ -59,7 +59,7 @@ static const char* kReportHelp =
     "  --keep-unsupported    keep list items that state only findings the evidence reads absent\n"
     "                        (the heads' reading of a gradable image of that eye and modality, or the\n"
     "                        findings text, without the finding); default: the bundle's (the demo\n"
-    "                        drops them)\n"
+    "                        drops them; without --json a note on stderr names those that went)\n"
     "  --drop-unsupported    drop them, whatever the bundle says\n"
     "  --max-tokens N        report length limit in tokens (default: the bundle's)\n"
     "  --threads N           CPU threads (default: all available)\n"
@@ -275,6 +275,12 @@ int run_report(const Args& raw) {
       std::fprintf(stderr, "--- draft %zu of %zu%s ---\n%s\n", i + 1, n,
                    i != report.chosen ? "" : report.refined_lines > 0 ? " (chosen, then refined sentence by sentence)" : " (the report)",
                    report.drafts.empty() ? report.text.c_str() : report.drafts[i].c_str());
+  }
+  if (!report.dropped_findings.empty()) {  // as --json's dropped_findings
+    std::string went;
+    for (const EyeFinding& d : report.dropped_findings)
+      went += (went.empty() ? "" : ", ") + std::string(eye_name(d.eye)) + " " + finding_code(d.finding);
+    std::fprintf(stderr, "note: left out as the images or the findings text read them absent: %s\n", went.c_str());
   }
   for (size_t i = 0; i < report.image_checks.size(); ++i) {
     const ImageCheck& c = report.image_checks[i];

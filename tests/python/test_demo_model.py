@@ -227,6 +227,15 @@ def test_findings_the_evidence_reads_absent_are_dropped_and_every_grade_kept(oph
         assert with_all[key]["dropped_findings"] == []
         listed += len(went)
     assert listed >= 5
+    # Without --json the same report (one thread, as each batch job has) names on stderr what went.
+    studies = {s["id"]: s for s in map(json.loads, (fresh / "manifest.jsonl").read_text(encoding="utf-8").splitlines())}
+    key = next(k for k in sorted(pruned) if k[1] == "en" and pruned[k]["dropped_findings"])
+    images = [arg for image in studies[key[0]]["images"]
+              for arg in ("--image", f"{fresh / image['path']}:{image['modality']}:{image['eye']}")]
+    plain = ophtha.ok("report", *images, "--lang", "en", "--threads", "1")
+    assert plain.stdout.rstrip("\n").endswith(pruned[key]["text"]), (plain.stdout, pruned[key]["text"])
+    went = ", ".join(f"{d['eye']} {d['finding']}" for d in pruned[key]["dropped_findings"])
+    assert f"note: left out as the images or the findings text read them absent: {went}\n" in plain.stderr, plain.stderr
 
 
 def test_the_findings_text_as_evidence_picks_drafts_that_state_its_grades(ophtha, fresh, tmp_path):
