@@ -123,6 +123,14 @@ def run_eval(ophtha, manifest, predictions, out_dir, *extra):
     return result, metrics
 
 
+def references_scored(ophtha, dataset, name):
+    """metrics.json's languages of the test split's reference reports scored as predictions."""
+    folder, manifest, studies = dataset
+    lines = [{"id": s["id"], "lang": lang, "report": s["reports"][lang]}
+             for s in studies if s["split"] == "test" for lang in ("en", "zh")]
+    return run_eval(ophtha, manifest, write_predictions(folder / f"{name}.jsonl", lines), folder / name)[1]["languages"]
+
+
 def test_reference_reports_as_predictions_score_perfectly(ophtha, dataset):
     folder, manifest, studies = dataset
     lines = [{"id": s["id"], "lang": lang, "report": s["reports"][lang],
@@ -343,10 +351,7 @@ def test_an_eye_given_two_different_vertical_cd_values_is_counted_as_a_cd_confli
     assert (zh["cup_disc_conflicts"], zh["cup_disc_conflicting_ids"]) == (1, [test_ids[2]])
     assert "1 give one eye two different vertical C/D values (2 eyes; the last counted)" in result.stdout
     # The reference reports (the writer's) never do: scored against themselves, none.
-    assert all(scores["cup_disc_conflicts"] == 0 for scores in run_eval(
-        ophtha, manifest, write_predictions(folder / "r.jsonl", [
-            {"id": s["id"], "lang": lang, "report": s["reports"][lang]} for s in studies if s["split"] == "test"
-            for lang in ("en", "zh")]), folder / "out-r")[1]["languages"].values())
+    assert all(scores["cup_disc_conflicts"] == 0 for scores in references_scored(ophtha, dataset, "refs").values())
 
 
 def test_a_grade_the_text_leaves_to_the_findings_is_counted_as_implied(ophtha, dataset):
@@ -364,7 +369,4 @@ def test_a_grade_the_text_leaves_to_the_findings_is_counted_as_implied(ophtha, d
     assert (zh["implied_grades"], zh["implied_grade_ids"]) == (4, [test_ids[2]])
     assert "1 leave a grade to the findings, stating it nowhere (1 eye-scale pairs; the implied level counted)" in result.stdout
     # The reference reports grade every scale in words: scored against themselves, none.
-    assert all(scores["implied_grades"] == 0 for scores in run_eval(
-        ophtha, manifest, write_predictions(folder / "r.jsonl", [
-            {"id": s["id"], "lang": lang, "report": s["reports"][lang]} for s in studies if s["split"] == "test"
-            for lang in ("en", "zh")]), folder / "out-r")[1]["languages"].values())
+    assert all(scores["implied_grades"] == 0 for scores in references_scored(ophtha, dataset, "refs").values())
