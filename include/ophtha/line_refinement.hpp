@@ -14,7 +14,9 @@
 // step") and the sentence-level minimum-Bayes-risk decoding of machine translation.
 //
 // An alternative is considered only when it is about what the chosen draft's line is about (the
-// same eyes, imaged modalities and scales graded in words: line_subject) — or
+// same eyes, imaged modalities and graded scales, extract_labels_from_text of the line alone:
+// line_subject) and states in words every grade the draft's line states (not leaving one to the
+// findings, which the extractor would read as the same labels: read_report's implied_grades) — or
 // about that less the examinations the evidence does not hold (unexamined_modalities), so that a
 // line describing both eyes' OCT when only one eye had one can become a line about that eye — and
 // ends as the line does (with a line break, or the report's end for the last line; one the token
@@ -98,11 +100,9 @@ OPHTHA_API bool sentence_ends_before(const Tokenizer& tokenizer, std::string_vie
 OPHTHA_API std::vector<std::vector<int32_t>> report_sentences(const Tokenizer& tokenizer, const std::vector<int32_t>& tokens);
 
 // What a line is about, as a comparable key: the eyes extract_labels_from_text reads in the
-// line's text alone, and per eye the modalities it describes and the scales it grades in words —
-// not those the extractor only implies from the findings the line names (read_report's
-// implied_grades), so that a diagnosis leaving out "ICDR severe NPDR" is not about what one
-// stating it is about — e.g. "OD:cfp,icdr,areds,|OS:oct,oct_class,"; "" for a line about no eye
-// (a title, a blank line).
+// line's text alone, and per eye the modalities it describes and the scales it grades (which the
+// extractor also derives from the findings a line names), e.g. "OD:cfp,icdr,areds,|OS:oct,oct_class,";
+// "" for a line about no eye (a title, a blank line).
 OPHTHA_API std::string line_subject(const Tokenizer& tokenizer, const std::vector<int32_t>& line, std::string_view lang);
 
 // The same key for what the line says of the examinations `examined` holds: the (eye, modality)
@@ -149,8 +149,10 @@ enum class WordingChoice { Draft, Central };
 // Chooses line k of a report among `candidates` (candidates[0] the chosen draft's own line, then
 // the alternatives). An alternative takes part only when it has the same line_subject as
 // candidates[0], or candidates[0]'s subject less the (eye, modality) pairs `evidence` holds no
-// examination of (when the evidence states an eye and that leaves a subject), and ends as it does
-// (with a line break, or without one for a last line); each taking part is scored as the report
+// examination of (when the evidence states an eye and that leaves a subject), states in words
+// every grade candidates[0] states (of the examinations the evidence holds, when it states an
+// eye), and ends as it does (with a line break, or without one for a last line; not cut short by
+// the token budget); each taking part is scored as the report
 // `before` + candidate + `after` by consensus_choice over them all, with `evidence` at
 // `evidence_weight`, each less the contradictions (read_report) of `before` + candidate — the
 // report up to and including it: the chosen draft's later lines are drafted again in their own

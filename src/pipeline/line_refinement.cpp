@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <iterator>
+#include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -57,15 +59,41 @@ std::vector<std::vector<int32_t>> report_lines(const Tokenizer& tokenizer, const
 
 namespace {
 
-// A line's labels as its subject reads them: extract_labels_from_text's, less the grades only
-// its findings imply (ReportReading::implied_grades). The report's labels are the same whether a
-// diagnosis grades "ICDR severe NPDR" or leaves the grade to the findings above it, but the
-// sentence that leaves it out is not about what the draft's is about: it would drop the grade
-// from the report's text.
-StudyLabels subject_labels(const std::string& line, std::string_view lang) {
+// A line as line refinement compares it: its labels, and per eye the grades it states in words
+// (the labels' grades less those its findings only imply: ReportReading::implied_grades).
+struct LineReading {
+  StudyLabels labels;
+  std::map<Eye, std::set<GradeScale>> stated;
+};
+
+LineReading read_line(const std::string& line, std::string_view lang) {
   ReportReading reading = read_report(line, lang);
-  for (const auto& [eye, scale] : reading.implied_grades) reading.labels.eyes[eye].grades.erase(scale);
-  return std::move(reading.labels);
+  LineReading out;
+  for (const auto& [eye, said] : reading.labels.eyes)
+    for (const auto& [scale, level] : said.grades) out.stated[eye].insert(scale);
+  for (const auto& [eye, scale] : reading.implied_grades) out.stated[eye].erase(scale);
+  out.labels = std::move(reading.labels);
+  return out;
+}
+
+// Whether `other` states in words every grade `draft` states — of the (eye, modality) pairs the
+// evidence holds an examination of, when it states an eye. The report's labels are the same
+// whether a diagnosis grades "ICDR severe NPDR" or leaves the grade to the findings above it, but
+// a sentence that leaves it out would take it from the report's text.
+bool keeps_stated_grades(const LineReading& draft, const LineReading& other, const StudyLabels& evidence) {
+  for (const auto& [eye, scales] : draft.stated) {
+    const auto examined = evidence.eyes.find(eye);
+    const auto kept = other.stated.find(eye);
+    for (GradeScale scale : scales) {
+      const Modality m = grade_scale_info(scale).modality;
+      if (!evidence.eyes.empty() && (examined == evidence.eyes.end() ||
+                                     std::find(examined->second.imaged.begin(), examined->second.imaged.end(), m) ==
+                                         examined->second.imaged.end()))
+        continue;  // an examination nobody made: its grades may go
+      if (kept == other.stated.end() || !kept->second.count(scale)) return false;
+    }
+  }
+  return true;
 }
 
 // line_subject's key of labels read from a line.
@@ -103,12 +131,12 @@ StudyLabels examined_part(StudyLabels labels, const StudyLabels& evidence) {
 }  // namespace
 
 std::string line_subject(const Tokenizer& tokenizer, const std::vector<int32_t>& line, std::string_view lang) {
-  return subject_key(subject_labels(tokenizer.decode(line), lang));
+  return subject_key(extract_labels_from_text(tokenizer.decode(line), lang));
 }
 
 std::string line_subject(const Tokenizer& tokenizer, const std::vector<int32_t>& line, std::string_view lang,
                          const StudyLabels& examined) {
-  const StudyLabels said = subject_labels(tokenizer.decode(line), lang);
+  const StudyLabels said = extract_labels_from_text(tokenizer.decode(line), lang);
   return subject_key(examined.eyes.empty() ? said : examined_part(said, examined));
 }
 
@@ -157,8 +185,8 @@ struct PieceChoice {
   std::vector<size_t> taking_part;     // indices into the candidates, candidates[0] first
   std::vector<StudyLabels> completed;  // the labels of their completed reports, in that order (when 2 or more)
   std::vector<size_t> contradictions;  // and the contradictions each answers for (contradictions_through)
-  StudyLabels line;                    // the labels of the current line completed with candidates[0]
-  std::string subject;                 // its subject_key
+  LineReading line;                    // the current line completed with candidates[0]
+  std::string subject;                 // its labels' subject_key
 };
 
 // The inconsistencies (read_report: contradictions and C/D conflicts) a candidate piece answers
@@ -198,26 +226,27 @@ PieceChoice choose_piece(const Tokenizer& tokenizer, const std::vector<int32_t>&
   PieceChoice choice;
   const std::vector<int32_t> line_before = slice(before, line_start, before.size());
   const std::vector<int32_t> line_after = slice(after, 0, line_end);
-  choice.line = subject_labels(tokenizer.decode(joined(line_before, candidates.front(), line_after)), lang);
-  choice.subject = subject_key(choice.line);
+  choice.line = read_line(tokenizer.decode(joined(line_before, candidates.front(), line_after)), lang);
+  choice.subject = subject_key(choice.line.labels);
   // The same line without what it says of examinations nobody made, when that leaves it a subject.
-  std::string examined_subject = evidence.eyes.empty() ? std::string() : subject_key(examined_part(choice.line, evidence));
+  std::string examined_subject =
+      evidence.eyes.empty() ? std::string() : subject_key(examined_part(choice.line.labels, evidence));
   if (examined_subject == choice.subject) examined_subject.clear();
+  // Whether the line completed with `piece` has the draft's line's subject and states every grade it states.
+  const auto about_the_same = [&](const std::vector<int32_t>& piece) {
+    const LineReading other = read_line(tokenizer.decode(joined(line_before, piece, line_after)), lang);
+    const std::string subject = subject_key(other.labels);
+    return (subject == choice.subject || (!examined_subject.empty() && subject == examined_subject)) &&
+           keeps_stated_grades(choice.line, other, evidence);
+  };
   choice.taking_part = {0};
-  for (size_t i = 1; i < candidates.size(); ++i) {
-    if (candidates[i].empty() || endings[i] != endings[0]) continue;
-    const std::string other = line_subject(tokenizer, joined(line_before, candidates[i], line_after), lang);
-    if (other == choice.subject || (!examined_subject.empty() && other == examined_subject)) choice.taking_part.push_back(i);
-  }
+  for (size_t i = 1; i < candidates.size(); ++i)
+    if (!candidates[i].empty() && endings[i] == endings[0] && about_the_same(candidates[i])) choice.taking_part.push_back(i);
   // The line without the draft's sentence, when that sentence contradicts the report so far and
   // the line keeps its subject without it.
   const std::vector<int32_t> none;
-  bool dropping = may_drop && endings[0] == Ending::Sentence && line_start < before.size() &&
-                  contradicts_report(tokenizer, before, candidates.front(), lang);
-  if (dropping) {
-    const std::string other = line_subject(tokenizer, joined(line_before, none, line_after), lang);
-    dropping = other == choice.subject || (!examined_subject.empty() && other == examined_subject);
-  }
+  const bool dropping = may_drop && endings[0] == Ending::Sentence && line_start < before.size() &&
+                        contradicts_report(tokenizer, before, candidates.front(), lang) && about_the_same(none);
   if (dropping) choice.taking_part.push_back(kDropped);
   if (choice.taking_part.size() == 1) return choice;  // nothing to weigh, and no insertion weighed against it
   for (size_t i : choice.taking_part) {
@@ -276,8 +305,8 @@ size_t choose_insertion(const Tokenizer& tokenizer, const std::vector<int32_t>& 
   double best_support = choice.support;
   for (size_t i = 1; i < candidates.size(); ++i) {
     if (candidates[i].empty() || endings[i] != Ending::Sentence) continue;
-    const StudyLabels line = subject_labels(tokenizer.decode(joined(line_before, candidates[i], line_after)), lang);
-    if (subject_key(line) != choice.subject || !adds_findings(choice.line, line)) continue;
+    const StudyLabels line = extract_labels_from_text(tokenizer.decode(joined(line_before, candidates[i], line_after)), lang);
+    if (subject_key(line) != choice.subject || !adds_findings(choice.line.labels, line)) continue;
     const ReportReading completed = read_report(tokenizer.decode(joined(before, candidates[i], rest)), lang);
     double agreement = 0;
     size_t others = 0;

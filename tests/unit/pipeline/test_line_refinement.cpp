@@ -132,12 +132,9 @@ TEST_CASE("line_subject: the eyes a line is about, with the modalities it descri
   CHECK(line_subject(llama2(), tokens(kTitle), "en").empty());
   CHECK(line_subject(llama2(), tokens(kDiagnosis), "en").find("icdr") != std::string::npos);
   CHECK(od != line_subject(llama2(), tokens("OCT, right eye (OD): Normal foveal profile.\n"), "en"));
-  // A scale graded in words, not one the extractor implies from the findings: a diagnosis that
-  // leaves out the ICDR grade is about something else, though the report's labels would be the same.
-  const std::string graded = line_subject(llama2(), tokens("Diagnosis: Right eye (OD): ICDR severe NPDR; AREDS category 1."), "en");
-  CHECK(graded == "OD:cfp,icdr,areds,");
-  CHECK(line_subject(llama2(), tokens("Diagnosis: Right eye (OD): AREDS category 1."), "en") == "OD:cfp,areds,");
-  CHECK(line_subject(llama2(), tokens(kOdFundus), "en") == "OD:cfp,");
+  // The scales the extractor implies from what the line names count: a fundus photograph is graded on ICDR and AREDS.
+  CHECK(line_subject(llama2(), tokens("Diagnosis: Right eye (OD): AREDS category 1."), "en") == "OD:cfp,icdr,areds,");
+  CHECK(line_subject(llama2(), tokens(kOdFundus), "en") == "OD:cfp,icdr,areds,");
 }
 
 TEST_CASE("choose_sentence: a diagnosis leaving out a grade the draft's states takes no part, however common its wording") {
@@ -156,6 +153,14 @@ TEST_CASE("choose_sentence: a diagnosis leaving out a grade the draft's states t
   const SentenceChoice choice = choose_sentence(llama2(), before, before.size(), candidates, draft[1], draft[1].size(), {}, 0.0, "en", false);
   CHECK(choice.index == 0);
   CHECK_FALSE(choice.dropped);
+  // The other way round an alternative may state more in words: the graded sentence, twice, is
+  // kept in place of the draft's that leaves ICDR to the findings.
+  const std::vector<std::vector<int32_t>> grading = {ungraded[0], draft[0], draft[0]};
+  CHECK(choose_sentence(llama2(), before, before.size(), grading, ungraded[1], ungraded[1].size(), {}, 0.0, "en", false).index == 1);
+  // A grade of an examination the evidence holds none of may go (here the evidence holds only an OCT of OD).
+  StudyLabels oct_only;
+  oct_only.eyes[Eye::OD].imaged = {Modality::Oct};
+  CHECK(choose_sentence(llama2(), before, before.size(), candidates, draft[1], draft[1].size(), oct_only, 1.0, "en", false).index != 0);
 }
 
 TEST_CASE("choose_line keeps the alternative whose completed report agrees most, among those about the same thing") {
