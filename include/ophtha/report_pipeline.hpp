@@ -137,11 +137,10 @@ struct ReportOptions {
   int guided_drafts = -1;
   // Where candidates tie on support (the same findings and grades), keep the wording most of them
   // share (highest summed ROUGE-L against the others: a minimum-Bayes-risk choice,
-  // line_refinement.hpp "Wording"): with several drafts, which of the drafts tied with the best
-  // supported becomes the report (most_central_wording) and its title (central_title, after line
-  // refinement); with line drafts, each step's alternative. false keeps the first draft of a tie
-  // with its own title, and the draft's own sentence at each step (as before 2026-12-01; before
-  // 2026-12-03 for the drafts and the title).
+  // line_refinement.hpp "Wording"): with line drafts, each step's alternative; with several
+  // drafts, the report's title, or none (central_title, after line refinement). false keeps the
+  // draft's own sentence at each step and its own title (as before 2026-12-01; before 2026-12-03
+  // for the title).
   bool central_wording = true;
   // Drop the list items that only name a finding the line already named (report_pruning.hpp:
   // nothing the report states changes). The report as streamed piece by piece — one draft, no line

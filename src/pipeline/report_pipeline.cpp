@@ -21,7 +21,6 @@
 #include "ophtha/report_consensus.hpp"
 #include "ophtha/report_extractor.hpp"
 #include "ophtha/report_pruning.hpp"
-#include "ophtha/report_tokenizer.hpp"
 #include "ophtha/report_pipeline.hpp"
 #include "ophtha/structured_report.hpp"
 
@@ -358,15 +357,7 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
     labels.push_back(extract_labels_from_text(texts.back(), options.lang));
   }
   const StudyLabels weighed = weigh_evidence ? evidence : StudyLabels{};  // gathered only to prune: weighs nothing
-  const std::vector<double> support = consensus_support(labels, weighed, weigh_evidence ? evidence_weight : 0.0);
-  report.chosen = most_supported(support);
-  if (options.central_wording && candidates > 1) {
-    // Of the drafts stating what the best supported states, the wording — title, layout, order —
-    // the drafts share most.
-    std::vector<ReportTokens> words;
-    for (const std::string& text : texts) words.push_back(tokenize_report(text));
-    report.chosen = most_central_wording(words, labels, support, report.chosen);
-  }
+  report.chosen = consensus_choice(labels, weighed, weigh_evidence ? evidence_weight : 0.0);
   report.candidates = candidates;
   report.text = texts[report.chosen];
   report.generated_tokens = lengths[report.chosen];
