@@ -82,16 +82,16 @@ LineReading read_line(const std::string& line, std::string_view lang) {
 // a sentence that leaves it out would take it from the report's text.
 bool keeps_stated_grades(const LineReading& draft, const LineReading& other, const StudyLabels& evidence) {
   for (const auto& [eye, scales] : draft.stated) {
-    const auto examined = evidence.eyes.find(eye);
-    const auto kept = other.stated.find(eye);
-    for (GradeScale scale : scales) {
-      const Modality m = grade_scale_info(scale).modality;
-      if (!evidence.eyes.empty() && (examined == evidence.eyes.end() ||
-                                     std::find(examined->second.imaged.begin(), examined->second.imaged.end(), m) ==
-                                         examined->second.imaged.end()))
-        continue;  // an examination nobody made: its grades may go
-      if (kept == other.stated.end() || !kept->second.count(scale)) return false;
+    std::vector<Modality> not_made;  // examinations nobody made: their grades may go
+    if (!evidence.eyes.empty()) {
+      const auto examined = evidence.eyes.find(eye);
+      not_made = unexamined_modalities(draft.labels.eyes.at(eye), examined == evidence.eyes.end() ? nullptr : &examined->second);
     }
+    const auto kept = other.stated.find(eye);
+    for (GradeScale scale : scales)
+      if (std::find(not_made.begin(), not_made.end(), grade_scale_info(scale).modality) == not_made.end() &&
+          (kept == other.stated.end() || !kept->second.count(scale)))
+        return false;
   }
   return true;
 }
@@ -377,9 +377,9 @@ std::string central_title(const std::string& report, const std::vector<std::stri
     if (!title.empty() && std::find(titles.begin(), titles.end(), title) == titles.end()) titles.push_back(std::move(title));
   }
   if (titles.size() == 1) return report;
-  // One LCS of each titled report against each draft.
-  std::vector<ReportTokens> references;
-  for (const std::string& draft : drafts) references.push_back(tokenize_report(draft));
+  // One LCS of each titled report against each draft (each the one reference of its own list).
+  std::vector<std::vector<ReportTokens>> references;
+  for (const std::string& draft : drafts) references.push_back({tokenize_report(draft)});
   size_t central = 0;
   double central_sum = -1;
   for (size_t t = 0; t < titles.size(); ++t) {
@@ -387,7 +387,7 @@ std::string central_title(const std::string& report, const std::vector<std::stri
     if (t > 0 && to_json(extract_labels_from_text(titled, lang)) != stated) continue;  // not wording alone
     const ReportTokens words = tokenize_report(titled);
     double sum = 0;
-    for (const ReportTokens& reference : references) sum += sentence_rouge_l(words, {reference}, kWordingBeta);
+    for (const std::vector<ReportTokens>& reference : references) sum += sentence_rouge_l(words, reference, kWordingBeta);
     if (outscores(sum, central_sum)) central = t, central_sum = sum;
   }
   return central == 0 ? report : titles[central] + body;
