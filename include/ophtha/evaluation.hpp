@@ -82,6 +82,12 @@ struct LanguageEvaluation {
   // and the studies whose report has any. Not otherwise scored: the labels keep the last value.
   size_t cup_disc_conflicts = 0;
   std::vector<std::string> cup_disc_conflicting_ids;
+  // Eyes a report refers, and eyes it gives a follow-up interval, otherwise than its own labels for
+  // the eye imply (read_report referral_conflicts: "severe NPDR" with "refer within 3 months";
+  // follow_up_conflicts: with "Review in 6 months"), each summed, and the studies whose report has
+  // either. The referral is scored as stated; the reference reports have none.
+  size_t referral_conflicts = 0, follow_up_conflicts = 0;
+  std::vector<std::string> recommendation_conflicting_ids;
   // Grades a report's text leaves to its findings (read_report implied_grades: a gradable CFP or
   // OCT with no ICDR, AREDS, Kermany class or OCT AMD stage in words), (eye, scale) pairs summed,
   // and the studies whose report has any. The labels still hold the implied level; the reference
@@ -92,6 +98,11 @@ struct LanguageEvaluation {
   // the studies whose report has any. The reference reports have none.
   size_t repetitions = 0;
   std::vector<std::string> repeating_ids;
+  // Grades a report states again for an eye in a line that already stated them (read_report
+  // grade_repetitions: "AREDS category 4; ICDR PDR; AREDS category 4."), summed, and the studies
+  // whose report has any. The reference reports have none.
+  size_t grade_repetitions = 0;
+  std::vector<std::string> grade_repeating_ids;
 };
 
 struct EvaluationResult {

@@ -46,8 +46,13 @@
 // contradictions (read_report) of the report up to and including it — (P − 1) each, P the
 // candidates taking part, as consensus_support counts them — not for those its completion gets
 // from the draft's later sentences, which are drafted again in their own steps. An eye given a
-// vertical C/D other than the one the report already gave it counts the same
-// (ReportReading::inconsistencies: a diagnosis repeating the findings' "C/D 0.75" as "0.60").
+// vertical C/D other than the one the report already gave it counts the same (a diagnosis
+// repeating the findings' "C/D 0.75" as "0.60"), as does an eye recommended otherwise than its
+// grades imply (a referral "within 3 months" after "severe NPDR", which is urgent; "Review in 6
+// months" where the follow-up is 3): ReportReading::inconsistencies. Where the recommendation
+// comes after the grades (as in every reference report), it is the recommendation that must
+// follow them. A sentence such a conflict makes inconsistent is replaced when an alternative
+// fits, never left out (below).
 //
 // Wording. Alternatives whose completed reports state the same findings and grades differ only in
 // how they say it, and the draft's own wording is one sample of the language model's.
@@ -102,12 +107,14 @@ OPHTHA_API std::vector<std::vector<int32_t>> report_sentences(const Tokenizer& t
 // What a line is about, as a comparable key: the eyes extract_labels_from_text reads in the
 // line's text alone, and per eye the modalities it describes and the scales it grades (which the
 // extractor also derives from the findings a line names), e.g. "OD:cfp,icdr,areds,|OS:oct,oct_class,";
-// "" for a line about no eye (a title, a blank line).
+// and the eyes its recommendations name (read_report's recommended_eyes), so that a
+// recommendation line keeps each eye's ("Recommendation: Right eye (OD): … Left eye (OS): …" is
+// "OD:|OS:"); "" for a line about no eye (a title, a blank line, "Plan: urgent referral.").
 OPHTHA_API std::string line_subject(const Tokenizer& tokenizer, const std::vector<int32_t>& line, std::string_view lang);
 
 // The same key for what the line says of the examinations `examined` holds: the (eye, modality)
 // pairs it has no image of (unexamined_modalities) and their scales left out, and an eye left with
-// neither. An `examined` stating no eye leaves the subject as it is.
+// neither (an eye a recommendation names stays). An `examined` stating no eye leaves the subject as it is.
 OPHTHA_API std::string line_subject(const Tokenizer& tokenizer, const std::vector<int32_t>& line, std::string_view lang,
                                     const StudyLabels& examined);
 
@@ -184,7 +191,7 @@ struct SentenceChoice {
 // `wording` says; the line without the draft's sentence, below, wins no tie). In a line already
 // begun, when candidates[0] ends a sentence and adds contradictions to the report so far (it
 // denies a finding `before` states, states one `before` denies, or gives an eye another vertical
-// C/D than `before` does: read_report), the line without
+// C/D than `before` does: read_report; a recommendation conflict does not count here), the line without
 // it also takes part, scored the same way, so that a stray "No cotton-wool spots." after a list
 // naming them can go when no alternative sentence fits. With `may_insert`,
 // in a line already begun (line_start < before.size()), a candidate that ends a sentence may

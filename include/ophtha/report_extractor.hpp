@@ -23,7 +23,11 @@
 //   - a referral is read from each sentence that mentions referral ("refer", "转诊", "就诊"):
 //     negated → routine, "urgent"/"immediately"/"尽快" → urgent, "within N months"/"N个月内"
 //     (N < 12) or no cue → soon; it applies to the eyes the sentence names, or to every eye
-//     when it names none. An eye with no referral sentence is routine.
+//     when it names none. An eye with no referral sentence is routine. A sentence naming a routine
+//     follow-up without a referral ("rescreen in 12 months (routine)", "常规随访") states routine,
+//     and a follow-up interval ("review in 6 months", "3个月后复查", "annual") is read for
+//     follow_up_conflicts; both apply to the eyes the sentence names, else to those its line
+//     named before it, else (a line naming no eye) to every eye.
 // Text before any eye word is not assigned to an eye and is ignored.
 // A finding both stated and denied for the same eye ("Microaneurysms. No microaneurysms.") counts
 // as stated; read_report also lists it as a contradiction, the report's own inconsistency. A
@@ -77,9 +81,34 @@ struct ReportReading {
   // ("OD CFP: microaneurysms." holds ICDR 1 and AREDS level 0, stated nowhere). What is left of
   // the labels' grades is what the report states. Sorted by eye, then scale.
   std::vector<std::pair<Eye, GradeScale>> implied_grades;
+  // Eyes whose stated referral is not the one the report's own labels for the eye imply
+  // (referral_for: "ICDR severe NPDR … refer within 3 months", where severe NPDR is urgent;
+  // "routine annual screening" for an eye with a C/D of 0.7). Only an eye some sentence states a
+  // referral for counts: an eye the report leaves without a recommendation, read as routine, is
+  // no conflict. Sorted.
+  std::vector<Eye> referral_conflicts;
+  // Eyes whose soonest stated follow-up interval is not the one their labels imply
+  // (structured_report.hpp follow_up_months: "Review in 6 months" after severe NPDR, which is 3).
+  // The interval a routine recommendation names ("rescreen in 12 months (routine)") is part of
+  // saying no referral is due, not a follow-up. Sorted.
+  std::vector<Eye> follow_up_conflicts;
+  // The eyes a referral or follow-up sentence is about by name — its own eye words, or those its
+  // line named before it (not a recommendation in a line naming no eye, which is about every
+  // eye). Sorted. A line's recommendations are about these eyes even where the labels, which
+  // hold only eyes something was found or graded in, have none (line_refinement.hpp line_subject).
+  std::vector<Eye> recommended_eyes;
+  // Grades stated again for an eye in a line that already stated them, in another item of it (a
+  // clause after ";" or "；", a sentence after "." or "。"), once per further statement: "AREDS
+  // category 4; ICDR PDR; AREDS category 4." A diagnosis with its scale ("severe NPDR, ICDR grade
+  // 3", "vertical C/D 0.64 (early glaucomatous cupping)") is one statement; a vertical C/D value
+  // states the cup_disc scale. Sorted by eye, then scale.
+  std::vector<std::pair<Eye, GradeScale>> grade_repetitions;
 
-  // Everything the report says against itself: contradictions plus cup_disc_conflicts.
-  size_t inconsistencies() const { return contradictions.size() + cup_disc_conflicts.size(); }
+  // Everything the report says against itself: contradictions, cup_disc_conflicts,
+  // referral_conflicts and follow_up_conflicts.
+  size_t inconsistencies() const {
+    return contradictions.size() + cup_disc_conflicts.size() + referral_conflicts.size() + follow_up_conflicts.size();
+  }
 };
 
 // Whether `line` opens one of a report's summary sections rather than describing images: it

@@ -5,11 +5,15 @@
 // Repeats. The items of a line's lists that only repeat what the line already said go
 // ("微动脉瘤、玻璃体积血、视盘新生血管（NVD）、玻璃体积血。" → "微动脉瘤、玻璃体积血、视盘新生血管（NVD）。";
 // "Hard exudates, microaneurysms and hard exudates at the macula." → "Hard exudates and
-// microaneurysms."). Reference reports never repeat a finding; drafts of a small language model
-// often do, and a clinician reads the repeat as carelessness. An item goes when, read after
-// everything kept before it (read_report, report_extractor.hpp), it adds a repetition and changes
-// nothing the report states — no new finding, grade, eye, modality, C/D or referral. So the labels
-// read from the text never change; an item that repeats one finding and names another stays.
+// microaneurysms."), as do those of a line's clauses and sentences that only grade an eye again on
+// a scale the line already graded it on, at the same level ("AREDS category 4; ICDR PDR; AREDS
+// category 4." → "AREDS category 4; ICDR PDR."; ReportReading::grade_repetitions). Reference
+// reports never repeat a finding or a grade; drafts of a small language model often do, and a
+// clinician reads the repeat as carelessness. An item goes when, read after everything kept before
+// it (read_report, report_extractor.hpp), it adds a repetition (of a finding or a grade) and
+// changes nothing the report states — no new finding, grade, eye, modality, C/D or referral. So
+// the labels read from the text never change; an item that repeats one finding and names another
+// stays, as does a grade stated again at another level.
 //
 // Unsupported findings. An item goes when, read after everything kept before it, all it adds are
 // findings of eyes whose evidence reads them absent — the evidence (report_consensus.hpp
@@ -32,7 +36,8 @@
 // separator; the last item of a list hands its conjunction to the one before ("A、B及C" without C
 // is "A及B"); the first item of a sentence hands its place to the next (whose separator goes, and
 // whose first letter is capitalised after a full stop); a sentence left empty goes with its full
-// stop. Lines, line breaks and everything not dropped are kept byte for byte. A guard: a line whose
+// stop, and a clause left empty at a sentence's end with its own separator ("X; <dropped>. Y" is
+// "X. Y"). Lines, line breaks and everything not dropped are kept byte for byte. A guard: a line whose
 // pruned form would read otherwise than described above (a new contradiction, a lost grade) is
 // kept as it was.
 //

@@ -55,6 +55,11 @@ void score_language(LanguageEvaluation& out, const std::vector<const Study*>& st
       out.cup_disc_conflicts += reading.cup_disc_conflicts.size();
       out.cup_disc_conflicting_ids.push_back(study->id);
     }
+    if (!reading.referral_conflicts.empty() || !reading.follow_up_conflicts.empty()) {
+      out.referral_conflicts += reading.referral_conflicts.size();
+      out.follow_up_conflicts += reading.follow_up_conflicts.size();
+      out.recommendation_conflicting_ids.push_back(study->id);
+    }
     if (!reading.implied_grades.empty()) {
       out.implied_grades += reading.implied_grades.size();
       out.implied_grade_ids.push_back(study->id);
@@ -62,6 +67,10 @@ void score_language(LanguageEvaluation& out, const std::vector<const Study*>& st
     if (!reading.repetitions.empty()) {
       out.repetitions += reading.repetitions.size();
       out.repeating_ids.push_back(study->id);
+    }
+    if (!reading.grade_repetitions.empty()) {
+      out.grade_repetitions += reading.grade_repetitions.size();
+      out.grade_repeating_ids.push_back(study->id);
     }
     bool from_structured = false;
     std::string problem;

@@ -51,10 +51,15 @@ json language_json(const LanguageEvaluation& l) {
           {"contradicting_ids", l.contradicting_ids},
           {"cup_disc_conflicts", l.cup_disc_conflicts},
           {"cup_disc_conflicting_ids", l.cup_disc_conflicting_ids},
+          {"referral_conflicts", l.referral_conflicts},
+          {"follow_up_conflicts", l.follow_up_conflicts},
+          {"recommendation_conflicting_ids", l.recommendation_conflicting_ids},
           {"implied_grades", l.implied_grades},
           {"implied_grade_ids", l.implied_grade_ids},
           {"repetitions", l.repetitions},
           {"repeating_ids", l.repeating_ids},
+          {"grade_repetitions", l.grade_repetitions},
+          {"grade_repeating_ids", l.grade_repeating_ids},
           {"clinical", to_json(l.clinical)}};
 }
 
@@ -124,13 +129,19 @@ std::string summary_markdown(const EvaluationResult& r) {
                       "be read; {} studies without a prediction. {} studies' reports describe an examination that "
                       "was not made ({} eye-modality pairs; not scored). {} studies' reports both state and deny "
                       "a finding for one eye ({} eye-finding pairs; counted as stated); {} give one eye two different "
-                      "vertical C/D values ({} eyes; the last counted); {} leave a grade to the findings, stating it "
-                      "nowhere ({} eye-scale pairs; the implied level counted); {} name a finding of an eye again "
-                      "after its first mention ({} mentions).\n\n",
+                      "vertical C/D values ({} eyes; the last counted); {} recommend otherwise than their stated "
+                      "grades imply ({} eyes' referral, {} eyes' follow-up; the stated referral counted); {} leave a grade "
+                      "to the findings, stating it nowhere ({} eye-scale pairs; the implied level counted); {} name "
+                      "a finding of an eye again "
+                      "after its first mention ({} mentions); {} grade an eye again on a scale its line already "
+                      "graded ({} statements).\n\n",
                       lang, l.labels_from_structured, l.labels_from_text, l.extraction_problems.size(),
                       c.missing_predictions, c.studies_with_unexamined, c.unexamined, l.contradicting_ids.size(),
                       l.contradictions, l.cup_disc_conflicting_ids.size(), l.cup_disc_conflicts,
-                      l.implied_grade_ids.size(), l.implied_grades, l.repeating_ids.size(), l.repetitions);
+                      l.recommendation_conflicting_ids.size(), l.referral_conflicts, l.follow_up_conflicts,
+                      l.implied_grade_ids.size(),
+                      l.implied_grades, l.repeating_ids.size(), l.repetitions, l.grade_repeating_ids.size(),
+                      l.grade_repetitions);
     md += "| measure | value |\n| --- | ---: |\n";
     md += fmt::format("| findings macro F1 | {} |\n| findings micro F1 | {} |\n| referral accuracy (per eye) | {} |\n"
                       "| referral kappa (quadratic) | {} |\n\n",

@@ -64,6 +64,7 @@ namespace {
 struct LineReading {
   StudyLabels labels;
   std::map<Eye, std::set<GradeScale>> stated;
+  std::vector<Eye> recommended;  // the eyes its recommendations are about (ReportReading::recommended_eyes)
 };
 
 LineReading read_line(const std::string& line, std::string_view lang) {
@@ -73,6 +74,7 @@ LineReading read_line(const std::string& line, std::string_view lang) {
     for (const auto& [scale, level] : said.grades) out.stated[eye].insert(scale);
   for (const auto& [eye, scale] : reading.implied_grades) out.stated[eye].erase(scale);
   out.labels = std::move(reading.labels);
+  out.recommended = std::move(reading.recommended_eyes);
   return out;
 }
 
@@ -96,15 +98,19 @@ bool keeps_stated_grades(const LineReading& draft, const LineReading& other, con
   return true;
 }
 
-// line_subject's key of labels read from a line.
-std::string subject_key(const StudyLabels& labels) {
+// line_subject's key of labels read from a line, and of the eyes its recommendations are about
+// (an eye a recommendation names and nothing else: "OD:").
+std::string subject_key(const StudyLabels& labels, const std::vector<Eye>& recommended) {
   std::string subject;
-  for (const auto& [eye, said] : labels.eyes) {
+  for (Eye eye : {Eye::OD, Eye::OS}) {
+    const auto said = labels.eyes.find(eye);
+    if (said == labels.eyes.end() && std::find(recommended.begin(), recommended.end(), eye) == recommended.end()) continue;
     if (!subject.empty()) subject += '|';
     subject += eye_name(eye);
     subject += ':';
-    for (Modality m : said.imaged) subject += modality_name(m), subject += ',';
-    for (const auto& [scale, level] : said.grades) subject += grade_scale_info(scale).code, subject += ',';
+    if (said == labels.eyes.end()) continue;
+    for (Modality m : said->second.imaged) subject += modality_name(m), subject += ',';
+    for (const auto& [scale, level] : said->second.grades) subject += grade_scale_info(scale).code, subject += ',';
   }
   return subject;
 }
@@ -131,13 +137,14 @@ StudyLabels examined_part(StudyLabels labels, const StudyLabels& evidence) {
 }  // namespace
 
 std::string line_subject(const Tokenizer& tokenizer, const std::vector<int32_t>& line, std::string_view lang) {
-  return subject_key(extract_labels_from_text(tokenizer.decode(line), lang));
+  const LineReading said = read_line(tokenizer.decode(line), lang);
+  return subject_key(said.labels, said.recommended);
 }
 
 std::string line_subject(const Tokenizer& tokenizer, const std::vector<int32_t>& line, std::string_view lang,
                          const StudyLabels& examined) {
-  const StudyLabels said = extract_labels_from_text(tokenizer.decode(line), lang);
-  return subject_key(examined.eyes.empty() ? said : examined_part(said, examined));
+  const LineReading said = read_line(tokenizer.decode(line), lang);
+  return subject_key(examined.eyes.empty() ? said.labels : examined_part(said.labels, examined), said.recommended);
 }
 
 std::vector<std::vector<int32_t>> report_sentences(const Tokenizer& tokenizer, const std::vector<int32_t>& tokens) {
@@ -189,7 +196,7 @@ struct PieceChoice {
   std::string subject;                 // its labels' subject_key
 };
 
-// The inconsistencies (read_report: contradictions and C/D conflicts) a candidate piece answers
+// The inconsistencies (read_report: contradictions, C/D and recommendation conflicts) a candidate piece answers
 // for: those of the report up to and including it, `before` + `piece`. The draft's later pieces
 // are drafted again in later steps, so a
 // piece stating a finding a later sentence of the draft denies is not held to that denial — the
@@ -203,14 +210,19 @@ size_t contradictions_through(const Tokenizer& tokenizer, const ReportReading& c
 // PieceChoice::best when the draft's piece is left out.
 constexpr size_t kDropped = static_cast<size_t>(-1);
 
+// What a report says against what it said before: contradictions and C/D conflicts. Not
+// recommendation conflicts: a recommendation at odds with the grades is to be replaced, not left
+// out (an eye without one would read as routine).
+size_t denials(const ReportReading& reading) { return reading.contradictions.size() + reading.cup_disc_conflicts.size(); }
+
 // Whether the draft's sentence `piece` (ending a sentence in a line already begun) may be left out:
-// it adds inconsistencies to the report so far (it denies a finding `before` states, states one it
+// it adds denials to the report so far (it denies a finding `before` states, states one it
 // denies, or gives an eye another vertical C/D).
 bool contradicts_report(const Tokenizer& tokenizer, const std::vector<int32_t>& before, const std::vector<int32_t>& piece,
                         std::string_view lang) {
-  const size_t through = read_report(tokenizer.decode(joined(before, piece, {})), lang).inconsistencies();
+  const size_t through = denials(read_report(tokenizer.decode(joined(before, piece, {})), lang));
   // The report so far is read only when there is something to compare (rarely).
-  return through > 0 && through > read_report(tokenizer.decode(before), lang).inconsistencies();
+  return through > 0 && through > denials(read_report(tokenizer.decode(before), lang));
 }
 
 // choose_line for a piece of a line: `before` holds the current line's kept pieces from
@@ -227,15 +239,15 @@ PieceChoice choose_piece(const Tokenizer& tokenizer, const std::vector<int32_t>&
   const std::vector<int32_t> line_before = slice(before, line_start, before.size());
   const std::vector<int32_t> line_after = slice(after, 0, line_end);
   choice.line = read_line(tokenizer.decode(joined(line_before, candidates.front(), line_after)), lang);
-  choice.subject = subject_key(choice.line.labels);
+  choice.subject = subject_key(choice.line.labels, choice.line.recommended);
   // The same line without what it says of examinations nobody made, when that leaves it a subject.
   std::string examined_subject =
-      evidence.eyes.empty() ? std::string() : subject_key(examined_part(choice.line.labels, evidence));
+      evidence.eyes.empty() ? std::string() : subject_key(examined_part(choice.line.labels, evidence), choice.line.recommended);
   if (examined_subject == choice.subject) examined_subject.clear();
   // Whether the line completed with `piece` has the draft's line's subject and states every grade it states.
   const auto about_the_same = [&](const std::vector<int32_t>& piece) {
     const LineReading other = read_line(tokenizer.decode(joined(line_before, piece, line_after)), lang);
-    const std::string subject = subject_key(other.labels);
+    const std::string subject = subject_key(other.labels, other.recommended);
     return (subject == choice.subject || (!examined_subject.empty() && subject == examined_subject)) &&
            keeps_stated_grades(choice.line, other, evidence);
   };
@@ -305,8 +317,9 @@ size_t choose_insertion(const Tokenizer& tokenizer, const std::vector<int32_t>& 
   double best_support = choice.support;
   for (size_t i = 1; i < candidates.size(); ++i) {
     if (candidates[i].empty() || endings[i] != Ending::Sentence) continue;
-    const StudyLabels line = extract_labels_from_text(tokenizer.decode(joined(line_before, candidates[i], line_after)), lang);
-    if (subject_key(line) != choice.subject || !adds_findings(choice.line.labels, line)) continue;
+    const LineReading line = read_line(tokenizer.decode(joined(line_before, candidates[i], line_after)), lang);
+    if (subject_key(line.labels, line.recommended) != choice.subject || !adds_findings(choice.line.labels, line.labels))
+      continue;
     const ReportReading completed = read_report(tokenizer.decode(joined(before, candidates[i], rest)), lang);
     double agreement = 0;
     size_t others = 0;

@@ -6,10 +6,12 @@
 #include <array>
 #include <cmath>
 #include <cstdlib>
+#include <map>
 #include <set>
 
 #include "ophtha/error.hpp"
 #include "ophtha/label_sampler.hpp"
+#include "ophtha/structured_report.hpp"
 #include "report/phrasebook.hpp"
 #include "tokenizer/utf8.hpp"
 
@@ -208,6 +210,9 @@ struct Extraction {
   std::map<Eye, double> vertical_cdr;             // the last value stated for each eye
   std::map<Eye, std::set<double>> stated_cdr;     // every value stated for each eye
   std::vector<std::pair<std::optional<Eyes>, Referral>> referrals;  // nullopt: every eye
+  std::vector<std::pair<std::optional<Eyes>, int>> follow_ups;      // months; nullopt: every eye
+  Eyes recommended;  // the eyes a referral or follow-up is about by name (its sentence's or line's)
+  std::vector<std::pair<Eyes, std::pair<size_t, size_t>>> cdr_mentions;  // the eyes, where the words are
 };
 
 // The urgency a sentence that mentions referral states, or nullopt when it does not mention it.
@@ -251,6 +256,39 @@ std::optional<Referral> referral_in(const std::string& sentence) {
   return out;
 }
 
+// The soonest follow-up interval a sentence states, in months ("review in 6 months", "rescreen in
+// 12 months", "annual", "3个月后复查", "每6个月随访一次", "1年后复查"), or nullopt. A referral's
+// window ("within 3 months", "3个月内转诊") is no follow-up.
+std::optional<int> follow_up_in(const std::string& sentence) {
+  std::optional<int> out;
+  const auto soonest = [&out](int months) {
+    if (months > 0) out = std::min(out.value_or(months), months);
+  };
+  const auto ends_with = [&sentence](size_t end, std::string_view s) {
+    return end >= s.size() && sentence.compare(end - s.size(), s.size(), s) == 0;
+  };
+  for (size_t at = 0; at < sentence.size();) {
+    if (!is_digit(sentence[at])) {
+      ++at;
+      continue;
+    }
+    size_t end = at;
+    while (end < sentence.size() && is_digit(sentence[end])) ++end;
+    const int n = end - at <= 3 ? std::atoi(sentence.c_str() + at) : -1;
+    const std::string_view after(sentence.data() + end, sentence.size() - end);
+    const bool months = after.rfind(" month", 0) == 0, years = after.rfind(" year", 0) == 0;
+    // "in 6 months" and "every 6 months", not "within 6 months".
+    const bool in = (ends_with(at, " in ") || ends_with(at, "every ")) && !ends_with(at, "within ");
+    if (in && (months || years)) soonest(years ? 12 * n : n);
+    if (after.rfind("个月后", 0) == 0 || (ends_with(at, "每") && after.rfind("个月", 0) == 0)) soonest(n);
+    if (after.rfind("年后", 0) == 0) soonest(12 * n);
+    at = end;
+  }
+  for (const char* annual : {"annual", "每年", "一年后"})
+    if (sentence.find(annual) != std::string::npos) soonest(12);
+  return out;
+}
+
 Extraction scan(const std::string& text) {
   const Lexicon& lex = lexicon();
   Extraction x;
@@ -263,12 +301,28 @@ Extraction scan(const std::string& text) {
   Eyes sentence_eyes, eyes_at_sentence_start;
   std::set<Modality> sentence_modalities;
   size_t previous_eye_end = std::string::npos;
+  bool eye_in_line = false;  // whether the current line has named an eye so far
 
   auto end_sentence = [&](size_t pos) {
     for (Modality m : sentence_modalities)
       for (Eye e : sentence_eyes.empty() ? eyes_at_sentence_start : sentence_eyes) x.imaged[e].insert(m);
-    if (auto referral = referral_in(text.substr(sentence_start, pos - sentence_start)))
-      x.referrals.push_back({sentence_eyes.empty() ? std::nullopt : std::optional<Eyes>(sentence_eyes), *referral});
+    // A referral is about the eyes its sentence names, else every eye ("Recommendation: urgent
+    // referral."). A follow-up, and a routine one without a referral ("rescreen in 12 months
+    // (routine)", "常规随访"), is about the eyes its sentence names, else those its line named before
+    // it ("Left eye (OS): refer within 3 months. Review in 6 months."), else every eye.
+    const std::optional<Eyes> named = sentence_eyes.empty() ? std::nullopt : std::optional<Eyes>(sentence_eyes);
+    const std::optional<Eyes> about = named || !eye_in_line ? named : std::optional<Eyes>(eyes_at_sentence_start);
+    const std::string sentence = text.substr(sentence_start, pos - sentence_start);
+    // A routine recommendation names its interval as part of saying that no referral is due
+    // ("rescreen in 12 months (routine)"); a shorter follow-up may follow it ("Review in 6 months").
+    const bool routine = sentence.find("routine") != std::string::npos || sentence.find("常规") != std::string::npos;
+    bool recommends = true;
+    if (auto referral = referral_in(sentence)) x.referrals.push_back({named, *referral});
+    else if (routine) x.referrals.push_back({about, Referral::Routine});
+    else recommends = false;
+    if (auto months = routine ? std::nullopt : follow_up_in(sentence))
+      x.follow_ups.push_back({about, *months}), recommends = true;
+    if (recommends && about) x.recommended.insert(about->begin(), about->end());
     sentence_start = pos;
     sentence_eyes.clear();
     sentence_modalities.clear();
@@ -283,6 +337,7 @@ Extraction scan(const std::string& text) {
   while (pos < text.size()) {
     if (sentence_end_at(text, pos)) {
       end_sentence(pos);
+      if (text[pos] == '\n') eye_in_line = false;
       pos += detail::utf8_sequence_length(static_cast<unsigned char>(text[pos]));
       continue;
     }
@@ -316,6 +371,7 @@ Extraction scan(const std::string& text) {
         if (joined) eyes.insert(named.begin(), named.end());
         else eyes = named;
         sentence_eyes.insert(named.begin(), named.end());
+        eye_in_line = true;
         previous_eye_end = next;
         break;
       }
@@ -401,6 +457,7 @@ Extraction scan(const std::string& text) {
               x.stated_cdr[e].insert(x.vertical_cdr[e]);
             }
             for (Eye e : eyes) x.imaged[e].insert(Modality::Cfp);
+            x.cdr_mentions.push_back({eyes, {pos, end}});
             next = end;
           }
         }
@@ -497,6 +554,30 @@ std::vector<Eye> cup_disc_conflicts(const Extraction& x) {
   return out;
 }
 
+// The eyes whose referral the report states (a sentence stating an urgency is about the eye)
+// other than the one referral_for gives their labels.
+std::vector<Eye> referral_conflicts(const Extraction& x, const StudyLabels& labels) {
+  std::vector<Eye> out;
+  for (const auto& [eye, read] : labels.eyes) {
+    const auto about = [eye = eye](const auto& said) { return !said.first || said.first->count(eye); };
+    if (std::any_of(x.referrals.begin(), x.referrals.end(), about) && read.referral != referral_for(read))
+      out.push_back(eye);
+  }
+  return out;
+}
+
+// The eyes whose soonest stated follow-up interval is not follow_up_months of their labels.
+std::vector<Eye> follow_up_conflicts(const Extraction& x, const StudyLabels& labels) {
+  std::vector<Eye> out;
+  for (const auto& [eye, read] : labels.eyes) {
+    std::optional<int> follow_up;
+    for (const auto& [about, months] : x.follow_ups)
+      if (!about || about->count(eye)) follow_up = std::min(follow_up.value_or(months), months);
+    if (follow_up && *follow_up != follow_up_months(read)) out.push_back(eye);
+  }
+  return out;
+}
+
 // Whether text[begin, end) holds a list separator or a sentence's end: two mentions it parts are
 // two items of a list (or of a line), not one phrase ("intraretinal cysts with retinal thickening").
 bool parts_items(const std::string& text, size_t begin, size_t end) {
@@ -533,6 +614,46 @@ std::vector<EyeFinding> repetitions(const Extraction& x, const std::string& text
   return out;
 }
 
+// Each further statement of a grade an eye's statements already gave in the same line, in another
+// item of it — a clause after ";" or a sentence after "." (a diagnosis and its scale, "severe
+// NPDR, ICDR grade 3", "C/D 0.64 (early glaucomatous cupping)", are one item). A vertical C/D
+// value states the cup_disc scale.
+std::vector<std::pair<Eye, GradeScale>> grade_repetitions(const Extraction& x, const std::string& text) {
+  struct Mention {
+    size_t begin, end;
+    GradeScale scale;
+    const Eyes* eyes;
+  };
+  std::vector<Mention> mentions;
+  for (const Statement& s : x.statements)
+    if (s.kind == Kind::Level && !s.negated) mentions.push_back({s.begin, s.end, static_cast<GradeScale>(s.a), &s.eyes});
+  for (const auto& [eyes, where] : x.cdr_mentions) mentions.push_back({where.first, where.second, GradeScale::CupDisc, &eyes});
+  std::stable_sort(mentions.begin(), mentions.end(), [](const Mention& a, const Mention& b) { return a.begin < b.begin; });
+  const auto parts_grades = [&text](size_t begin, size_t end) {
+    const std::string_view gap(text.data() + begin, end - begin);
+    for (const char* mark : {";", ". ", "\xEF\xBC\x9B", "\xE3\x80\x82"})  // ； 。
+      if (gap.find(mark) != std::string_view::npos) return true;
+    return false;
+  };
+  std::map<std::pair<Eye, GradeScale>, size_t> last_end;  // where the last mention's words end, in this line
+  std::vector<std::pair<Eye, GradeScale>> out;
+  size_t scanned = 0;
+  for (const Mention& m : mentions) {
+    if (m.begin > scanned) {
+      if (text.find('\n', scanned) < m.begin) last_end.clear();  // a new line
+      scanned = m.begin;
+    }
+    for (Eye e : *m.eyes) {
+      const auto key = std::make_pair(e, m.scale);
+      const auto seen = last_end.find(key);
+      if (seen != last_end.end() && seen->second <= m.begin && parts_grades(seen->second, m.begin)) out.push_back(key);
+      last_end[key] = std::max(m.end, seen == last_end.end() ? 0 : seen->second);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 void check_language(std::string_view lang, const char* caller) {
   if (lang != "zh" && lang != "en" && lang != "auto")
     fail(ErrorCode::InvalidArgument, "{}: language '{}' is not supported, expected \"zh\", \"en\" or \"auto\"", caller, lang);
@@ -549,8 +670,15 @@ ReportReading read_report(std::string_view report, std::string_view lang) {
   check_language(lang, "read_report");
   const std::string text = normalise_for_matching(report);
   const Extraction x = scan(text);
-  ReportReading reading{{}, contradictions(x), cup_disc_conflicts(x), repetitions(x, text), {}};
+  ReportReading reading;
+  reading.contradictions = contradictions(x);
+  reading.cup_disc_conflicts = cup_disc_conflicts(x);
+  reading.repetitions = repetitions(x, text);
+  reading.grade_repetitions = grade_repetitions(x, text);
   reading.labels = assemble(x, &reading.implied_grades);
+  reading.referral_conflicts = referral_conflicts(x, reading.labels);
+  reading.follow_up_conflicts = follow_up_conflicts(x, reading.labels);
+  reading.recommended_eyes.assign(x.recommended.begin(), x.recommended.end());
   return reading;
 }
 

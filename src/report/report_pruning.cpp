@@ -146,8 +146,11 @@ std::string pruned_line(const std::string& before, std::string_view line, std::s
       piece.separator = opening->separator, piece.cut = opening->cut;  // the segment's first item now
       if (piece.cut == Cut::FullStop && !piece.item.empty() && std::islower(static_cast<unsigned char>(piece.item[0])))
         piece.item[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(piece.item[0])));
-    } else if (opening && !(i + 1 == pieces.size() && piece.item.empty() && piece.cut == Cut::FullStop)) {
-      piece.separator = opening->separator, piece.cut = opening->cut;  // the emptied segment's place
+    } else if (opening && !(i + 1 == pieces.size() && piece.item.empty() && piece.cut == Cut::FullStop) &&
+               !(opening->cut == Cut::Boundary && piece.cut == Cut::FullStop)) {
+      // The emptied segment's place; a clause emptied before a sentence's end leaves the full stop
+      // ("X; <dropped>. Y" is "X. Y").
+      piece.separator = opening->separator, piece.cut = opening->cut;
     }
     std::vector<Piece> trial = kept;
     trial.push_back(piece);
@@ -230,8 +233,9 @@ bool adds_only_unsupported(const StudyLabels& fewer, const StudyLabels& more, co
 std::string drop_repeated_mentions(std::string_view report, std::string_view lang) {
   // An item goes when it adds a repetition and changes nothing the report states; the line as
   // pruned must state, deny and contradict what it did.
-  const Goes goes = [](const ReportReading& without, const ReportReading& with) {
-    return with.repetitions.size() > without.repetitions.size() && to_json(with.labels) == to_json(without.labels);
+  const auto repeats = [](const ReportReading& r) { return r.repetitions.size() + r.grade_repetitions.size(); };
+  const Goes goes = [&repeats](const ReportReading& without, const ReportReading& with) {
+    return repeats(with) > repeats(without) && to_json(with.labels) == to_json(without.labels);
   };
   const Stands stands = [](const ReportReading& was, const ReportReading& is) {
     return to_json(is.labels) == to_json(was.labels) && is.contradictions == was.contradictions;

@@ -337,6 +337,23 @@ def test_a_finding_named_again_for_an_eye_is_counted_as_a_repetition(ophtha, dat
     assert "1 name a finding of an eye again after its first mention (2 mentions)" in result.stdout
 
 
+def test_a_grade_stated_again_in_its_line_is_counted_as_a_repeated_grade(ophtha, dataset):
+    folder, manifest, studies = dataset
+    test_ids = [s["id"] for s in studies if s["split"] == "test"]
+    lines = [{"id": test_ids[0], "lang": "en", "report": "Diagnosis: OD: AREDS category 4; ICDR PDR; vertical C/D 0.22; "
+                                                         "AREDS category 4. Vertical C/D 0.22."},  # AREDS, C/D: 2
+             {"id": test_ids[1], "lang": "en", "report": "Diagnosis: OD: severe non-proliferative diabetic retinopathy, "
+                                                         "ICDR grade 3. OS: ICDR grade 3."},  # none: one item, two eyes
+             {"id": test_ids[2], "lang": "zh", "report": "印象：左眼：早期青光眼性视杯改变，垂直杯盘比0.63；AREDS 4级；"
+                                                         "垂直杯盘比0.63（早期青光眼性视杯改变）。"}]  # 1
+    result, metrics = run_eval(ophtha, manifest, write_predictions(folder / "p.jsonl", lines), folder / "out")
+    en, zh = metrics["languages"]["en"], metrics["languages"]["zh"]
+    assert (en["grade_repetitions"], en["grade_repeating_ids"]) == (2, [test_ids[0]])
+    assert (zh["grade_repetitions"], zh["grade_repeating_ids"]) == (1, [test_ids[2]])
+    assert "1 grade an eye again on a scale its line already graded (2 statements)" in result.stdout
+    assert all(scores["grade_repetitions"] == 0 for scores in references_scored(ophtha, dataset, "refs").values())
+
+
 def test_an_eye_given_two_different_vertical_cd_values_is_counted_as_a_cd_conflict(ophtha, dataset):
     folder, manifest, studies = dataset
     test_ids = [s["id"] for s in studies if s["split"] == "test"]
@@ -352,6 +369,28 @@ def test_an_eye_given_two_different_vertical_cd_values_is_counted_as_a_cd_confli
     assert "1 give one eye two different vertical C/D values (2 eyes; the last counted)" in result.stdout
     # The reference reports (the writer's) never do: scored against themselves, none.
     assert all(scores["cup_disc_conflicts"] == 0 for scores in references_scored(ophtha, dataset, "refs").values())
+
+
+def test_an_eye_recommended_otherwise_than_its_stated_grades_imply_is_counted_as_a_recommendation_conflict(ophtha, dataset):
+    folder, manifest, studies = dataset
+    test_ids = [s["id"] for s in studies if s["split"] == "test"]
+    lines = [{"id": test_ids[0], "lang": "en", "report": "Fundus photograph, right eye (OD): venous beading.\n"
+                                                         "Diagnosis: OD: ICDR severe NPDR.\n"
+                                                         "Recommendation: OD: refer within 3 months."},  # urgent: 1
+             {"id": test_ids[1], "lang": "en", "report": "Fundus photograph, right eye (OD): venous beading.\n"
+                                                         "Diagnosis: OD: ICDR severe NPDR.\n"
+                                                         "Recommendation: OD: urgent referral. Review in 6 months."},  # 3: 1
+             {"id": test_ids[2], "lang": "zh", "report": "双眼眼底彩照：微动脉瘤。\n印象：双眼：中度非增殖期糖尿病视网膜病变。\n"
+                                                         "建议：常规随访，1年后复查。"}]  # both eyes soon: 2
+    result, metrics = run_eval(ophtha, manifest, write_predictions(folder / "p.jsonl", lines), folder / "out")
+    en, zh = metrics["languages"]["en"], metrics["languages"]["zh"]
+    assert (en["referral_conflicts"], en["follow_up_conflicts"], en["recommendation_conflicting_ids"]) == (1, 1, test_ids[:2])
+    assert (zh["referral_conflicts"], zh["follow_up_conflicts"], zh["recommendation_conflicting_ids"]) == (2, 0, [test_ids[2]])
+    assert ("2 recommend otherwise than their stated grades imply (1 eyes' referral, 1 eyes' follow-up; the stated "
+            "referral counted)") in result.stdout
+    # The reference reports recommend for every eye what its grades imply: scored against themselves, none.
+    assert all(scores["referral_conflicts"] == scores["follow_up_conflicts"] == 0
+               for scores in references_scored(ophtha, dataset, "refs").values())
 
 
 def test_a_grade_the_text_leaves_to_the_findings_is_counted_as_implied(ophtha, dataset):

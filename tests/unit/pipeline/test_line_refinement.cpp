@@ -135,6 +135,18 @@ TEST_CASE("line_subject: the eyes a line is about, with the modalities it descri
   // The scales the extractor implies from what the line names count: a fundus photograph is graded on ICDR and AREDS.
   CHECK(line_subject(llama2(), tokens("Diagnosis: Right eye (OD): AREDS category 1."), "en") == "OD:cfp,icdr,areds,");
   CHECK(line_subject(llama2(), tokens(kOdFundus), "en") == "OD:cfp,icdr,areds,");
+  // A recommendation line is about the eyes its recommendations name, each by its own eye words
+  // or its line's before it; one naming no eye is about none in particular.
+  const std::string both = line_subject(
+      llama2(), tokens("Recommendation: Right eye (OD): rescreen in 12 months (routine). Left eye (OS): refer "
+                       "immediately to an ophthalmologist. Next review in 1 month."),
+      "en");
+  CHECK(both == "OD:|OS:");
+  CHECK(line_subject(llama2(), tokens("Recommendation: Right eye (OD): rescreen in 12 months (routine). Follow-up in 6 "
+                                      "months. Next review in 1 month."),
+                     "en") == "OD:");
+  CHECK(line_subject(llama2(), tokens("建议：右眼：建议立即转诊眼底病专科；3个月后随访。左眼：常规随访，1年后复查。"), "zh") == "OD:|OS:");
+  CHECK(line_subject(llama2(), tokens("Plan: urgent referral to a retina specialist. Review in 1 month."), "en").empty());
 }
 
 TEST_CASE("choose_sentence: a diagnosis leaving out a grade the draft's states takes no part, however common its wording") {
@@ -454,6 +466,43 @@ TEST_CASE("choose_sentence: a sentence denying a finding the report already stat
   CHECK(choose_sentence(llama2(), title, title.size(), {first_ma[0], first_both[0]}, rest, rest.size(), with_cdr, 0.5, "en",
                         false)
             .index == 1);
+}
+
+TEST_CASE("choose_sentence: a recommendation at odds with the grades kept gives way to one that follows them") {
+  const auto sentences_of = [](const std::string& line) { return report_sentences(llama2(), tokens(line)); };
+  const std::string findings = "Fundus photograph, right eye (OD): Image quality good. Microaneurysms.\n"
+                               "Fundus photograph, left eye (OS): Image quality good. Microaneurysms.\n"
+                               "Diagnosis: Right eye (OD): ICDR severe NPDR. Left eye (OS): ICDR mild NPDR.\n";
+  // Severe NPDR is urgent, mild routine (referral_for). The draft refers the right eye within 3
+  // months; the alternative urgently. Referral is no label the drafts agree on (label_agreement),
+  // so both completed reports score alike but for the draft's conflict, which costs N − 1 = 1.
+  const auto draft = sentences_of("Recommendation: Right eye (OD): refer to an ophthalmologist within 3 months. "
+                                  "Left eye (OS): rescreen in 12 months (routine).");
+  const auto urgent = sentences_of("Recommendation: Right eye (OD): urgent referral to a retina specialist. "
+                                   "Left eye (OS): rescreen in 12 months (routine).");
+  REQUIRE(draft.size() == 2);
+  REQUIRE(urgent.size() == 2);
+  const std::vector<int32_t> before = tokens(kTitle + findings);
+  const StudyLabels evidence = evidence_of(findings);
+  for (double weight : {0.0, 1.0})
+    CHECK(choose_sentence(llama2(), before, before.size(), {draft[0], urgent[0]}, draft[1], draft[1].size(), evidence,
+                          weight, "en", false, WordingChoice::Draft)
+              .index == 1);
+  // In a line already begun, a recommendation at odds with the grades is replaced, never left out
+  // (the eye would have none): with no alternative that fits, the draft's sentence stays. Naming
+  // no eye, "Refer immediately" refers both, and the left eye's mild NPDR is routine; the line
+  // without it keeps its subject, so were it a denial it would be dropped.
+  const auto line = sentences_of("Recommendation: Right eye (OD): urgent referral to a retina specialist. "
+                                 "Left eye (OS): review in 12 months. Refer immediately to an ophthalmologist.");
+  REQUIRE(line.size() == 3);
+  std::vector<int32_t> begun = before;
+  for (size_t i = 0; i < 2; ++i) begun.insert(begun.end(), line[i].begin(), line[i].end());
+  const std::vector<Eye> conflicts = read_report(llama2().decode(begun) + llama2().decode(line[2]), "en").referral_conflicts;
+  REQUIRE(conflicts.size() == 1);
+  REQUIRE(conflicts.front() == Eye::OS);
+  const SentenceChoice kept = choose_sentence(llama2(), begun, before.size(), {line[2]}, {}, 0, evidence, 1.0, "en", true);
+  CHECK(kept.index == 0);
+  CHECK_FALSE(kept.dropped);
 }
 
 // A random-weight bundle's engine after the prompt "Report:", and the refinement's alternatives

@@ -211,6 +211,87 @@ TEST_CASE("an eye given two different vertical C/D values keeps the last and is 
             .cup_disc_conflicts.empty());
 }
 
+TEST_CASE("a grade an eye's line states again in another item is listed as a grade repetition") {
+  using R = std::vector<std::pair<Eye, GradeScale>>;
+  CHECK(read_report("Impression: Right eye (OD): AREDS category 4; ICDR PDR; vertical C/D 0.22; AREDS category 4. "
+                    "Left eye (OS): AREDS category 4; vertical C/D 0.30. Vertical C/D 0.30.",
+                    "en")
+            .grade_repetitions == R{{Eye::OD, GradeScale::Areds}, {Eye::OS, GradeScale::CupDisc}});
+  // A C/D value and its stage in words state the cup_disc scale alike.
+  CHECK(read_report("印象：左眼（OS）：早期青光眼性视杯改变，垂直杯盘比0.63；AREDS 4级；垂直杯盘比0.63（早期青光眼性视杯改变）。", "zh")
+            .grade_repetitions == R{{Eye::OS, GradeScale::CupDisc}});
+  // Not repetitions: a diagnosis with its scale in one item, the other eye, another line.
+  CHECK(read_report("Impression: Right eye (OD): severe non-proliferative diabetic retinopathy, ICDR grade 3; no "
+                    "age-related macular degeneration (AREDS category 1); vertical C/D 0.64 (early glaucomatous cupping). "
+                    "Left eye (OS): ICDR grade 3; AREDS category 1.",
+                    "en")
+            .grade_repetitions.empty());
+  CHECK(read_report("Right eye (OD) CFP: vertical C/D 0.36.\nImpression: Right eye (OD): vertical C/D 0.36.", "en")
+            .grade_repetitions.empty());
+}
+
+TEST_CASE("an eye referred otherwise than its stated grades imply is listed as a referral conflict") {
+  // Severe NPDR is urgent (referral_for); "within 3 months" is soon. The left eye's mild NPDR with a
+  // C/D of 0.67 is soon, as referred.
+  const std::string en = "Right eye (OD) CFP: microaneurysms. Left eye (OS) CFP: microaneurysms. Vertical C/D 0.67.\n"
+                         "Impression: Right eye (OD): ICDR severe NPDR. Left eye (OS): ICDR mild NPDR.\n"
+                         "Recommendation: Right eye (OD): refer to an ophthalmologist within 3 months. "
+                         "Left eye (OS): ophthalmology referral within 3 months.";
+  const ReportReading en_reading = read_report(en, "en");
+  CHECK(en_reading.referral_conflicts == std::vector<Eye>{Eye::OD});
+  CHECK(en_reading.inconsistencies() == 1);
+  CHECK(eye(en_reading.labels, Eye::OD, en).referral == Referral::Soon);  // read as stated
+  CHECK(referral_for(eye(en_reading.labels, Eye::OD, en)) == Referral::Urgent);
+  // The same report referring the right eye urgently has none.
+  std::string urgent = en;
+  urgent.replace(urgent.find("refer to an ophthalmologist within 3 months"), 43, "urgent referral to a retina specialist");
+  CHECK(read_report(urgent, "en").referral_conflicts.empty());
+  // A routine follow-up without the word "refer" states routine: a conflict for an eye whose
+  // moderate NPDR is soon; an eye with no recommendation at all states nothing and is no conflict.
+  const std::string zh = "右眼（OD）眼底照相：微动脉瘤。左眼（OS）眼底照相：微动脉瘤。\n"
+                         "印象：右眼：中度非增殖期糖尿病视网膜病变。左眼：中度非增殖期糖尿病视网膜病变。\n"
+                         "建议：右眼：常规随访，1年后复查。";
+  const ReportReading zh_reading = read_report(zh, "zh");
+  CHECK(zh_reading.referral_conflicts == std::vector<Eye>{Eye::OD});
+  CHECK(eye(zh_reading.labels, Eye::OS, zh).referral == Referral::Routine);
+  // A recommendation in a line naming no eye is about each: routine for both eyes' moderate NPDR
+  // conflicts twice.
+  CHECK(read_report("OD CFP: microaneurysms, ICDR moderate NPDR. OS CFP: ICDR moderate NPDR.\n"
+                    "Plan: routine annual screening, no referral required.", "en")
+            .referral_conflicts == std::vector<Eye>{Eye::OD, Eye::OS});
+  // A report without a recommendation has no referral conflict however severe its grades.
+  CHECK(read_report("OD CFP: neovascularisation of the disc. ICDR proliferative DR.", "en").referral_conflicts.empty());
+}
+
+TEST_CASE("an eye given another follow-up interval than its stated grades imply is listed as a follow-up conflict") {
+  // Severe NPDR: urgent, follow-up in 3 months (follow_up_months); mild NPDR: routine, 12 months.
+  const std::string findings = "Right eye (OD) CFP: microaneurysms. Left eye (OS) CFP: microaneurysms.\n"
+                               "Impression: Right eye (OD): ICDR severe NPDR. Left eye (OS): ICDR mild NPDR.\n";
+  const auto conflicts = [&findings](const std::string& recommendation) {
+    return read_report(findings + recommendation, "en").follow_up_conflicts;
+  };
+  CHECK(conflicts("Recommendation: Right eye (OD): urgent referral to a retina specialist. Follow-up in 3 months. "
+                  "Left eye (OS): rescreen in 12 months (routine).")
+            .empty());
+  CHECK(conflicts("Recommendation: Right eye (OD): urgent referral to a retina specialist. Review in 6 months. "
+                  "Left eye (OS): rescreen in 12 months (routine).") == std::vector<Eye>{Eye::OD});
+  // A sentence naming no eye is about the eye its line named before it: here the left eye's
+  // "Review in 3 months" conflicts, the right eye's follow-up stands.
+  CHECK(conflicts("Recommendation: Right eye (OD): urgent referral to a retina specialist. Review in 3 months. "
+                  "Left eye (OS): no referral needed. Review in 3 months.") == std::vector<Eye>{Eye::OS});
+  // A referral's window is no follow-up interval; the soonest stated follow-up counts.
+  CHECK(conflicts("Recommendation: Right eye (OD): urgent referral within 1 week; review in 12 months; follow-up in 3 "
+                  "months. Left eye (OS): annual screening, no referral required.")
+            .empty());
+  // Chinese: "3个月内转诊" is the referral's window, "6个月后复查" the follow-up (moderate NPDR: 6).
+  const std::string zh = "右眼（OD）眼底照相：微动脉瘤。\n印象：右眼：中度非增殖期糖尿病视网膜病变。\n";
+  CHECK(read_report(zh + "建议：右眼：建议3个月内转诊眼科；6个月后复查。", "zh").follow_up_conflicts.empty());
+  CHECK(read_report(zh + "建议：右眼：建议3个月内转诊眼科；每3个月随访一次。", "zh").follow_up_conflicts ==
+        std::vector<Eye>{Eye::OD});
+  CHECK(read_report(zh + "建议：右眼：建议3个月内转诊眼科；1年后复查。", "zh").follow_up_conflicts ==
+        std::vector<Eye>{Eye::OD});
+}
+
 TEST_CASE("a finding a report both states and denies for an eye is read as stated and listed as a contradiction") {
   using C = EyeFinding;
   // English: stated for both eyes, denied for the right eye only; denied before it is stated in the

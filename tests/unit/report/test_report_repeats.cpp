@@ -71,6 +71,26 @@ TEST_CASE("items that say something new stay: another finding, another eye, a de
   CHECK_THROWS_AS(drop_repeated_mentions("x", "fr"), Error);
 }
 
+TEST_CASE("a grade an eye's diagnosis states again in another item goes, its separator with it") {
+  // Drafts of the demo model's (test split, image route).
+  CHECK(drop_repeated_mentions("Impression: Right eye (OD): AREDS category 4; proliferative diabetic retinopathy (ICDR PDR); "
+                               "vertical C/D 0.22 (physiological cupping); AREDS category 4.",
+                               "en") == "Impression: Right eye (OD): AREDS category 4; proliferative diabetic retinopathy "
+                                        "(ICDR PDR); vertical C/D 0.22 (physiological cupping).");
+  CHECK(drop_repeated_mentions("Conclusion: Right eye (OD): Arita meiboscore upper lid 1, lower lid 1; OCT class normal "
+                               "(Kermany); ICDR severe NPDR; Arita meiboscore upper lid 1, lower lid 1. Left eye (OS): "
+                               "ICDR grade 1 (mild NPDR); Arita meiboscore upper lid 1, lower lid 1.",
+                               "en") == "Conclusion: Right eye (OD): Arita meiboscore upper lid 1, lower lid 1; OCT class "
+                                        "normal (Kermany); ICDR severe NPDR. Left eye (OS): ICDR grade 1 (mild NPDR); Arita "
+                                        "meiboscore upper lid 1, lower lid 1.");
+  CHECK(drop_repeated_mentions("印象：左眼（OS）：早期青光眼性视杯改变，垂直杯盘比0.63；AREDS 4级；垂直杯盘比0.63（早期青光眼性视杯改变）。",
+                               "zh") == "印象：左眼（OS）：早期青光眼性视杯改变，垂直杯盘比0.63；AREDS 4级。");
+  // A grade stated again at another level stays: the labels would change (ordinal grades keep the
+  // most severe), and the report's inconsistency is for the reader to see.
+  const std::string other_level = "Impression: Right eye (OD): AREDS category 2; ICDR grade 1; AREDS category 3.";
+  CHECK(drop_repeated_mentions(other_level, "en") == other_level);
+}
+
 TEST_CASE("reference reports come back byte for byte; drafts with repeats spliced in lose every repetition and "
           "state what they stated") {
   int spliced = 0;

@@ -33,13 +33,16 @@ void check_round_trip(std::initializer_list<uint64_t> seeds, int count, const La
         const StudyLabels& read = reading.labels;
         ++reports;
         if (to_json(read) == to_json(truth) && reading.inconsistencies() == 0 && reading.repetitions.empty() &&
-            reading.implied_grades.empty())  // every grade in words
+            reading.grade_repetitions.empty() && reading.implied_grades.empty())  // every grade in words, once
           continue;
         if (++mismatches <= 3)
           FAIL_CHECK("seed " << seed << " study " << i << " (" << std::string(lang) << ") did not read back\n" << report
                              << "\nexpected  " << to_json(truth).dump() << "\nextracted " << to_json(read).dump()
                              << "\ncontradictions " << reading.contradictions.size() << ", C/D conflicts "
-                             << reading.cup_disc_conflicts.size() << ", repetitions "
+                             << reading.cup_disc_conflicts.size() << ", referral + follow-up conflicts "
+                             << reading.referral_conflicts.size() << " + " << reading.follow_up_conflicts.size()
+                             << ", grade repetitions "
+                             << reading.grade_repetitions.size() << ", repetitions "
                              << reading.repetitions.size() << ", implied grades " << reading.implied_grades.size());
       }
     }
