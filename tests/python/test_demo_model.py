@@ -200,6 +200,22 @@ def test_reports_name_each_finding_once_and_state_what_they_stated_with_repeats(
     assert dropped["text"]["bleu"][3] > kept["text"]["bleu"][3], (kept["text"]["bleu"], dropped["text"]["bleu"])
 
 
+def test_recommendations_follow_the_grades_each_report_states(ophtha, fresh_reports, tmp_path):
+    # A referral or follow-up interval at odds with the report's own grades counts against a draft
+    # and a sentence as a contradiction does (report_extractor.hpp referral_conflicts,
+    # follow_up_conflicts). On the 200-study test split that took them from 25 + 34 / 16 + 30 eyes
+    # (en / zh, referral + follow-up) to FILL (2026-12-03). The README's example study, in the
+    # manifest's order (each eye's CFP, OCT, meibography), was referred "OU: refer immediately"
+    # for a left eye that needs a referral within 3 months.
+    for lang in ("zh", "en"):
+        scores = fresh_reports["languages"][lang]
+        assert scores["referral_conflicts"] + scores["follow_up_conflicts"] <= 4, (lang, scores["recommendation_conflicting_ids"])
+        assert scores["grade_repetitions"] <= 2, (lang, scores["grade_repeating_ids"])
+    example = scored(ophtha, EXAMPLE, tmp_path)["languages"]
+    for lang in ("zh", "en"):
+        assert example[lang]["referral_conflicts"] == example[lang]["follow_up_conflicts"] == 0, lang
+
+
 def test_findings_the_evidence_reads_absent_are_dropped_and_every_grade_kept(ophtha, fresh, fresh_reports, tmp_path):
     # The pipeline drops list items stating only findings the evidence (the heads' reading of a
     # gradable image of that eye and modality) reads absent (report_pruning.hpp);
