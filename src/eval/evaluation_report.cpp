@@ -130,18 +130,16 @@ std::string summary_markdown(const EvaluationResult& r) {
                       "was not made ({} eye-modality pairs; not scored). {} studies' reports both state and deny "
                       "a finding for one eye ({} eye-finding pairs; counted as stated); {} give one eye two different "
                       "vertical C/D values ({} eyes; the last counted); {} recommend otherwise than their stated "
-                      "grades imply ({} eyes' referral, {} eyes' follow-up; the stated referral counted); {} leave a grade "
-                      "to the findings, stating it nowhere ({} eye-scale pairs; the implied level counted); {} name "
-                      "a finding of an eye again "
-                      "after its first mention ({} mentions); {} grade an eye again on a scale its line already "
-                      "graded ({} statements).\n\n",
+                      "grades imply ({} eyes' referral, {} eyes' follow-up; the stated referral counted); {} leave a "
+                      "grade to the findings, stating it nowhere ({} eye-scale pairs; the implied level counted); "
+                      "{} name a finding of an eye again after its first mention ({} mentions); {} grade an eye "
+                      "again on a scale its line already graded ({} statements).\n\n",
                       lang, l.labels_from_structured, l.labels_from_text, l.extraction_problems.size(),
                       c.missing_predictions, c.studies_with_unexamined, c.unexamined, l.contradicting_ids.size(),
                       l.contradictions, l.cup_disc_conflicting_ids.size(), l.cup_disc_conflicts,
                       l.recommendation_conflicting_ids.size(), l.referral_conflicts, l.follow_up_conflicts,
-                      l.implied_grade_ids.size(),
-                      l.implied_grades, l.repeating_ids.size(), l.repetitions, l.grade_repeating_ids.size(),
-                      l.grade_repetitions);
+                      l.implied_grade_ids.size(), l.implied_grades, l.repeating_ids.size(), l.repetitions,
+                      l.grade_repeating_ids.size(), l.grade_repetitions);
     md += "| measure | value |\n| --- | ---: |\n";
     md += fmt::format("| findings macro F1 | {} |\n| findings micro F1 | {} |\n| referral accuracy (per eye) | {} |\n"
                       "| referral kappa (quadratic) | {} |\n\n",

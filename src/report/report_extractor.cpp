@@ -578,14 +578,18 @@ std::vector<Eye> follow_up_conflicts(const Extraction& x, const StudyLabels& lab
   return out;
 }
 
+// Whether text[begin, end) holds any of `marks`.
+bool gap_holds(const std::string& text, size_t begin, size_t end, std::initializer_list<const char*> marks) {
+  const std::string_view gap(text.data() + begin, end - begin);
+  return std::any_of(marks.begin(), marks.end(), [&gap](const char* mark) { return gap.find(mark) != std::string_view::npos; });
+}
+
 // Whether text[begin, end) holds a list separator or a sentence's end: two mentions it parts are
 // two items of a list (or of a line), not one phrase ("intraretinal cysts with retinal thickening").
 bool parts_items(const std::string& text, size_t begin, size_t end) {
-  const std::string_view gap(text.data() + begin, end - begin);
-  for (const char* mark : {",", ";", ".", "\xEF\xBC\x8C", "\xE3\x80\x81", "\xEF\xBC\x9B", "\xE3\x80\x82", " and ",
-                           "\xE5\x8F\x8A", "\xE5\x92\x8C", "\xE4\xB8\x8E"})  // ， 、 ； 。 及 和 与
-    if (gap.find(mark) != std::string_view::npos) return true;
-  return false;
+  return gap_holds(text, begin, end,
+                   {",", ";", ".", "\xEF\xBC\x8C", "\xE3\x80\x81", "\xEF\xBC\x9B", "\xE3\x80\x82", " and ",
+                    "\xE5\x8F\x8A", "\xE5\x92\x8C", "\xE4\xB8\x8E"});  // ， 、 ； 。 及 和 与
 }
 
 // Each further mention of a finding an eye's statements already named in the same line, in
@@ -629,11 +633,9 @@ std::vector<std::pair<Eye, GradeScale>> grade_repetitions(const Extraction& x, c
     if (s.kind == Kind::Level && !s.negated) mentions.push_back({s.begin, s.end, static_cast<GradeScale>(s.a), &s.eyes});
   for (const auto& [eyes, where] : x.cdr_mentions) mentions.push_back({where.first, where.second, GradeScale::CupDisc, &eyes});
   std::stable_sort(mentions.begin(), mentions.end(), [](const Mention& a, const Mention& b) { return a.begin < b.begin; });
+  // Another item: a clause after ";" or "；", a sentence after ". " or "。".
   const auto parts_grades = [&text](size_t begin, size_t end) {
-    const std::string_view gap(text.data() + begin, end - begin);
-    for (const char* mark : {";", ". ", "\xEF\xBC\x9B", "\xE3\x80\x82"})  // ； 。
-      if (gap.find(mark) != std::string_view::npos) return true;
-    return false;
+    return gap_holds(text, begin, end, {";", ". ", "\xEF\xBC\x9B", "\xE3\x80\x82"});  // ； 。
   };
   std::map<std::pair<Eye, GradeScale>, size_t> last_end;  // where the last mention's words end, in this line
   std::vector<std::pair<Eye, GradeScale>> out;
