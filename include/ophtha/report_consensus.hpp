@@ -18,6 +18,8 @@
 // over drafts").
 #pragma once
 #include <cstddef>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "ophtha/export.h"
@@ -72,5 +74,23 @@ OPHTHA_API size_t most_supported(const std::vector<double>& support);
 // `contradictions` is neither empty nor one count per draft.
 OPHTHA_API size_t consensus_choice(const std::vector<StudyLabels>& drafts, const StudyLabels& evidence = {},
                                    double evidence_weight = 0.0, const std::vector<size_t>& contradictions = {});
+
+// The drafts of one report, read and weighed as the report pipeline weighs them.
+struct DraftChoice {
+  size_t chosen = 0;                 // consensus_choice over the drafts below
+  std::vector<StudyLabels> labels;   // per draft, what its text states (read_report(...).labels)
+  std::vector<size_t> conflicts;     // per draft, its eyes' referrals and follow-up intervals at odds
+                                     // with its own grades (read_report's referral_conflicts +
+                                     // follow_up_conflicts), each costing as a contradiction does
+};
+
+// Reads each draft (read_report in `lang`: "zh", "en" or "auto") and keeps the one consensus_choice prefers,
+// each draft less its recommendations at odds with its own grades: only a draft's layout decides
+// whether its recommendation line can say what each eye needs ("OU: refer immediately" where the
+// eyes need different things), and line refinement keeps the chosen draft's layout, so such a
+// draft must lose to one that can. Errors: read_report's, and consensus_choice's (no drafts, a
+// negative or non-finite weight).
+OPHTHA_API DraftChoice choose_draft(const std::vector<std::string>& drafts, std::string_view lang,
+                                   const StudyLabels& evidence = {}, double evidence_weight = 0.0);
 
 }  // namespace ophtha

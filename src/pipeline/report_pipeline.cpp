@@ -348,26 +348,19 @@ Report ReportSession::generate(const std::vector<Image>& images, const ReportOpt
   }
   std::vector<std::string> texts;
   std::vector<int64_t> lengths;
-  std::vector<StudyLabels> labels;
-  // Each draft's recommendations at odds with its own grades: only the draft's layout decides
-  // whether a recommendation line can say what each eye needs ("OU: refer immediately" for eyes
-  // that need different things), and line refinement keeps that layout.
-  std::vector<size_t> conflicts;
   const std::vector<GenerateResult> results = generate_drafts_after_prompt(*session_, prompt_logits, drafts);
   report.decode_seconds = results.front().decode_seconds;  // the batch's time, the same in every result
   for (const GenerateResult& result : results) {
     texts.emplace_back(without_dummy_prefix(result.text));
     lengths.push_back(static_cast<int64_t>(result.tokens.size()));
-    ReportReading reading = read_report(texts.back(), options.lang);
-    conflicts.push_back(reading.referral_conflicts.size() + reading.follow_up_conflicts.size());
-    labels.push_back(std::move(reading.labels));
   }
   const StudyLabels weighed = weigh_evidence ? evidence : StudyLabels{};  // gathered only to prune: weighs nothing
-  report.chosen = consensus_choice(labels, weighed, weigh_evidence ? evidence_weight : 0.0, conflicts);
+  DraftChoice choice = choose_draft(texts, options.lang, weighed, weigh_evidence ? evidence_weight : 0.0);
+  report.chosen = choice.chosen;
   report.candidates = candidates;
   report.text = texts[report.chosen];
   report.generated_tokens = lengths[report.chosen];
-  StudyLabels stated = std::move(labels[report.chosen]);  // what the report states, read from its text
+  StudyLabels stated = std::move(choice.labels[report.chosen]);  // what the report states, read from its text
   if (line_drafts > 0) {
     // The chosen draft, refined line by line from the prompt's end (line_refinement.hpp).
     LineRefinementOptions refine;

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "ophtha/error.hpp"
+#include "ophtha/report_extractor.hpp"
 
 namespace ophtha {
 namespace {
@@ -126,6 +127,18 @@ size_t most_supported(const std::vector<double>& support) {
 size_t consensus_choice(const std::vector<StudyLabels>& drafts, const StudyLabels& evidence, double evidence_weight,
                         const std::vector<size_t>& contradictions) {
   return most_supported(consensus_support(drafts, evidence, evidence_weight, contradictions));
+}
+
+DraftChoice choose_draft(const std::vector<std::string>& drafts, std::string_view lang, const StudyLabels& evidence,
+                         double evidence_weight) {
+  DraftChoice choice;
+  for (const std::string& text : drafts) {
+    ReportReading reading = read_report(text, lang);
+    choice.conflicts.push_back(reading.referral_conflicts.size() + reading.follow_up_conflicts.size());
+    choice.labels.push_back(std::move(reading.labels));
+  }
+  choice.chosen = consensus_choice(choice.labels, evidence, evidence_weight, choice.conflicts);
+  return choice;
 }
 
 }  // namespace ophtha

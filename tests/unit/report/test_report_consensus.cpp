@@ -214,3 +214,31 @@ TEST_CASE("a draft that denies a finding it states loses (N - 1) per contradicti
   test::check_message(test::error_from([&] { consensus_choice({mild, mild}, {}, 0.0, {1}); }), ErrorCode::InvalidArgument,
                       "1 contradiction counts for 2 drafts");
 }
+
+TEST_CASE("of drafts stating the same grades, one whose recommendation line cannot say what each eye needs loses") {
+  // Both drafts: right eye PDR (urgent referral, referral_for), left eye moderate NPDR (soon: within
+  // 3 months). The first sends both eyes one way, "OU: refer immediately", at odds with the left
+  // eye's grade; the second follows each eye's grade.
+  const std::string findings =
+      "Right eye (OD) CFP: neovascularisation of the disc; vitreous haemorrhage.\n"
+      "Left eye (OS) CFP: microaneurysms; dot-blot haemorrhages.\n"
+      "Impression: Right eye (OD): ICDR proliferative DR. Left eye (OS): ICDR moderate NPDR.\n";
+  const std::string one_way = findings + "Recommendation: OU: refer immediately to a retina specialist.";
+  const std::string per_eye = findings +
+                              "Recommendation: Right eye (OD): refer immediately to a retina specialist. "
+                              "Left eye (OS): refer to an ophthalmologist within 3 months.";
+  const DraftChoice choice = choose_draft({one_way, per_eye}, "en");
+  REQUIRE(choice.labels.size() == 2);
+  CHECK(choice.conflicts == std::vector<size_t>{1, 0});  // the left eye's referral
+  CHECK(choice.chosen == 1);
+  // Without the conflict counted the two tie on their labels' agreement, and the first would win.
+  CHECK(consensus_choice(choice.labels) == 0);
+  // The labels are read from each draft's text: both state the same grades.
+  CHECK(choice.labels[0].eyes.at(Eye::OS).grades == choice.labels[1].eyes.at(Eye::OS).grades);
+  // Three drafts, two at odds with themselves: the one consistent draft wins over a majority that
+  // agrees with it on every label.
+  CHECK(choose_draft({one_way, one_way, per_eye}, "en").chosen == 2);
+  // Consistent drafts compete on their labels alone.
+  CHECK(choose_draft({per_eye, per_eye}, "en").conflicts == std::vector<size_t>{0, 0});
+  test::check_message(test::error_from([] { choose_draft({}, "en"); }), ErrorCode::InvalidArgument, "no drafts to choose from");
+}
