@@ -84,8 +84,9 @@ struct DraftChoice {
                                      // follow_up_conflicts), each costing as a contradiction does
 };
 
-// Reads each draft (read_report in `lang`: "zh", "en" or "auto") and keeps the one consensus_choice prefers,
-// each draft less its recommendations at odds with its own grades: only a draft's layout decides
+// Reads each draft (read_report in `lang`: "zh", "en" or "auto") and keeps the one
+// consensus_choice prefers, each draft less its recommendations at odds with its own grades (as
+// contradictions): only a draft's layout decides
 // whether its recommendation line can say what each eye needs ("OU: refer immediately" where the
 // eyes need different things), and line refinement keeps the chosen draft's layout, so such a
 // draft must lose to one that can. Errors: read_report's, and consensus_choice's (no drafts, a

@@ -111,7 +111,7 @@ struct ReportOptions {
   // `temperature`, the others sampled at `candidate_temperature` with seeds seed + 1 ... seed + N − 1
   // — and the one whose labels agree most with the others' is the report (report_consensus.hpp),
   // each draft less the referrals and follow-up intervals it gives at odds with its own grades
-  // (read_report's referral_conflicts and follow_up_conflicts, as consensus_support counts contradictions);
+  // (choose_draft: read_report's referral_conflicts and follow_up_conflicts, counted as contradictions);
   // on_text then receives it whole, once chosen. At most kMaxReportCandidates.
   int candidates = 0;
   float candidate_temperature = -1.0f;  // < 0 = the bundle's default; must be > 0 when drafts are sampled

@@ -211,7 +211,8 @@ def test_recommendations_follow_the_grades_each_report_states(ophtha, fresh_repo
     # A referral or follow-up interval at odds with the report's own grades counts against a draft
     # and a sentence as a contradiction does (report_extractor.hpp referral_conflicts,
     # follow_up_conflicts). On the 200-study test split that took them from 25 + 34 / 16 + 30 eyes
-    # (en / zh, referral + follow-up) to FILL (2026-12-03). The README's example study, in the
+    # (en / zh, referral + follow-up) to 2 + 3 / 1 + 3 (2026-12-03; 2 + 5 / 1 + 3 once the tile reader
+    # read new vessels as well). The README's example study, in the
     # manifest's order (each eye's CFP, OCT, meibography), was referred "OU: refer immediately"
     # for a left eye that needs a referral within 3 months.
     for lang in ("zh", "en"):
